@@ -1,0 +1,25 @@
+"""Pure domain types: no I/O and no imports from the rest of Watchkeeper."""
+
+from watchkeeper.domain.camera import Camera, CameraState, CameraStatus, MapPosition, Site
+from watchkeeper.domain.errors import NotFoundError, WatchkeeperError
+from watchkeeper.domain.events import Event, EventKind
+from watchkeeper.domain.ids import CameraId, SiteId
+from watchkeeper.domain.segment import Segment
+from watchkeeper.domain.time import ensure_utc, utcnow
+
+__all__ = [
+    "Camera",
+    "CameraId",
+    "CameraState",
+    "CameraStatus",
+    "Event",
+    "EventKind",
+    "MapPosition",
+    "NotFoundError",
+    "Segment",
+    "Site",
+    "SiteId",
+    "WatchkeeperError",
+    "ensure_utc",
+    "utcnow",
+]

@@ -1,0 +1,37 @@
+"""Recorded segments."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from watchkeeper.domain.ids import CameraId
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One complete fragmented-MP4 file of a camera's recording.
+
+    ``path`` is relative to the media root. ``start``/``end`` are wall-clock UTC times at receipt.
+    """
+
+    camera_id: CameraId
+    start: datetime
+    end: datetime
+    path: str
+    size_bytes: int
+    video_codec: str
+    width: int
+    height: int
+    keyframes: int
+    audio_codec: str | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"segment end {self.end.isoformat()} is before its start {self.start.isoformat()}")
+        if self.size_bytes < 0:
+            raise ValueError(f"size_bytes must be >= 0, got {self.size_bytes}")
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the segment in seconds."""
+        return (self.end - self.start).total_seconds()
