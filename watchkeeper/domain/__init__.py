@@ -1,7 +1,13 @@
 """Pure domain types: no I/O and no imports from the rest of Watchkeeper."""
 
 from watchkeeper.domain.camera import Camera, CameraState, CameraStatus, MapPosition, Site
-from watchkeeper.domain.errors import NotFoundError, WatchkeeperError
+from watchkeeper.domain.errors import (
+    ConflictError,
+    DuplicateError,
+    NotFoundError,
+    StorageUnavailableError,
+    WatchkeeperError,
+)
 from watchkeeper.domain.events import Event, EventKind
 from watchkeeper.domain.ids import CameraId, SiteId
 from watchkeeper.domain.segment import Segment
@@ -12,6 +18,8 @@ __all__ = [
     "CameraId",
     "CameraState",
     "CameraStatus",
+    "ConflictError",
+    "DuplicateError",
     "Event",
     "EventKind",
     "MapPosition",
@@ -19,6 +27,7 @@ __all__ = [
     "Segment",
     "Site",
     "SiteId",
+    "StorageUnavailableError",
     "WatchkeeperError",
     "ensure_utc",
     "utcnow",

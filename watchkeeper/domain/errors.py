@@ -11,3 +11,21 @@ class NotFoundError(WatchkeeperError):
     """A requested object does not exist (or the caller may not know it exists)."""
 
     code = "not_found"
+
+
+class ConflictError(WatchkeeperError):
+    """A write conflicts with what is stored (for example it refers to something that does not exist)."""
+
+    code = "conflict"
+
+
+class DuplicateError(ConflictError):
+    """A write would store a second object where only one may exist (a unique key is taken)."""
+
+    code = "duplicate"
+
+
+class StorageUnavailableError(WatchkeeperError):
+    """The database cannot be reached, opened or written (server down, folder not writable, store closed)."""
+
+    code = "storage_unavailable"

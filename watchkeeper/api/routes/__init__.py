@@ -1,1 +1,1 @@
-"""Watchkeeper package."""
+"""One module per API resource."""

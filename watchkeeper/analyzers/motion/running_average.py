@@ -1,0 +1,46 @@
+"""Background subtraction against a running average of past frames."""
+
+import numpy as np
+from numpy.typing import NDArray
+
+from watchkeeper.analyzers.motion.protocol import MotionResult
+
+
+class RunningAverageMotion:
+    """Marks a pixel as moving when it differs from the background by more than ``threshold``.
+
+    The background adapts with rate ``alpha`` so slow light changes are absorbed; a frame counts as
+    moving when at least ``min_area`` of its pixels changed.
+    """
+
+    def __init__(self, threshold: int = 25, min_area: float = 0.005, alpha: float = 0.05) -> None:
+        """Create a detector.
+
+        Args:
+            threshold: Grey-level difference (1-255) that counts as change.
+            min_area: Share of the frame (0-1) that must change for the frame to count as moving.
+            alpha: Background learning rate (0-1).
+        """
+        if not 1 <= threshold <= 255:
+            raise ValueError(f"threshold must be within [1, 255], got {threshold}")
+        if not 0.0 <= min_area <= 1.0:
+            raise ValueError(f"min_area must be within [0, 1], got {min_area}")
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be within (0, 1], got {alpha}")
+        self._threshold = float(threshold)
+        self._min_area = min_area
+        self._alpha = alpha
+        self._background: NDArray[np.float32] | None = None
+
+    def update(self, grey: NDArray[np.uint8]) -> MotionResult:
+        """Compare ``grey`` with the background, then learn it into the background."""
+        if grey.ndim != 2:
+            raise ValueError(f"expected a 2-D grey frame (H, W), got shape {grey.shape}")
+        frame = grey.astype(np.float32)
+        if self._background is None or self._background.shape != frame.shape:
+            self._background = frame
+            return MotionResult(fraction=0.0, moving=False)
+        changed = np.abs(frame - self._background) > self._threshold
+        fraction = float(changed.mean())
+        self._background += self._alpha * (frame - self._background)
+        return MotionResult(fraction=fraction, moving=fraction >= self._min_area)

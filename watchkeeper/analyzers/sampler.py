@@ -1,0 +1,82 @@
+"""Decode the detect stream's packets and hand small grey frames to the analyzers at a low rate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import av.error
+import numpy as np
+from numpy.typing import NDArray
+
+from watchkeeper.sources import OpenedStream, ReceivedPacket
+
+log = logging.getLogger(__name__)
+
+FrameHandler = Callable[[NDArray[np.uint8], datetime], None]
+"""Receives a grey frame (H, W) uint8 and the wall-clock time its packet arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerSettings:
+    """Analysis rate (frames per second) and the width frames are scaled to (height keeps the aspect)."""
+
+    fps: float = 5.0
+    width: int = 160
+
+    def __post_init__(self) -> None:
+        if self.fps <= 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+        if self.width < 16:
+            raise ValueError(f"width must be >= 16, got {self.width}")
+
+
+class FrameSampler:
+    """A packet consumer: decodes video packets, keeps about ``fps`` frames a second, scales them down.
+
+    Every packet must be decoded (H.264 frames depend on each other) but only sampled frames are
+    converted and analysed, which is where the cost is.
+    """
+
+    def __init__(self, settings: SamplerSettings, handler: FrameHandler) -> None:
+        """Create a sampler that calls ``handler`` for each kept frame."""
+        self._settings = settings
+        self._handler = handler
+        self._stream: OpenedStream | None = None
+        self._next_due: datetime | None = None
+
+    def begin(self, stream: OpenedStream) -> None:
+        """Attach to a freshly opened stream."""
+        self._stream = stream
+        self._next_due = None
+
+    def write(self, item: ReceivedPacket) -> None:
+        """Decode one packet and analyse the frame when one is due."""
+        stream = self._stream
+        if stream is None or item.packet.stream is not stream.video:
+            return
+        try:
+            frames = stream.video.codec_context.decode(item.packet)
+        except av.error.FFmpegError as err:
+            log.debug("undecodable packet skipped: %s", err)
+            return
+        for frame in frames:
+            if self._next_due is not None and item.received_at < self._next_due:
+                continue
+            self._next_due = item.received_at + _period(self._settings.fps)
+            width = self._settings.width
+            height = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
+            grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
+            self._handler(np.ascontiguousarray(grey, dtype=np.uint8), item.received_at)
+
+    def finish(self) -> None:
+        """Detach from the stream."""
+        self._stream = None
+
+
+def _period(fps: float) -> timedelta:
+    return timedelta(seconds=1.0 / fps)
+
+

@@ -1,0 +1,87 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from watchkeeper.api.context import AppContext
+from watchkeeper.api.errors import install_error_handlers
+from watchkeeper.api.routes import cameras, events, health, recordings, ws
+from watchkeeper.api.schemas import CameraStatusOut, EventOut, WsCameraStatus, WsEvent
+from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage
+
+log = logging.getLogger(__name__)
+
+LIVE_SUBJECTS = ("wk.events.>", "wk.cameras.>")
+
+
+def create_app(context: AppContext) -> FastAPI:
+    """Build the API (and the console, when built assets exist) over ``context``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(_follow(context, subject)) for subject in LIVE_SUBJECTS]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="Watchkeeper",
+        version=context.version,
+        summary="Privacy-first video management and safety incidents.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    for module in (health, cameras, events, recordings, ws):
+        app.include_router(module.router)
+    if context.static_dir is not None and (context.static_dir / "index.html").is_file():
+        _mount_console(app, context)
+    return app
+
+
+def _mount_console(app: FastAPI, context: AppContext) -> None:
+    static_dir = context.static_dir
+    if static_dir is None:
+        return
+    index = static_dir / "index.html"
+    if (static_dir / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=static_dir / "assets"), name="assets")
+
+    @app.get("/", include_in_schema=False)
+    def console() -> FileResponse:
+        return FileResponse(index, media_type="text/html")
+
+
+async def _follow(context: AppContext, subject: str) -> None:
+    """Keep the status board and the WebSocket clients up to date from the bus."""
+    subscription = await context.bus.subscribe(subject)
+    try:
+        async for message in subscription:
+            _dispatch(context, message)
+    finally:
+        await subscription.close()
+
+
+def _dispatch(context: AppContext, message: BusMessage) -> None:
+    if isinstance(message, CameraStatusMessage):
+        status = message.to_domain()
+        context.statuses.update(status)
+        out = WsCameraStatus(camera_id=status.camera_id, status=CameraStatusOut.of(status))
+        context.hub.broadcast(out.model_dump_json())
+    elif isinstance(message, EventMessage):
+        event = message.to_domain()
+        ws_event = WsEvent(state=message.event_state, event=EventOut.of(event))
+        context.hub.broadcast(ws_event.model_dump_json())

@@ -1,0 +1,59 @@
+"""The recording index and segment media."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from watchkeeper.api.deps import ContextDep, StoreDep
+from watchkeeper.api.errors import ERROR_RESPONSES
+from watchkeeper.api.routes.params import InvalidQueryError, utc_param
+from watchkeeper.api.schemas import SegmentOut
+from watchkeeper.domain import CameraId, NotFoundError
+
+router = APIRouter(tags=["recordings"], responses=ERROR_RESPONSES)
+
+
+@router.get("/api/recordings", operation_id="listRecordings")
+def list_recordings(
+    store: StoreDep,
+    camera_id: Annotated[str, Query(max_length=63, description="Camera whose recordings to list.")],
+    start: Annotated[datetime | None, Query(description="Overlapping this start (with zone).")] = None,
+    end: Annotated[datetime | None, Query(description="Overlapping this end (with zone).")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="At most this many, oldest first.")] = 1000,
+) -> list[SegmentOut]:
+    """Segments of a camera overlapping ``[start, end)``, oldest first."""
+    camera = CameraId(camera_id)
+    if store.cameras.get(camera) is None:
+        raise NotFoundError(f"no camera with id {camera_id!r}")
+    start_utc, end_utc = utc_param("start", start), utc_param("end", end)
+    if start_utc is not None and end_utc is not None and end_utc <= start_utc:
+        raise InvalidQueryError("end must be after start")
+    segments = store.segments.list(camera, start=start_utc, end=end_utc, limit=limit)
+    return [SegmentOut.of(segment) for segment in segments]
+
+
+@router.get(
+    "/api/recordings/{segment_id}/media",
+    operation_id="getRecordingMedia",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}, "description": "Fragmented MP4 (Range supported)"}},
+)
+def recording_media(segment_id: int, context: ContextDep) -> FileResponse:
+    """The segment file itself (fragmented MP4, plays in a browser ``<video>``)."""
+    segment = context.store.segments.get(segment_id)
+    if segment is None:
+        raise NotFoundError(f"no recording with id {segment_id}")
+    path = _inside(context.media_root, segment.path)
+    if path is None or not path.is_file():
+        raise NotFoundError(f"the file of recording {segment_id} is missing from storage")
+    return FileResponse(path, media_type="video/mp4", filename=f"{segment.camera_id}-{segment_id}.mp4")
+
+
+def _inside(root: Path, relative: str) -> Path | None:
+    """``root / relative`` when it stays inside ``root`` (no ``..``, no absolute path), else ``None``."""
+    base = root.resolve()
+    candidate = (base / relative).resolve()
+    return candidate if candidate.is_relative_to(base) else None

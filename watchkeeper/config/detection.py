@@ -1,0 +1,62 @@
+"""The ``detection`` section: analysis decode rate and size, motion detection."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from watchkeeper.config.base import ConfigModel
+
+
+class MotionConfig(ConfigModel):
+    """Frame-difference motion detection that opens and closes motion events."""
+
+    threshold: int = Field(
+        default=25,
+        title="Pixel threshold",
+        description="Minimum grey-level difference (1-255) for a pixel to count as changed.",
+        ge=1,
+        le=255,
+    )
+    min_area: float = Field(
+        default=0.005,
+        title="Minimum area",
+        description="Fraction of the frame (0-1) that must change for a frame to count as motion.",
+        ge=0,
+        le=1,
+    )
+    min_frames: int = Field(
+        default=2,
+        title="Minimum frames",
+        description="Consecutive frames with motion needed to start an event.",
+        ge=1,
+        le=100,
+    )
+    cooldown_s: float = Field(
+        default=5,
+        title="Cooldown",
+        description="Seconds without motion before the event ends.",
+        ge=0,
+        le=3600,
+    )
+
+
+class DetectionConfig(ConfigModel):
+    """How the detect input is decoded and analysed."""
+
+    fps: float = Field(
+        default=5,
+        title="Analysis rate",
+        description="Frames per second decoded from the detect input for analysis.",
+        ge=0.1,
+        le=30,
+    )
+    width: int = Field(
+        default=640,
+        title="Analysis width",
+        description="Width in pixels frames are scaled to for analysis (height keeps the aspect ratio).",
+        ge=64,
+        le=3840,
+    )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, title="Motion", description="Motion detection settings."
+    )

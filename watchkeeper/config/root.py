@@ -1,0 +1,99 @@
+"""The root of the configuration file and its cross-section checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from watchkeeper.config.base import ConfigIssue, ConfigModel, format_path
+from watchkeeper.config.cameras import CameraConfig
+from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.recording import RecordingConfig
+from watchkeeper.config.server import ServerConfig
+from watchkeeper.config.sites import SiteConfig
+from watchkeeper.config.storage import StorageConfig
+
+REFERENCE_ERROR = "config_reference"
+"""Pydantic error type of cross-reference failures; ``ctx["issues"]`` holds the ``ConfigIssue`` items."""
+
+
+class WatchkeeperConfig(ConfigModel):
+    """The whole Watchkeeper configuration file."""
+
+    sites: list[SiteConfig] = Field(
+        default_factory=list,
+        title="Sites",
+        description="Physical sites; every camera names one.",
+        max_length=1000,
+    )
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, title="Cameras", description="Cameras to record and analyse.", max_length=10000
+    )
+    recording: RecordingConfig = Field(
+        default_factory=RecordingConfig,
+        title="Recording",
+        description="Segmenting, retention and reconnection.",
+    )
+    detection: DetectionConfig = Field(
+        default_factory=DetectionConfig,
+        title="Detection",
+        description="Analysis decode and motion detection.",
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, title="Storage", description="Database, media folder and message bus."
+    )
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, title="Server", description="HTTP API and web console."
+    )
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Self:
+        issues = tuple(self.reference_issues())
+        if issues:
+            summary = "; ".join(f"{format_path(issue.path)}: {issue.message}" for issue in issues)
+            raise PydanticCustomError(REFERENCE_ERROR, "{summary}", {"summary": summary, "issues": issues})
+        return self
+
+    def reference_issues(self) -> Iterator[ConfigIssue]:
+        """Yield every cross-field problem: duplicate ids and cameras naming an unknown site."""
+        yield from _duplicates("sites", [site.id for site in self.sites], "site")
+        yield from _duplicates("cameras", [camera.id for camera in self.cameras], "camera")
+        known = {site.id for site in self.sites}
+        listed = ", ".join(repr(site_id) for site_id in sorted(known)) or "none"
+        for index, camera in enumerate(self.cameras):
+            if camera.site not in known:
+                yield ConfigIssue(
+                    ("cameras", index, "site"),
+                    f"unknown site {camera.site!r} (sites defined: {listed})",
+                )
+
+    def camera(self, camera_id: str) -> CameraConfig | None:
+        """Return the camera with id ``camera_id``, or None."""
+        return next((camera for camera in self.cameras if camera.id == camera_id), None)
+
+    def with_base_dir(self, base_dir: Path) -> WatchkeeperConfig:
+        """Return a copy whose relative storage paths are resolved against ``base_dir``.
+
+        Args:
+            base_dir: Absolute folder of the config file.
+
+        Returns:
+            The configuration with absolute storage paths.
+        """
+        return self.model_copy(update={"storage": self.storage.resolved(base_dir)})
+
+
+def _duplicates(section: str, ids: list[str], noun: str) -> Iterator[ConfigIssue]:
+    first: dict[str, int] = {}
+    for index, item_id in enumerate(ids):
+        if item_id in first:
+            yield ConfigIssue(
+                (section, index, "id"),
+                f"duplicate {noun} id {item_id!r} (first used at {section}[{first[item_id]}].id)",
+            )
+        else:
+            first[item_id] = index

@@ -1,0 +1,137 @@
+"""The ``storage`` section: database, media folder and message bus."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from watchkeeper.config.base import ConfigModel
+from watchkeeper.config.secrets import SecretUrl
+
+_DB_SCHEME = re.compile(r"^(?P<scheme>sqlite|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
+_SQLITE_PREFIX = "sqlite:///"
+_NATS_SCHEME = re.compile(r"^(nats|tls|ws|wss)://[^/\s]+", re.IGNORECASE)
+
+
+def check_database_url(url: SecretUrl) -> SecretUrl:
+    """Accept SQLAlchemy URLs for SQLite and PostgreSQL.
+
+    Args:
+        url: The parsed URL.
+
+    Returns:
+        ``url`` unchanged when valid.
+
+    Raises:
+        PydanticCustomError: Another database or not a URL.
+    """
+    if _DB_SCHEME.match(url.get_secret_value()) is None:
+        raise PydanticCustomError(
+            "database_url",
+            "expected a sqlite:/// or postgresql:// database URL (SQLAlchemy form, driver suffix allowed)",
+        )
+    return url
+
+
+def check_nats_url(url: SecretUrl) -> SecretUrl:
+    """Accept nats://, tls://, ws:// and wss:// server URLs.
+
+    Args:
+        url: The parsed URL.
+
+    Returns:
+        ``url`` unchanged when valid.
+
+    Raises:
+        PydanticCustomError: Another scheme or no host.
+    """
+    if _NATS_SCHEME.match(url.get_secret_value()) is None:
+        raise PydanticCustomError("nats_url", "expected a nats://host:port (or tls://, ws://, wss://) URL")
+    return url
+
+
+class LocalBusConfig(ConfigModel):
+    """In-process message bus: one host, nothing to run (the default)."""
+
+    type: Literal["local"] = Field(
+        default="local", title="Bus type", description="`local`: in-process bus for a single host."
+    )
+
+
+class NatsBusConfig(ConfigModel):
+    """NATS JetStream message bus, for several hosts sharing cameras."""
+
+    type: Literal["nats"] = Field(title="Bus type", description="`nats`: NATS JetStream for many hosts.")
+    url: Annotated[SecretUrl, AfterValidator(check_nats_url)] = Field(
+        default=SecretUrl("nats://127.0.0.1:4222"),
+        title="NATS URL",
+        description="NATS server URL; credentials in the URL are never shown.",
+    )
+    stream: str = Field(
+        default="watchkeeper",
+        title="Stream name",
+        description="JetStream stream that holds Watchkeeper messages.",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+    )
+    subject_prefix: str = Field(
+        default="watchkeeper",
+        title="Subject prefix",
+        description="Prefix of every subject Watchkeeper publishes on (`<prefix>.<topic>`).",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        max_length=128,
+    )
+
+
+BusConfig = Annotated[LocalBusConfig | NatsBusConfig, Field(discriminator="type")]
+"""The bus backend, chosen by its ``type`` key."""
+
+
+class StorageConfig(ConfigModel):
+    """Where metadata and media are stored, and which bus connects the processes.
+
+    Relative paths (in ``database_url`` and ``media_root``) resolve against the folder of the config file.
+    """
+
+    database_url: Annotated[SecretUrl, AfterValidator(check_database_url)] = Field(
+        default=SecretUrl("sqlite:///var/watchkeeper/watchkeeper.db"),
+        title="Database URL",
+        description=(
+            "SQLAlchemy URL: `sqlite:///relative/or/absolute.db` (embedded, default) or "
+            "`postgresql+psycopg://user:pass@host/db`. A relative SQLite path resolves against the "
+            "config file's folder."
+        ),
+    )
+    media_root: Path = Field(
+        default=Path("var/watchkeeper/media"),
+        title="Media folder",
+        description="Folder for recorded segments; a relative path resolves against the config folder.",
+    )
+    bus: BusConfig = Field(
+        default_factory=LocalBusConfig,
+        title="Message bus",
+        description="Message bus backend: `type: local` (default) or `type: nats`.",
+    )
+
+    def resolved(self, base_dir: Path) -> StorageConfig:
+        """Return a copy with relative paths made absolute against ``base_dir`` (pure path arithmetic).
+
+        Args:
+            base_dir: The folder of the config file (should be absolute).
+
+        Returns:
+            The same settings with an absolute SQLite path and media root.
+        """
+        url = self.database_url.get_secret_value()
+        if url.lower().startswith(_SQLITE_PREFIX):
+            db_path = url[len(_SQLITE_PREFIX) :]
+            if db_path and not db_path.startswith((":memory:", "/")) and "mode=memory" not in db_path:
+                url = _SQLITE_PREFIX + os.path.normpath(base_dir / db_path)
+        media = self.media_root if self.media_root.is_absolute() else base_dir / self.media_root
+        return self.model_copy(
+            update={"database_url": SecretUrl(url), "media_root": Path(os.path.normpath(media))}
+        )

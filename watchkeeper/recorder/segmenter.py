@@ -1,0 +1,236 @@
+"""Remux a camera's packets into fragmented-MP4 segments, cut on keyframes, without re-encoding.
+
+Each segment is written to a hidden ``.part`` file and renamed when complete; only then is it handed to
+the index sink. A crash therefore leaves either a complete, indexed segment or a ``.part`` file that
+``recover_partials`` quarantines at start-up.
+
+Times: a segment is stamped with the wall clock at receipt of its first packet. Camera timestamps are
+used only inside a segment (rebased to start at zero) and are forced to increase, so a camera whose clock
+jumps, goes backwards or wraps can never produce overlapping or negative-duration segments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+from av.container import OutputContainer
+from av.packet import Packet
+from av.stream import Stream
+
+from watchkeeper.domain import CameraId, Segment
+from watchkeeper.sources import OpenedStream, ReceivedPacket
+
+log = logging.getLogger(__name__)
+
+SegmentSink = Callable[[Segment], None]
+"""Called with each complete, renamed segment (the index writer)."""
+
+FMP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
+PASSTHROUGH_AUDIO = frozenset({"aac"})
+MAX_TIMESTAMP_JUMP_S = 5.0
+
+
+class RecorderError(Exception):
+    """Writing a segment failed (disk full, permissions); the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmenterSettings:
+    """Where and how one camera is recorded."""
+
+    media_root: Path
+    camera_id: CameraId
+    target_seconds: float = 10.0
+
+
+@dataclass(slots=True)
+class _OpenSegment:
+    container: OutputContainer
+    part_path: Path
+    final_path: Path
+    start: datetime
+    origin_s: float
+    streams: dict[int, Stream]
+    last_dts: dict[int, int] = field(default_factory=dict)
+    last_received: datetime | None = None
+    keyframes: int = 0
+    packets: int = 0
+
+
+def segment_path(media_root: Path, camera_id: CameraId, start: datetime) -> Path:
+    """Return ``<root>/<camera>/<YYYY>/<MM>/<DD>/<HH>/<MM.SS>.mp4`` for a UTC start time."""
+    return media_root / camera_id / start.strftime("%Y/%m/%d/%H") / start.strftime("%M.%S.mp4")
+
+
+class Segmenter:
+    """Turns one camera's packet stream into indexed segments."""
+
+    def __init__(self, settings: SegmenterSettings, sink: SegmentSink) -> None:
+        """Create a segmenter; call ``begin`` for each new connection."""
+        self._settings = settings
+        self._sink = sink
+        self._input: OpenedStream | None = None
+        self._current: _OpenSegment | None = None
+        self._frame_s = 0.1
+
+    def begin(self, stream: OpenedStream) -> None:
+        """Start recording a freshly opened stream (closes any segment of a previous connection)."""
+        self.finish()
+        self._input = stream
+        rate = stream.video.average_rate or stream.video.guessed_rate
+        self._frame_s = float(1 / rate) if rate else 0.1
+        if stream.audio is not None and stream.audio.codec_context.name not in PASSTHROUGH_AUDIO:
+            log.info(
+                "camera %s: audio codec %s is not AAC; recording video only",
+                self._settings.camera_id,
+                stream.audio.codec_context.name,
+            )
+
+    def write(self, item: ReceivedPacket) -> None:
+        """Add one packet; cuts a new segment on a keyframe once the target length is reached."""
+        if self._input is None:
+            raise RecorderError("write() before begin()")
+        packet = item.packet
+        is_video = packet.stream is self._input.video
+        if not is_video and not self._keeps_audio():
+            return
+        current = self._current
+        if current is None:
+            if not (is_video and packet.is_keyframe):
+                return  # a segment must start on a keyframe
+            self._current = current = self._open(item)
+        elif is_video and packet.is_keyframe and self._should_cut(current, item):
+            self._close(current, next_start=item.received_at)
+            self._current = current = self._open(item)
+        self._mux(current, item)
+
+    def finish(self) -> None:
+        """Close the open segment (stream ended or camera disconnected)."""
+        if self._current is not None:
+            current, self._current = self._current, None
+            self._close(current, next_start=None)
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _keeps_audio(self) -> bool:
+        audio = self._input.audio if self._input is not None else None
+        return audio is not None and audio.codec_context.name in PASSTHROUGH_AUDIO
+
+    def _should_cut(self, current: _OpenSegment, item: ReceivedPacket) -> bool:
+        elapsed = (item.received_at - current.start).total_seconds()
+        if elapsed >= self._settings.target_seconds:
+            return True
+        return abs(self._media_time(current, item.packet) - elapsed) > MAX_TIMESTAMP_JUMP_S
+
+    def _media_time(self, current: _OpenSegment, packet: Packet[Stream]) -> float:
+        dts = packet.dts if packet.dts is not None else packet.pts
+        if dts is None or packet.time_base is None:
+            return 0.0
+        return float(dts * packet.time_base) - current.origin_s
+
+    def _open(self, item: ReceivedPacket) -> _OpenSegment:
+        if self._input is None:
+            raise RecorderError("no input")
+        final = segment_path(self._settings.media_root, self._settings.camera_id, item.received_at)
+        suffix = 1
+        while final.exists():
+            final = final.with_name(f"{final.stem.split('-')[0]}-{suffix}.mp4")
+            suffix += 1
+        part = final.with_name(f".{final.name}.part")
+        try:
+            part.parent.mkdir(parents=True, exist_ok=True)
+            container = av.open(str(part), mode="w", format="mp4", options={"movflags": FMP4_FLAGS})
+        except (OSError, av.error.FFmpegError) as err:
+            raise RecorderError(f"cannot create segment {part}: {err}") from err
+        streams: dict[int, Stream] = {
+            self._input.video.index: container.add_stream_from_template(self._input.video)
+        }
+        if self._keeps_audio() and self._input.audio is not None:
+            streams[self._input.audio.index] = container.add_stream_from_template(self._input.audio)
+        packet = item.packet
+        dts = packet.dts if packet.dts is not None else packet.pts
+        origin = float(dts * packet.time_base) if dts is not None and packet.time_base is not None else 0.0
+        return _OpenSegment(container, part, final, item.received_at, origin, streams)
+
+    def _mux(self, current: _OpenSegment, item: ReceivedPacket) -> None:
+        packet = item.packet
+        time_base = packet.time_base or Fraction(1, 90000)
+        out_stream = current.streams[packet.stream.index]
+        raw = packet.dts if packet.dts is not None else packet.pts
+        dts = round(self._media_time(current, packet) / float(time_base)) if raw is not None else None
+        last = current.last_dts.get(packet.stream.index)
+        if dts is None or (last is not None and dts <= last):
+            dts = 0 if last is None else last + max(1, round(self._frame_s / float(time_base)))
+        if dts < 0:
+            if packet.stream is not self._input_video():
+                return  # audio from before the keyframe that opened the segment
+            dts = 0
+        offset = (packet.pts - packet.dts) if packet.pts is not None and packet.dts is not None else 0
+        packet.dts = dts
+        packet.pts = dts + max(0, offset)
+        packet.stream = out_stream
+        try:
+            current.container.mux(packet)
+        except (OSError, av.error.FFmpegError) as err:
+            raise RecorderError(f"cannot write segment {current.part_path}: {err}") from err
+        current.last_dts[out_stream.index] = dts
+        current.last_received = item.received_at
+        current.packets += 1
+        if packet.is_keyframe and out_stream.type == "video":
+            current.keyframes += 1
+
+    def _input_video(self) -> Stream | None:
+        return self._input.video if self._input is not None else None
+
+    def _close(self, current: _OpenSegment, next_start: datetime | None) -> None:
+        try:
+            current.container.close()
+            os.replace(current.part_path, current.final_path)
+        except (OSError, av.error.FFmpegError) as err:
+            raise RecorderError(f"cannot finish segment {current.part_path}: {err}") from err
+        last = current.last_received or current.start
+        end = last + timedelta(seconds=self._frame_s)
+        if next_start is not None:
+            end = min(end, next_start)
+        end = max(end, current.start)
+        video = self._input.video if self._input is not None else None
+        audio = self._input.audio if self._keeps_audio() and self._input is not None else None
+        segment = Segment(
+            camera_id=self._settings.camera_id,
+            start=current.start,
+            end=end,
+            path=current.final_path.relative_to(self._settings.media_root).as_posix(),
+            size_bytes=current.final_path.stat().st_size,
+            video_codec=video.codec_context.name if video is not None else "unknown",
+            width=video.codec_context.width if video is not None else 0,
+            height=video.codec_context.height if video is not None else 0,
+            keyframes=current.keyframes,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+        )
+        log.debug("camera %s: segment %s (%.1f s)", segment.camera_id, segment.path, segment.duration_s)
+        self._sink(segment)
+
+
+def recover_partials(media_root: Path) -> list[Path]:
+    """Move ``.part`` files left by a crash into ``<root>/.quarantine/`` and return their new paths."""
+    moved: list[Path] = []
+    if not media_root.is_dir():
+        return moved
+    quarantine = media_root / ".quarantine"
+    for part in sorted(media_root.rglob(".*.mp4.part")):
+        if quarantine in part.parents:
+            continue
+        target = quarantine / part.relative_to(media_root).as_posix().replace("/", "_")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, target)
+        log.warning("quarantined partial segment %s -> %s", part, target)
+        moved.append(target)
+    return moved

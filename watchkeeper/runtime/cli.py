@@ -1,0 +1,158 @@
+"""The ``watchkeeper`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from watchkeeper.config.loader import load_config
+from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.domain import WatchkeeperError
+from watchkeeper.runtime.logs import LogFormat, configure_logging
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="watchkeeper",
+    help="Watchkeeper: privacy-first video management and safety incidents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="YAML configuration file (see docs/configuration.md).")
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show stack traces and debug logs.")]
+LogFormatOption = Annotated[str, typer.Option("--log-format", help="Log lines as `text` or `json`.")]
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _guard(debug: bool, action: Callable[[], T]) -> T:
+    """Run ``action``; a Watchkeeper error becomes one line on stderr and exit code 2 (trace with --debug)."""
+    try:
+        return action()
+    except WatchkeeperError as err:
+        if debug:
+            raise
+        for line in str(err).splitlines() or [type(err).__name__]:
+            _err().print(f"[bold red]error:[/] {line}", markup=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _setup_logs(debug: bool, log_format: str) -> None:
+    fmt: LogFormat = "json" if log_format == "json" else "text"
+    configure_logging("DEBUG" if debug else "INFO", fmt)
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path, typer.Argument(help="The YAML file to validate.")],
+    debug: DebugOption = False,
+) -> None:
+    """Validate FILE; print every problem with its line and key, exit 2 when invalid."""
+    config = _guard(debug, lambda: load_config(file))
+    enabled = sum(camera.enabled for camera in config.cameras)
+    Console(highlight=False).print(
+        f"[green]ok[/] {file}: {len(config.sites)} site(s), {len(config.cameras)} camera(s) "
+        f"({enabled} enabled)"
+    )
+
+
+@app.command()
+def serve(
+    config: ConfigOption,
+    host: Annotated[str | None, typer.Option(help="Listen address (overrides server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (overrides server.port).", min=1, max=65535)] = None,
+    debug: DebugOption = False,
+    log_format: LogFormatOption = "text",
+) -> None:
+    """Record and analyse the configured cameras and serve the console and API."""
+    _setup_logs(debug, log_format)
+    loaded = _guard(debug, lambda: load_config(config))
+    _guard(debug, lambda: _run_server(loaded, host, port))
+
+
+def _run_server(config: WatchkeeperConfig, host: str | None, port: int | None) -> None:
+    from watchkeeper.runtime.server import bind_socket, serve  # noqa: PLC0415 - heavy imports on demand
+
+    sock = bind_socket(host or config.server.host, port or config.server.port)
+    with contextlib.closing(sock):
+        asyncio.run(serve(config, sock))
+
+
+@app.command()
+def simulate(
+    cameras: Annotated[int, typer.Option(help="How many cameras (/cam1 ... /camN).", min=1, max=64)] = 4,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="RTSP port.", min=1, max=65535)] = 8554,
+    debug: DebugOption = False,
+) -> None:
+    """Serve simulated RTSP cameras with generated footage (for trying Watchkeeper without cameras)."""
+    from watchkeeper.simulator import run_forever  # noqa: PLC0415
+
+    _setup_logs(debug, "text")
+    _guard(debug, lambda: run_forever(cameras, host=host, port=port))
+
+
+@app.command()
+def demo(
+    config: ConfigOption = Path("examples/demo.yaml"),
+    port: Annotated[int, typer.Option(help="RTSP port of the simulated cameras.", min=1, max=65535)] = 8554,
+    debug: DebugOption = False,
+) -> None:
+    """Start 4 simulated cameras and the server with the demo configuration; prints the URL to open."""
+    _setup_logs(debug, "text")
+    loaded = _guard(debug, lambda: load_config(config))
+    with _guard(debug, lambda: _simulated_cameras(len(loaded.cameras) or 4, port)):
+        url = f"http://{loaded.server.host}:{loaded.server.port}/"
+        _err().print(f"\n[bold]Watchkeeper demo[/] is starting: open [bold cyan]{url}[/] (Ctrl+C stops)\n")
+        _guard(debug, lambda: _run_server(loaded, None, None))
+
+
+def _simulated_cameras(count: int, port: int) -> contextlib.AbstractContextManager[None]:
+    from watchkeeper.simulator import serve_simulated_cameras  # noqa: PLC0415
+
+    @contextlib.contextmanager
+    def running() -> Iterator[None]:
+        with Console(stderr=True).status(f"generating footage for {count} simulated cameras..."):
+            server_cm = serve_simulated_cameras(count, port=port)
+            server = server_cm.__enter__()
+        log.info("simulated cameras on rtsp://127.0.0.1:%s/cam1 ... /cam%s", server.port, count)
+        try:
+            yield
+        finally:
+            server_cm.__exit__(None, None, None)
+
+    return running()
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI schema of the HTTP API (checked in as openapi.json)."""
+    from watchkeeper.api.openapi import render_openapi  # noqa: PLC0415
+
+    sys.stdout.write(render_openapi())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    threading.current_thread().name = "main"
+    app()

@@ -1,0 +1,21 @@
+"""Errors raised by camera sources (PyAV/FFmpeg errors are translated into these)."""
+
+from watchkeeper.domain import WatchkeeperError
+
+
+class SourceError(WatchkeeperError):
+    """A camera stream failed; the message is safe to show (no credentials)."""
+
+    code = "source_error"
+
+
+class SourceUnavailableError(SourceError):
+    """The stream could not be opened (refused, not found, unauthorised, timed out)."""
+
+    code = "source_unavailable"
+
+
+class StreamStalledError(SourceError):
+    """The stream stayed open but sent no packet within the stall timeout."""
+
+    code = "source_stalled"
