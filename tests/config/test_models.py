@@ -74,7 +74,7 @@ def test_defaults() -> None:
     assert config.detection.fps == 5
     assert config.detection.width == 640
     assert config.detection.motion.threshold == 25
-    assert config.detection.motion.min_area == 0.005
+    assert config.detection.motion.min_area == 0.001
     assert config.storage.bus.type == "local"
     assert config.server.host == "127.0.0.1"
     assert config.server.port == 8080

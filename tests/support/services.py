@@ -1,7 +1,8 @@
 """Helpers for tests that need a real local service (PostgreSQL, NATS, MQTT...).
 
 On a developer machine without the service the test is skipped with a clear reason. In CI,
-``WATCHKEEPER_REQUIRE_SERVICES=1`` turns that skip into a failure so a missing service can never pass silently.
+``WATCHKEEPER_REQUIRE_SERVICES=1`` turns that skip into a failure so a missing service can never pass
+silently.
 """
 
 from __future__ import annotations

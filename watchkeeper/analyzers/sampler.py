@@ -78,5 +78,3 @@ class FrameSampler:
 
 def _period(fps: float) -> timedelta:
     return timedelta(seconds=1.0 / fps)
-
-

@@ -17,7 +17,9 @@ class StatusBoard:
         started = utcnow()
         self._lock = threading.Lock()
         self._statuses = {
-            camera_id: CameraStatus(camera_id, CameraState.CONNECTING, started, "waiting for the camera worker")
+            camera_id: CameraStatus(
+                camera_id, CameraState.CONNECTING, started, "waiting for the camera worker"
+            )
             for camera_id in camera_ids
         }
 

@@ -15,10 +15,10 @@ from watchkeeper.api.schemas import WsCameraStatus, WsEvent
 
 def build_openapi() -> dict[str, Any]:
     """The schema of an app built over an empty context (routes do not depend on data)."""
-    from fastapi.openapi.utils import get_openapi  # noqa: PLC0415 - keep import cost out of module load
+    from fastapi.openapi.utils import get_openapi
 
-    from watchkeeper.api.app import create_app  # noqa: PLC0415
-    from watchkeeper.runtime.wiring import schema_only_context  # noqa: PLC0415
+    from watchkeeper.api.app import create_app
+    from watchkeeper.runtime.wiring import schema_only_context
 
     app = create_app(schema_only_context())
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)

@@ -18,9 +18,12 @@ class MotionConfig(ConfigModel):
         le=255,
     )
     min_area: float = Field(
-        default=0.005,
+        default=0.001,
         title="Minimum area",
-        description="Fraction of the frame (0-1) that must change for a frame to count as motion.",
+        description=(
+            "Fraction of the frame (0-1) that must change for a frame to count as motion; 0.001 is about "
+            "one distant walker in a 160-pixel-wide analysis frame."
+        ),
         ge=0,
         le=1,
     )

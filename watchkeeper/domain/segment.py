@@ -27,7 +27,9 @@ class Segment:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"segment end {self.end.isoformat()} is before its start {self.start.isoformat()}")
+            raise ValueError(
+                f"segment end {self.end.isoformat()} is before its start {self.start.isoformat()}"
+            )
         if self.size_bytes < 0:
             raise ValueError(f"size_bytes must be >= 0, got {self.size_bytes}")
 

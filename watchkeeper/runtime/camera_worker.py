@@ -78,7 +78,9 @@ class WorkerSettings:
 class MotionAnalysis:
     """Motion detector + event rule for one camera; reports event changes."""
 
-    def __init__(self, camera_id: CameraId, detection: DetectionConfig, on_event: Callable[[EventChange], None]):
+    def __init__(
+        self, camera_id: CameraId, detection: DetectionConfig, on_event: Callable[[EventChange], None]
+    ):
         """Build the analysis chain from the detection settings."""
         motion = detection.motion
         self._detector = RunningAverageMotion(threshold=motion.threshold, min_area=motion.min_area)
@@ -219,9 +221,7 @@ class CameraWorker:
         self._callbacks = callbacks
         self._state_lock = threading.Lock()
         segmenter = Segmenter(
-            SegmenterSettings(
-                settings.media_root, self.camera_id, float(settings.recording.segment_seconds)
-            ),
+            SegmenterSettings(settings.media_root, self.camera_id, float(settings.recording.segment_seconds)),
             callbacks.on_segment,
         )
         analysis = MotionAnalysis(self.camera_id, settings.detection, callbacks.on_event)

@@ -80,7 +80,9 @@ def config_check(
 def serve(
     config: ConfigOption,
     host: Annotated[str | None, typer.Option(help="Listen address (overrides server.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (overrides server.port).", min=1, max=65535)] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port (overrides server.port).", min=1, max=65535)
+    ] = None,
     debug: DebugOption = False,
     log_format: LogFormatOption = "text",
 ) -> None:
@@ -91,7 +93,7 @@ def serve(
 
 
 def _run_server(config: WatchkeeperConfig, host: str | None, port: int | None) -> None:
-    from watchkeeper.runtime.server import bind_socket, serve  # noqa: PLC0415 - heavy imports on demand
+    from watchkeeper.runtime.server import bind_socket, serve
 
     sock = bind_socket(host or config.server.host, port or config.server.port)
     with contextlib.closing(sock):
@@ -106,7 +108,7 @@ def simulate(
     debug: DebugOption = False,
 ) -> None:
     """Serve simulated RTSP cameras with generated footage (for trying Watchkeeper without cameras)."""
-    from watchkeeper.simulator import run_forever  # noqa: PLC0415
+    from watchkeeper.simulator import run_forever
 
     _setup_logs(debug, "text")
     _guard(debug, lambda: run_forever(cameras, host=host, port=port))
@@ -128,7 +130,7 @@ def demo(
 
 
 def _simulated_cameras(count: int, port: int) -> contextlib.AbstractContextManager[None]:
-    from watchkeeper.simulator import serve_simulated_cameras  # noqa: PLC0415
+    from watchkeeper.simulator import serve_simulated_cameras
 
     @contextlib.contextmanager
     def running() -> Iterator[None]:
@@ -147,7 +149,7 @@ def _simulated_cameras(count: int, port: int) -> contextlib.AbstractContextManag
 @app.command()
 def openapi() -> None:
     """Print the OpenAPI schema of the HTTP API (checked in as openapi.json)."""
-    from watchkeeper.api.openapi import render_openapi  # noqa: PLC0415
+    from watchkeeper.api.openapi import render_openapi
 
     sys.stdout.write(render_openapi())
 

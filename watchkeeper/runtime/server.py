@@ -46,9 +46,7 @@ async def serve(config: WatchkeeperConfig, sock: socket.socket, static_dir: Path
     """Run until cancelled or interrupted (Ctrl-C / SIGTERM)."""
     runtime = await build_runtime(config, static_dir=static_dir)
     app = create_app(runtime.context)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="auto")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="auto"))
     runtime.start_workers(asyncio.get_running_loop())
     host, port = sock.getsockname()[:2]
     log.info("console and API at http://%s:%s/", host, port)

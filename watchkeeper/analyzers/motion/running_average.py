@@ -13,7 +13,7 @@ class RunningAverageMotion:
     moving when at least ``min_area`` of its pixels changed.
     """
 
-    def __init__(self, threshold: int = 25, min_area: float = 0.005, alpha: float = 0.05) -> None:
+    def __init__(self, threshold: int = 25, min_area: float = 0.001, alpha: float = 0.05) -> None:
         """Create a detector.
 
         Args:

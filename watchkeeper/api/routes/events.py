@@ -18,7 +18,9 @@ router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 def list_events(
     store: StoreDep,
     camera_id: Annotated[str | None, Query(max_length=63, description="Only this camera.")] = None,
-    since: Annotated[datetime | None, Query(description="Only events starting at or after (with zone).")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Only events starting at or after (with zone).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 100,
 ) -> list[EventOut]:
     """Events, newest first."""
