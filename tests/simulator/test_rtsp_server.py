@@ -194,6 +194,7 @@ def test_server_api_errors(small_clip: EncodedClip, rtsp_server: RtspServer) -> 
 
 
 def test_stop_is_idempotent_and_leaves_no_thread(small_clip: EncodedClip) -> None:
+    before = {t.ident for t in threading.enumerate()}  # other servers (session fixtures) may be running
     server = RtspServer({"/cam1": small_clip})
     server.stop()
     server.start()
@@ -201,7 +202,7 @@ def test_stop_is_idempotent_and_leaves_no_thread(small_clip: EncodedClip) -> Non
     server.stop()
     server.stop()
     assert not server.running
-    assert not [t for t in threading.enumerate() if t.name == "rtsp-sim"]
+    assert not [t for t in threading.enumerate() if t.name == "rtsp-sim" and t.ident not in before]
 
 
 @pytest.fixture

@@ -4,23 +4,6 @@
  */
 
 export interface paths {
-    "/api/health": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Health */
-        get: operations["health"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/cameras": {
         parameters: {
             query?: never;
@@ -28,8 +11,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List cameras */
-        get: operations["list_cameras"];
+        /**
+         * List Cameras
+         * @description All cameras with their current connection state.
+         */
+        get: operations["listCameras"];
         put?: never;
         post?: never;
         delete?: never;
@@ -45,8 +31,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get camera */
-        get: operations["get_camera"];
+        /**
+         * Get Camera
+         * @description One camera with its current connection state.
+         */
+        get: operations["getCamera"];
         put?: never;
         post?: never;
         delete?: never;
@@ -62,8 +51,51 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List events (newest first) */
-        get: operations["list_events"];
+        /**
+         * List Events
+         * @description Events, newest first.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Event
+         * @description One event.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Health
+         * @description Answer when the API process is up.
+         */
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -79,8 +111,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List recorded segments (oldest first) */
-        get: operations["list_recordings"];
+        /**
+         * List Recordings
+         * @description Segments of a camera overlapping ``[start, end)``, oldest first.
+         */
+        get: operations["listRecordings"];
         put?: never;
         post?: never;
         delete?: never;
@@ -96,8 +131,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Segment media (fragmented MP4) */
-        get: operations["get_recording_media"];
+        /**
+         * Recording Media
+         * @description The segment file itself (fragmented MP4, plays in a browser ``<video>``).
+         */
+        get: operations["getRecordingMedia"];
         put?: never;
         post?: never;
         delete?: never;
@@ -110,122 +148,185 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** HealthOut */
+        /**
+         * CameraOut
+         * @description A camera as the console shows it (never with stream URLs or credentials).
+         */
+        CameraOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            position: components["schemas"]["PositionOut"] | null;
+            /** Site Id */
+            site_id: string;
+            status: components["schemas"]["CameraStatusOut"];
+        };
+        /**
+         * CameraState
+         * @description Connection state of a camera input, as reported by its worker.
+         * @enum {string}
+         */
+        CameraState: "connecting" | "streaming" | "stalled" | "offline";
+        /**
+         * CameraStatusOut
+         * @description Connection state of a camera.
+         */
+        CameraStatusOut: {
+            /** Reason */
+            reason: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            state: components["schemas"]["CameraState"];
+        };
+        /**
+         * ErrorBody
+         * @description A typed error: a stable machine code and a human message.
+         */
+        ErrorBody: {
+            /**
+             * Code
+             * @description Stable error code, e.g. `not_found`, `invalid_request`.
+             */
+            code: string;
+            /**
+             * Message
+             * @description What went wrong, in one line.
+             */
+            message: string;
+        };
+        /**
+         * ErrorOut
+         * @description Error envelope returned with every 4xx/5xx response.
+         */
+        ErrorOut: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        /**
+         * EventKind
+         * @description What kind of analysis raised the event.
+         * @enum {string}
+         */
+        EventKind: "motion" | "object" | "zone";
+        /**
+         * EventOut
+         * @description An analysis event.
+         */
+        EventOut: {
+            /** Camera Id */
+            camera_id: string;
+            /** End */
+            end: string | null;
+            /** Id */
+            id: string;
+            kind: components["schemas"]["EventKind"];
+            /** Label */
+            label: string;
+            /** Score */
+            score: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /**
+         * HealthOut
+         * @description Liveness answer.
+         */
         HealthOut: {
             /**
              * Status
+             * @default ok
              * @constant
              */
             status: "ok";
             /** Version */
             version: string;
         };
-        /** ErrorDetail */
-        ErrorDetail: {
-            /** Code */
-            code: string;
-            /** Message */
-            message: string;
-        };
-        /** ErrorOut */
-        ErrorOut: {
-            error: components["schemas"]["ErrorDetail"];
-        };
-        /** PositionOut */
+        /**
+         * PositionOut
+         * @description Map position of a camera.
+         */
         PositionOut: {
+            /** Floor */
+            floor: string | null;
+            /** Fov Deg */
+            fov_deg: number | null;
+            /** Heading Deg */
+            heading_deg: number | null;
             /** Lat */
             lat: number;
             /** Lon */
             lon: number;
-            /** Heading Deg */
-            heading_deg: number | null;
-            /** Fov Deg */
-            fov_deg: number | null;
-            /** Floor */
-            floor: string | null;
         };
         /**
-         * CameraState
-         * @enum {string}
+         * SegmentOut
+         * @description A recorded segment and where to fetch it.
          */
-        CameraState: "connecting" | "streaming" | "stalled" | "offline";
-        /** CameraStatusOut */
-        CameraStatusOut: {
-            state: components["schemas"]["CameraState"];
-            /**
-             * Since
-             * Format: date-time
-             */
-            since: string;
-            /** Reason */
-            reason: string;
-        };
-        /** CameraOut */
-        CameraOut: {
-            /** Id */
-            id: string;
-            /** Name */
-            name: string;
-            /** Site Id */
-            site_id: string;
-            position: components["schemas"]["PositionOut"] | null;
-            status: components["schemas"]["CameraStatusOut"];
-        };
-        /**
-         * EventKind
-         * @enum {string}
-         */
-        EventKind: "motion" | "object" | "zone";
-        /** EventOut */
-        EventOut: {
-            /** Id */
-            id: string;
-            /** Camera Id */
-            camera_id: string;
-            kind: components["schemas"]["EventKind"];
-            /**
-             * Start
-             * Format: date-time
-             */
-            start: string;
-            /** End */
-            end: string | null;
-            /** Score */
-            score: number;
-            /** Label */
-            label: string;
-        };
-        /** SegmentOut */
         SegmentOut: {
-            /** Id */
-            id: number;
             /** Camera Id */
             camera_id: string;
-            /**
-             * Start
-             * Format: date-time
-             */
-            start: string;
+            /** Duration S */
+            duration_s: number;
             /**
              * End
              * Format: date-time
              */
             end: string;
-            /** Duration S */
-            duration_s: number;
+            /** Height */
+            height: number;
+            /** Id */
+            id: number;
+            /** Media Url */
+            media_url: string;
             /** Size Bytes */
             size_bytes: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
             /** Video Codec */
             video_codec: string;
             /** Width */
             width: number;
-            /** Height */
-            height: number;
+        };
+        /**
+         * WsCameraStatus
+         * @description WebSocket message: a camera changed state.
+         */
+        WsCameraStatus: {
+            /** Camera Id */
+            camera_id: string;
+            status: components["schemas"]["CameraStatusOut"];
             /**
-             * Media Url
-             * @description Relative URL of the fragmented MP4 (Range supported).
+             * Type
+             * @default camera_status
+             * @constant
              */
-            media_url: string;
+            type: "camera_status";
+        };
+        /**
+         * WsEvent
+         * @description WebSocket message: an event started or ended.
+         */
+        WsEvent: {
+            event: components["schemas"]["EventOut"];
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "started" | "updated" | "ended";
+            /**
+             * Type
+             * @default event
+             * @constant
+             */
+            type: "event";
         };
     };
     responses: never;
@@ -236,6 +337,169 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listCameras: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraOut"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getCamera: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this camera. */
+                camera_id?: string | null;
+                /** @description Only events starting at or after (with zone). */
+                since?: string | null;
+                /** @description At most this many, newest first. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -256,96 +520,16 @@ export interface operations {
             };
         };
     };
-    list_cameras: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CameraOut"][];
-                };
-            };
-        };
-    };
-    get_camera: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                camera_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CameraOut"];
-                };
-            };
-            /** @description Error */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-        };
-    };
-    list_events: {
-        parameters: {
-            query?: {
-                camera_id?: string | null;
-                since?: string | null;
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EventOut"][];
-                };
-            };
-            /** @description Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-        };
-    };
-    list_recordings: {
+    listRecordings: {
         parameters: {
             query: {
+                /** @description Camera whose recordings to list. */
                 camera_id: string;
+                /** @description Overlapping this start (with zone). */
                 start?: string | null;
+                /** @description Overlapping this end (with zone). */
                 end?: string | null;
+                /** @description At most this many, oldest first. */
                 limit?: number;
             };
             header?: never;
@@ -363,7 +547,16 @@ export interface operations {
                     "application/json": components["schemas"]["SegmentOut"][];
                 };
             };
-            /** @description Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -374,7 +567,7 @@ export interface operations {
             };
         };
     };
-    get_recording_media: {
+    getRecordingMedia: {
         parameters: {
             query?: never;
             header?: never;
@@ -385,7 +578,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Fragmented MP4 */
+            /** @description Fragmented MP4 (Range supported) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -394,17 +587,17 @@ export interface operations {
                     "video/mp4": unknown;
                 };
             };
-            /** @description Partial content (Range request) */
-            206: {
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "video/mp4": unknown;
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description Error */
-            404: {
+            /** @description Invalid request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,255 @@
+"""Typed, versioned bus messages and their JSON wire format.
+
+Every message is a frozen pydantic model with a stable ``type`` name and a ``version``. On the wire a
+message is one UTF-8 JSON object holding ``type``, ``version`` and the fields. :func:`encode` always writes
+the current version; :func:`decode` reads the current version and every older one it knows, upgrading old
+payloads step by step (``v1 -> v2 -> ...``) before validation, so consumers only ever see current models.
+
+Versioning rules: a change that adds an optional field keeps the version; any other change bumps it and
+adds an upgrader from the previous version to ``_CODECS``. Consumers are upgraded before producers start
+writing the new version (a consumer rejects a version newer than it knows with ``MessageFormatError``).
+
+Example: ``EventMessage`` v1 had no ``label`` and no ``event_state``; v2 added both, and a v1 payload
+decodes as a v2 message whose state is ``ended`` when the event has an end and ``started`` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Annotated, Any, Final, Literal, Self, TypeAlias
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from watchkeeper.bus.errors import MessageFormatError
+from watchkeeper.bus.subjects import ROOT, check_token
+from watchkeeper.domain import CameraId, CameraState, CameraStatus, Event, EventKind, Segment, ensure_utc
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(ensure_utc)]
+"""An aware datetime, normalised to UTC; naive datetimes are rejected."""
+
+SubjectCameraId = Annotated[CameraId, AfterValidator(lambda value: check_token(value, "camera id"))]
+"""A camera id that is also a valid subject token."""
+
+EventState: TypeAlias = Literal["started", "updated", "ended"]
+"""Where an event is in its life: it started, its score/label/end changed, or it ended."""
+
+Payload: TypeAlias = dict[str, Any]
+
+
+class _Message(BaseModel):
+    """Common configuration of every bus message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventMessage(_Message):
+    """An analysis event started, changed or ended (subject ``wk.events.<camera_id>``)."""
+
+    type: Literal["event"] = "event"
+    version: Literal[2] = 2
+    event_state: EventState
+    id: str = Field(min_length=1)
+    camera_id: SubjectCameraId
+    kind: EventKind
+    start: UtcDatetime
+    end: UtcDatetime | None = None
+    score: float = Field(ge=0.0, le=1.0)
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"event end {self.end.isoformat()} is before its start {self.start.isoformat()}")
+        return self
+
+    @property
+    def subject(self) -> str:
+        """``wk.events.<camera_id>``."""
+        return f"{ROOT}.events.{self.camera_id}"
+
+    @classmethod
+    def from_domain(cls, event: Event, event_state: EventState | str) -> EventMessage:
+        """Wrap a domain event; ``event_state`` is ``started``, ``updated`` or ``ended``.
+
+        Raises:
+            pydantic.ValidationError: when ``event_state`` is not one of those or the camera id is not a
+                subject token.
+        """
+        return cls.model_validate(
+            {
+                "event_state": event_state,
+                "id": event.id,
+                "camera_id": event.camera_id,
+                "kind": event.kind,
+                "start": event.start,
+                "end": event.end,
+                "score": event.score,
+                "label": event.label,
+            }
+        )
+
+    def to_domain(self) -> Event:
+        """The domain event this message carries."""
+        return Event(
+            id=self.id,
+            camera_id=self.camera_id,
+            kind=self.kind,
+            start=self.start,
+            end=self.end,
+            score=self.score,
+            label=self.label,
+        )
+
+
+class CameraStatusMessage(_Message):
+    """A camera's connection state changed (subject ``wk.cameras.<camera_id>.status``)."""
+
+    type: Literal["camera_status"] = "camera_status"
+    version: Literal[1] = 1
+    camera_id: SubjectCameraId
+    state: CameraState
+    since: UtcDatetime
+    reason: str = ""
+
+    @property
+    def subject(self) -> str:
+        """``wk.cameras.<camera_id>.status``."""
+        return f"{ROOT}.cameras.{self.camera_id}.status"
+
+    @classmethod
+    def from_domain(cls, status: CameraStatus) -> CameraStatusMessage:
+        """Wrap a domain camera status."""
+        return cls(camera_id=status.camera_id, state=status.state, since=status.since, reason=status.reason)
+
+    def to_domain(self) -> CameraStatus:
+        """The domain camera status this message carries."""
+        return CameraStatus(camera_id=self.camera_id, state=self.state, since=self.since, reason=self.reason)
+
+
+class SegmentMessage(_Message):
+    """A recorded segment was closed and indexed (subject ``wk.segments.<camera_id>``)."""
+
+    type: Literal["segment"] = "segment"
+    version: Literal[1] = 1
+    segment_id: int | None = None
+    camera_id: SubjectCameraId
+    start: UtcDatetime
+    end: UtcDatetime
+    path: str = Field(min_length=1)
+    size_bytes: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end < self.start:
+            end, start = self.end.isoformat(), self.start.isoformat()
+            raise ValueError(f"segment end {end} is before its start {start}")
+        return self
+
+    @property
+    def subject(self) -> str:
+        """``wk.segments.<camera_id>``."""
+        return f"{ROOT}.segments.{self.camera_id}"
+
+    @classmethod
+    def from_domain(cls, segment: Segment) -> SegmentMessage:
+        """Announce a domain segment (``segment_id`` is its index id, ``None`` before indexing)."""
+        return cls(
+            segment_id=segment.id,
+            camera_id=segment.camera_id,
+            start=segment.start,
+            end=segment.end,
+            path=segment.path,
+            size_bytes=segment.size_bytes,
+        )
+
+
+BusMessage: TypeAlias = EventMessage | CameraStatusMessage | SegmentMessage
+"""Any message the bus carries."""
+
+Upgrader: TypeAlias = Callable[[Payload], Payload]
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """How to read one message type: its current model and the upgraders from each older version."""
+
+    model: type[EventMessage] | type[CameraStatusMessage] | type[SegmentMessage]
+    current: int
+    upgraders: Mapping[int, Upgrader]
+
+    def upgrade(self, version: int, payload: Payload) -> Payload:
+        """Bring ``payload`` of ``version`` up to the current version."""
+        while version < self.current:
+            payload = self.upgraders[version](payload)
+            version += 1
+            payload["version"] = version
+        return payload
+
+
+def _event_v1_to_v2(payload: Payload) -> Payload:
+    """v2 added ``event_state`` and ``label``: a v1 event with an end had ended, one without had started."""
+    return {**payload, "event_state": "ended" if payload.get("end") is not None else "started", "label": ""}
+
+
+_CODECS: Final[Mapping[str, _Codec]] = MappingProxyType(
+    {
+        "event": _Codec(EventMessage, 2, MappingProxyType({1: _event_v1_to_v2})),
+        "camera_status": _Codec(CameraStatusMessage, 1, MappingProxyType({})),
+        "segment": _Codec(SegmentMessage, 1, MappingProxyType({})),
+    }
+)
+
+
+def encode(message: BusMessage) -> bytes:
+    """The wire form of ``message``: UTF-8 JSON with ``type`` and ``version``."""
+    return message.model_dump_json().encode("utf-8")
+
+
+def decode(data: bytes) -> BusMessage:
+    """Read a message written by :func:`encode` of this or an older version of Watchkeeper.
+
+    Raises:
+        MessageFormatError: when the bytes are not JSON, the type is unknown, the version is unsupported
+            or the fields do not validate; the message says which.
+    """
+    payload = _load_object(data)
+    type_name = payload.get("type")
+    codec = _CODECS.get(type_name) if isinstance(type_name, str) else None
+    if codec is None:
+        known = ", ".join(sorted(_CODECS))
+        raise MessageFormatError(f"unknown message type {type_name!r} (known: {known})")
+    version = payload.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= codec.current:
+        raise MessageFormatError(
+            f"unsupported version {version!r} of message type {type_name!r} (supported: 1..{codec.current})"
+        )
+    try:
+        return codec.model.model_validate(codec.upgrade(version, payload))
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "message"
+        count = err.error_count()
+        raise MessageFormatError(
+            f"invalid {type_name!r} v{version} message: {where}: {first['msg']} ({count} error(s))"
+        ) from err
+
+
+def _load_object(data: bytes) -> Payload:
+    try:
+        payload = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MessageFormatError(f"message is not UTF-8 JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise MessageFormatError(f"message must be a JSON object, got {type(payload).__name__}")
+    return payload
