@@ -11,21 +11,17 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-from numpy.typing import NDArray
-
-from watchkeeper.analyzers.motion import RunningAverageMotion
 from watchkeeper.analyzers.sampler import FrameSampler, SamplerSettings
 from watchkeeper.config.cameras import CameraConfig, CameraInputConfig
 from watchkeeper.config.detection import DetectionConfig
 from watchkeeper.config.recording import RecordingConfig
 from watchkeeper.domain import CameraId, CameraState, CameraStatus, Segment, utcnow
-from watchkeeper.events.motion import EventChange, MotionEventRule, MotionRuleSettings
+from watchkeeper.events.motion import EventChange
 from watchkeeper.recorder.segmenter import RecorderError, Segmenter, SegmenterSettings
+from watchkeeper.runtime.analysis import AnalysisConsumer, MotionAnalysis
 from watchkeeper.sources import (
     Backoff,
     OpenedStream,
@@ -73,53 +69,6 @@ class WorkerSettings:
     detection: DetectionConfig
     media_root: Path
     loop_files: bool = True
-
-
-class MotionAnalysis:
-    """Motion detector + event rule for one camera; reports event changes."""
-
-    def __init__(
-        self, camera_id: CameraId, detection: DetectionConfig, on_event: Callable[[EventChange], None]
-    ):
-        """Build the analysis chain from the detection settings."""
-        motion = detection.motion
-        self._detector = RunningAverageMotion(threshold=motion.threshold, min_area=motion.min_area)
-        self._rule = MotionEventRule(
-            camera_id, MotionRuleSettings(min_frames=motion.min_frames, cooldown_s=motion.cooldown_s)
-        )
-        self._on_event = on_event
-        self._last_seen: datetime | None = None
-
-    def frame(self, grey: NDArray[np.uint8], at: datetime) -> None:
-        """Analyse one sampled frame."""
-        self._last_seen = at
-        change = self._rule.update(self._detector.update(grey), at)
-        if change is not None:
-            self._on_event(change)
-
-    def disconnected(self) -> None:
-        """Close an ongoing event when the camera drops out."""
-        change = self._rule.close(self._last_seen or utcnow())
-        if change is not None:
-            self._on_event(change)
-
-
-class _AnalysisConsumer:
-    """Adapts ``FrameSampler`` + ``MotionAnalysis`` to the consumer protocol."""
-
-    def __init__(self, sampler: FrameSampler, analysis: MotionAnalysis) -> None:
-        self._sampler = sampler
-        self._analysis = analysis
-
-    def begin(self, stream: OpenedStream) -> None:
-        self._sampler.begin(stream)
-
-    def write(self, item: ReceivedPacket) -> None:
-        self._sampler.write(item)
-
-    def finish(self) -> None:
-        self._sampler.finish()
-        self._analysis.disconnected()
 
 
 def _source_spec(item: CameraInputConfig, recording: RecordingConfig, loop_files: bool) -> SourceSpec:
@@ -226,7 +175,7 @@ class CameraWorker:
         )
         analysis = MotionAnalysis(self.camera_id, settings.detection, callbacks.on_event)
         sampler = FrameSampler(SamplerSettings(fps=float(settings.detection.fps)), analysis.frame)
-        analyser = _AnalysisConsumer(sampler, analysis)
+        analyser = AnalysisConsumer(sampler, analysis)
         record, detect = camera.record_input, camera.detect_input
         groups: list[tuple[CameraInputConfig, list[PacketConsumer], bool]] = (
             [(record, [analyser, segmenter], True)]
