@@ -65,15 +65,33 @@ def _setup_logs(debug: bool, log_format: str) -> None:
 @config_app.command("check")
 def config_check(
     file: Annotated[Path, typer.Argument(help="The YAML file to validate.")],
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Also try to open every camera input (a few seconds each).")
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
     """Validate FILE; print every problem with its line and key, exit 2 when invalid."""
     config = _guard(debug, lambda: load_config(file))
     enabled = sum(camera.enabled for camera in config.cameras)
-    Console(highlight=False).print(
+    out = Console(highlight=False)
+    out.print(
         f"[green]ok[/] {file}: {len(config.sites)} site(s), {len(config.cameras)} camera(s) "
         f"({enabled} enabled)"
     )
+    if probe:
+        _guard(debug, lambda: _probe_cameras(config, out))
+
+
+def _probe_cameras(config: WatchkeeperConfig, out: Console) -> None:
+    from watchkeeper.runtime.probe import CameraProbeError, probe_cameras
+
+    results = probe_cameras(config)
+    for result in results:
+        mark = "[green]ok[/]" if result.ok else "[red]unreachable[/]"
+        out.print(f"{mark} camera {result.camera_id} {result.redacted_url}: {result.detail}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise CameraProbeError(f"{len(failed)} of {len(results)} camera input(s) cannot be opened")
 
 
 @app.command()

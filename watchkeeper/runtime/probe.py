@@ -1,0 +1,55 @@
+"""``watchkeeper config check --probe``: try to open every configured camera input once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from watchkeeper.config.cameras import CameraInputConfig
+from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.domain import WatchkeeperError
+from watchkeeper.sources import PyAVSource, SourceError, SourceSpec
+
+PROBE_TIMEOUT_S = 5.0
+
+
+class CameraProbeError(WatchkeeperError):
+    """At least one camera input could not be opened."""
+
+    code = "camera_unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The outcome for one input (never carries credentials)."""
+
+    camera_id: str
+    redacted_url: str
+    ok: bool
+    detail: str
+
+
+def _probe(camera_id: str, item: CameraInputConfig) -> ProbeResult:
+    spec = SourceSpec(
+        url=item.url.get_secret_value(),
+        redacted_url=item.redacted_url,
+        transport=item.transport,
+        open_timeout_s=PROBE_TIMEOUT_S,
+        stall_timeout_s=PROBE_TIMEOUT_S,
+    )
+    try:
+        with PyAVSource(spec).open() as stream:
+            video = stream.video.codec_context
+            detail = f"{video.name} {video.width}x{video.height}"
+            if stream.audio is not None:
+                detail += f" + audio {stream.audio.codec_context.name}"
+    except SourceError as err:
+        return ProbeResult(camera_id, item.redacted_url, ok=False, detail=str(err).split(": ", 1)[-1])
+    return ProbeResult(camera_id, item.redacted_url, ok=True, detail=detail)
+
+
+def probe_cameras(config: WatchkeeperConfig) -> list[ProbeResult]:
+    """Open each input of each enabled camera (in parallel) and report what answered."""
+    jobs = [(camera.id, item) for camera in config.cameras if camera.enabled for item in camera.inputs]
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(jobs)))) as pool:
+        return list(pool.map(lambda job: _probe(*job), jobs))
