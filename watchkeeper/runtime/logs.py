@@ -10,7 +10,7 @@ from typing import Literal
 
 LogFormat = Literal["text", "json"]
 
-QUIET_LOGGERS = ("uvicorn.access", "libav", "alembic.runtime.migration")
+QUIET_LOGGERS = ("uvicorn.access", "libav", "alembic")
 
 
 class JsonFormatter(logging.Formatter):
