@@ -22,9 +22,9 @@ WEB_STAMP := watchkeeper/api/static/index.html
 WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -type f -print 2>/dev/null)
 DEMO_CONFIG ?= examples/demo.yaml
 # Debian packages the test suite needs (Chromium for the Playwright browser tests; see SERVICES.md).
-SYSTEM_PACKAGES := chromium chromium-driver
+SYSTEM_PACKAGES := chromium chromium-driver ffmpeg
 
-.PHONY: help venv web system-deps lint format typecheck imports test test-web test-py demo clean
+.PHONY: help venv models web system-deps lint format typecheck imports test test-web test-py demo clean
 
 help: ## List the targets
 	@echo "Watchkeeper: make <target>"
@@ -47,6 +47,11 @@ $(VENV_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+# --- Models and test footage -------------------------------------------------------------------------------
+
+models: venv ## Build the default detector (var/models/nanodet.onnx) and fetch test footage (vtest.avi)
+	$(BIN)/python scripts/build_models.py
 
 # --- Web console --------------------------------------------------------------------------------------------
 
@@ -106,17 +111,17 @@ test-web: web ## The web console's API-client check, typecheck and unit tests
 	cd web && $(NPM) run typecheck
 	cd web && $(NPM) test
 
-test-py: venv ## The Python test suite (fails when no test is collected)
+test-py: venv models ## The Python test suite (fails when no test is collected)
 	@rc=0; $(BIN)/pytest -q || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
-test: system-deps venv web lint typecheck imports test-web test-py ## Everything CI runs (installs what it needs)
+test: system-deps venv models web lint typecheck imports test-web test-py ## Everything CI runs (installs what it needs)
 	@echo "==> all checks passed"
 
 # --- Demo ---------------------------------------------------------------------------------------------------
 
-demo: venv web ## Four simulated cameras and the console on http://127.0.0.1:8080
+demo: venv models web ## Four simulated cameras and the console on http://127.0.0.1:8080
 	$(BIN)/watchkeeper demo --config $(DEMO_CONFIG)
 
 clean: ## Remove the virtualenv, node_modules, build output, caches and demo data

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -38,7 +38,12 @@ def sim_cameras() -> Iterator[RtspServer]:
 
 
 def write_test_config(
-    folder: Path, urls: dict[str, str], *, http_port: int = 8080, segment_seconds: float = 1.0
+    folder: Path,
+    urls: dict[str, str],
+    *,
+    http_port: int = 8080,
+    segment_seconds: float = 1.0,
+    objects: bool = False,
 ) -> Path:
     """Write a test configuration for the given camera URLs into ``folder``; returns the file path."""
     cameras = [
@@ -60,7 +65,12 @@ def write_test_config(
             "reconnect_initial_s": 0.5,
             "reconnect_max_s": 2,
         },
-        "detection": {"fps": 5, "motion": {"min_frames": 2, "cooldown_s": 1}},
+        "detection": {
+            "fps": 5,
+            "motion": {"min_frames": 2, "cooldown_s": 1},
+            # Object detection costs ~100 ms a frame here; tests that need it turn it on explicitly.
+            "objects": {"enabled": objects},
+        },
         "storage": {"database_url": "sqlite:///data/watchkeeper.db", "media_root": "data/media"},
         "server": {"host": "127.0.0.1", "port": http_port},
     }
@@ -72,12 +82,30 @@ def write_test_config(
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A ``watchkeeper serve`` subprocess."""
+    """A ``watchkeeper serve`` subprocess, with an admin user logged in over HTTP."""
 
     base_url: str
     config_path: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    admin_username: str = "admin"
+    admin_password: str = ""
+    session_cookie: str = ""
+    csrf_token: str = ""
+
+    def client(self) -> httpx.Client:
+        """An HTTP client authenticated as the admin (session cookie + ``X-CSRF-Token``)."""
+        return httpx.Client(
+            base_url=self.base_url,
+            cookies={"wk_session": self.session_cookie},
+            headers={"X-CSRF-Token": self.csrf_token},
+            timeout=10,
+        )
+
+    @property
+    def ws_headers(self) -> dict[str, str]:
+        """Headers that authenticate a WebSocket handshake with the admin's session."""
+        return {"Cookie": f"wk_session={self.session_cookie}"}
 
     @property
     def ws_url(self) -> str:
@@ -87,10 +115,39 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
+TEST_ADMIN_PASSWORD = "e2e-admin-password"
+
+
+def create_user(config_path: Path, username: str, password: str, *roles: str) -> None:
+    """Create a user through ``watchkeeper users add`` (the CLI an operator would use)."""
+    command = [sys.executable, "-m", "watchkeeper", "users", "add", "--config", str(config_path)]
+    command += ["--username", username, "--password-stdin"]
+    for role in roles or ("admin",):
+        command += ["--role", role]
+    result = subprocess.run(
+        command, input=password + "\n", capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0 and "already exists" not in result.stderr:  # a restart over the same config
+        raise AssertionError(f"watchkeeper users add failed ({result.returncode}): {result.stderr}")
+
+
+def _log_in(server: LiveServer) -> LiveServer:
+    response = httpx.post(
+        f"{server.base_url}/api/auth/login",
+        json={"username": server.admin_username, "password": server.admin_password},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return replace(
+        server, session_cookie=response.cookies["wk_session"], csrf_token=response.json()["csrf_token"]
+    )
+
+
 def start_server(config_path: Path, port: int) -> LiveServer:
-    """Run ``watchkeeper serve`` as a real process and wait until /api/health answers."""
+    """Create the admin, run ``watchkeeper serve`` as a real process, wait for /api/health and log in."""
     log_path = config_path.with_suffix(".log")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    create_user(config_path, "admin", TEST_ADMIN_PASSWORD, "admin")
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "watchkeeper", "serve", "--config", str(config_path)],
@@ -98,14 +155,16 @@ def start_server(config_path: Path, port: int) -> LiveServer:
             stderr=subprocess.STDOUT,
             env=env,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", config_path, process, log_path)
+    server = LiveServer(
+        f"http://127.0.0.1:{port}", config_path, process, log_path, admin_password=TEST_ADMIN_PASSWORD
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}:\n{server.log_text()}")
         try:
             if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
-                return server
+                return _log_in(server)
         except httpx.HTTPError:
             time.sleep(0.2)
     stop_server(server)

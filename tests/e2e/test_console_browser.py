@@ -56,11 +56,30 @@ def browser_page() -> Iterator[object]:
 def test_console_shows_cameras_live_events_and_plays_a_recording(
     live_server: LiveServer, browser_page: object
 ) -> None:
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import ConsoleMessage, Page, expect
 
     assert isinstance(browser_page, Page)
     page = browser_page
+    csp_violations: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
+
+    page.on("console", on_console)
     page.goto(live_server.base_url + "/")
+
+    # Not signed in: the login page. A wrong password is refused with a readable message.
+    expect(page.get_by_test_id("login-form")).to_be_visible(timeout=20_000)
+    page.get_by_test_id("login-username").fill(live_server.admin_username)
+    page.get_by_test_id("login-password").fill("not-the-password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("Wrong user name or password")
+    page.get_by_test_id("login-username").fill(live_server.admin_username)
+    page.get_by_test_id("login-password").fill(live_server.admin_password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user-name")).to_have_text(re.compile(r"\S"), timeout=10_000)
+
     expect(page.get_by_test_id("camera-item")).to_have_count(2, timeout=20_000)
     expect(page.get_by_test_id("camera-list")).to_contain_text("Test camera cam1")
     expect(page.get_by_test_id("ws-state")).to_have_attribute("data-state", "live", timeout=10_000)
@@ -84,3 +103,11 @@ def test_console_shows_cameras_live_events_and_plays_a_recording(
         timeout=15_000,
     )
     assert page.get_by_test_id("error-banner").count() == 0
+
+    # The strict CSP blocked nothing the console needs; signing out returns to the login page, and a
+    # reload stays signed out.
+    assert csp_violations == []
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible(timeout=10_000)
+    page.reload()
+    expect(page.get_by_test_id("login-form")).to_be_visible(timeout=10_000)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import av.error
 import numpy as np
+from av.video.frame import VideoFrame
 from numpy.typing import NDArray
 
 from watchkeeper.sources import OpenedStream, ReceivedPacket
@@ -17,6 +19,22 @@ log = logging.getLogger(__name__)
 
 FrameHandler = Callable[[NDArray[np.uint8], datetime], None]
 """Receives a grey frame (H, W) uint8 and the wall-clock time its packet arrived."""
+
+
+class FrameTap(Protocol):
+    """Something that wants the decoded colour frame now and then (the ``latest.jpg`` writer).
+
+    The sampler asks ``due`` for every sampled frame and converts nothing for the tap: ``take`` gets the
+    decoded frame as it is, so the cost of a colour conversion is paid only when a tap wants one.
+    """
+
+    def due(self, at: datetime) -> bool:
+        """True when the tap wants the frame received at ``at``."""
+        ...
+
+    def take(self, frame: VideoFrame, at: datetime) -> None:
+        """The decoded frame (detect-stream size, decoder pixel format)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +58,13 @@ class FrameSampler:
     converted and analysed, which is where the cost is.
     """
 
-    def __init__(self, settings: SamplerSettings, handler: FrameHandler) -> None:
-        """Create a sampler that calls ``handler`` for each kept frame."""
+    def __init__(
+        self, settings: SamplerSettings, handler: FrameHandler, taps: Sequence[FrameTap] = ()
+    ) -> None:
+        """Create a sampler that calls ``handler`` for each kept frame and offers it to each tap."""
         self._settings = settings
         self._handler = handler
+        self._taps = tuple(taps)
         self._stream: OpenedStream | None = None
         self._next_due: datetime | None = None
 
@@ -70,6 +91,9 @@ class FrameSampler:
             height = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
             grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
             self._handler(np.ascontiguousarray(grey, dtype=np.uint8), item.received_at)
+            for tap in self._taps:
+                if tap.due(item.received_at):
+                    tap.take(frame, item.received_at)
 
     def finish(self) -> None:
         """Detach from the stream."""

@@ -12,18 +12,40 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from watchkeeper.api.context import AppContext
+from watchkeeper.api.custody import install_custody_errors
 from watchkeeper.api.errors import install_error_handlers
-from watchkeeper.api.routes import cameras, events, health, recordings, ws
+from watchkeeper.api.policy import install_auth_errors
+from watchkeeper.api.routes import (
+    auth,
+    cameras,
+    events,
+    exports,
+    grants,
+    health,
+    incidents,
+    metrics,
+    playback,
+    recordings,
+    users,
+    webhooks,
+    ws,
+)
 from watchkeeper.api.schemas import CameraStatusOut, EventOut, WsCameraStatus, WsEvent
+from watchkeeper.api.security import install_security
+from watchkeeper.auth.permissions import Permission
 from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage
+from watchkeeper.config.server import ServerConfig
 
 log = logging.getLogger(__name__)
 
 LIVE_SUBJECTS = ("wk.events.>", "wk.cameras.>")
 
 
-def create_app(context: AppContext) -> FastAPI:
-    """Build the API (and the console, when built assets exist) over ``context``."""
+def create_app(context: AppContext, server: ServerConfig | None = None) -> FastAPI:
+    """Build the API (and the console, when built assets exist) over ``context``.
+
+    ``server`` carries the hardening settings (limits, CORS); the defaults apply when it is omitted.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,13 +64,35 @@ def create_app(context: AppContext) -> FastAPI:
         version=context.version,
         summary="Privacy-first video management and safety incidents.",
         lifespan=lifespan,
+        # The interactive pages load scripts from a CDN, which the console's CSP (and an offline site)
+        # forbids; the schema itself stays at /openapi.json and is checked into the repository.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (health, cameras, events, recordings, ws):
+    install_auth_errors(app)
+    incidents.install_incident_errors(app)
+    install_custody_errors(app)
+    for module in (
+        health,
+        auth,
+        users,
+        cameras,
+        events,
+        recordings,
+        playback,
+        metrics,
+        incidents,
+        webhooks,
+        ws,
+        grants,
+        exports,
+    ):
         app.include_router(module.router)
     if context.static_dir is not None and (context.static_dir / "index.html").is_file():
         _mount_console(app, context)
+    install_security(app, server if server is not None else ServerConfig())
     return app
 
 
@@ -80,8 +124,8 @@ def _dispatch(context: AppContext, message: BusMessage) -> None:
         status = message.to_domain()
         context.statuses.update(status)
         out = WsCameraStatus(camera_id=status.camera_id, status=CameraStatusOut.of(status))
-        context.hub.broadcast(out.model_dump_json())
+        context.hub.broadcast(out.model_dump_json(), status.camera_id, Permission.VIEW_LIVE)
     elif isinstance(message, EventMessage):
         event = message.to_domain()
         ws_event = WsEvent(state=message.event_state, event=EventOut.of(event))
-        context.hub.broadcast(ws_event.model_dump_json())
+        context.hub.broadcast(ws_event.model_dump_json(), event.camera_id, Permission.VIEW_EVENTS)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchkeeper.api.live import LiveHub, StatusBoard
+from watchkeeper.auth.passwords import Passwords
 from watchkeeper.bus.protocol import Bus
+from watchkeeper.config.auth import AuthConfig
+from watchkeeper.incidents.service import IncidentService
+from watchkeeper.privacy.services import CustodyServices
+from watchkeeper.recorder.hls import LayoutCache
 from watchkeeper.storage.protocols import Store
 
 
@@ -21,3 +27,13 @@ class AppContext:
     hub: LiveHub
     static_dir: Path | None = None
     version: str = "0.1.0"
+    hls_layouts: LayoutCache = field(default_factory=LayoutCache)
+    auth_config: AuthConfig = field(default_factory=AuthConfig)
+    passwords: Passwords = field(default_factory=Passwords)
+    metrics: Callable[[], bytes] | None = None
+    """Renders ``GET /metrics`` (Prometheus text format); None turns the endpoint off."""
+    incidents: IncidentService | None = None
+    """The incident service; None turns the incident routes off (they answer 503)."""
+    custody: CustodyServices | None = None
+    """Audit log, unmask grants, encrypted originals and exports; None: originals are never served, the
+    grant and export routes answer 503 and nothing is audited."""

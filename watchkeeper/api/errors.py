@@ -18,10 +18,13 @@ STATUS_BY_ERROR: dict[type[WatchkeeperError], int] = {NotFoundError: 404}
 """HTTP status of each domain error; any other ``WatchkeeperError`` is a 400."""
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "Refused by a rule of the domain"},
     404: {"model": ErrorOut, "description": "Not found"},
     422: {"model": ErrorOut, "description": "Invalid request"},
 }
 """Documented error responses, attached to routes so the OpenAPI schema tells clients the shape."""
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+"""The detail of the 400 FastAPI raises for a body it cannot decode at all."""
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -54,6 +57,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         raise TypeError(type(exc).__name__)
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+        # A body that is not even text (bad UTF-8): the same kind of error as malformed JSON, which is a 422.
+        return error_response(422, "invalid_request", "the request body is not valid UTF-8 JSON")
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, str(exc.detail))
 

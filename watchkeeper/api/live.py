@@ -1,12 +1,53 @@
-"""Live state the API keeps in memory: latest camera statuses and the WebSocket fan-out."""
+"""Live state the API keeps in memory: latest camera statuses, the WebSocket fan-out, incident pushes.
+
+Incident changes reach consoles through :class:`IncidentBroadcaster`: each API server reads the incident
+subject with its own durable consumer, appends every change to the incident journal in the database (one
+entry per incident revision, shared by all servers) and pushes it with the journal's ``seq`` as cursor. A
+console that reconnects, to this server or another, even after a restart, asks for the changes after the
+last cursor it saw and gets them from the journal.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from watchkeeper.domain import CameraId, CameraState, CameraStatus, utcnow
+from watchkeeper.api.schemas.live import WsIncident
+from watchkeeper.auth.permissions import Permission
+from watchkeeper.bus.messages import IncidentMessage
+from watchkeeper.bus.protocol import Bus, Subscription
+from watchkeeper.domain import CameraId, CameraState, CameraStatus, SiteId, WatchkeeperError, utcnow
+from watchkeeper.domain.integrations import JournalEntry
+from watchkeeper.storage.protocols import IncidentJournal
+
+log = logging.getLogger(__name__)
+
+INCIDENT_SUBJECT = "wk.incidents.>"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentScope:
+    """Where an incident push belongs (who may see it) and its journal cursor."""
+
+    cursor: int
+    site_id: SiteId | None = None
+    camera_ids: tuple[CameraId, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMessage:
+    """One push to WebSocket clients: JSON text, the camera it concerns and the permission it needs."""
+
+    text: str
+    camera_id: CameraId | None = None
+    permission: Permission = Permission.VIEW_CAMERAS
+    incident: IncidentScope | None = None
+    """Set for incident pushes: visible to whoever may view incidents of its site or one of its cameras."""
 
 
 class StatusBoard:
@@ -49,15 +90,15 @@ class LiveHub:
     def __init__(self, queue_size: int = 256) -> None:
         """Create an empty hub."""
         self._queue_size = queue_size
-        self._clients: set[asyncio.Queue[str]] = set()
+        self._clients: set[asyncio.Queue[LiveMessage]] = set()
 
-    def connect(self) -> asyncio.Queue[str]:
+    def connect(self) -> asyncio.Queue[LiveMessage]:
         """Register a client; returns its queue."""
-        queue: asyncio.Queue[str] = asyncio.Queue(self._queue_size)
+        queue: asyncio.Queue[LiveMessage] = asyncio.Queue(self._queue_size)
         self._clients.add(queue)
         return queue
 
-    def disconnect(self, queue: asyncio.Queue[str]) -> None:
+    def disconnect(self, queue: asyncio.Queue[LiveMessage]) -> None:
         """Forget a client."""
         self._clients.discard(queue)
 
@@ -66,9 +107,72 @@ class LiveHub:
         """Number of connected clients."""
         return len(self._clients)
 
-    def broadcast(self, text: str) -> None:
-        """Queue ``text`` for every client (call from the event loop)."""
+    def broadcast(
+        self, text: str, camera_id: CameraId | None = None, permission: Permission = Permission.VIEW_CAMERAS
+    ) -> None:
+        """Queue ``text`` for every client (call from the event loop); each client filters by its rights."""
+        self.push(LiveMessage(text, camera_id, permission))
+
+    def push(self, message: LiveMessage) -> None:
+        """Queue ``message`` for every client (call from the event loop)."""
         for queue in self._clients:
             if queue.full():
                 queue.get_nowait()
-            queue.put_nowait(text)
+            queue.put_nowait(message)
+
+
+def incident_push(message: IncidentMessage, cursor: int) -> LiveMessage:
+    """The live push of an incident change journalled at ``cursor``."""
+    scope = IncidentScope(cursor, message.site_id, tuple(message.camera_ids))
+    text = WsIncident.of(message, cursor).model_dump_json()
+    return LiveMessage(text, None, Permission.VIEW_INCIDENTS, scope)
+
+
+class IncidentBroadcaster:
+    """Journals incident changes from the bus and pushes them to this server's WebSocket clients."""
+
+    def __init__(self, bus: Bus, journal: IncidentJournal, hub: LiveHub, durable: str, keep_s: float) -> None:
+        """Consume with durable consumer ``durable`` (one per API server); keep entries ``keep_s`` seconds."""
+        self._bus = bus
+        self._journal = journal
+        self._hub = hub
+        self._durable = durable
+        self._keep = timedelta(seconds=keep_s)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Subscribe and start pushing."""
+        subscription = await self._bus.subscribe(INCIDENT_SUBJECT, durable=self._durable)
+        self._task = asyncio.create_task(self._consume(subscription), name="incident-broadcast")
+
+    async def stop(self) -> None:
+        """Stop (the durable consumer resumes after the last change handled)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def handle(self, message: IncidentMessage) -> LiveMessage:
+        """Journal one change (once per revision, whichever server is first) and push it."""
+        entry = JournalEntry(message.incident_id, message.revision, message.model_dump_json(), utcnow())
+        stored = await asyncio.to_thread(self._journal.append, entry)
+        push = incident_push(message, stored.seq or 0)
+        self._hub.push(push)
+        return push
+
+    async def _consume(self, subscription: Subscription) -> None:
+        handled = 0
+        try:
+            async for message in subscription:
+                if not isinstance(message, IncidentMessage):
+                    continue
+                try:
+                    await self.handle(message)
+                except WatchkeeperError as err:
+                    log.error("incident %s not journalled: %s", message.incident_id, err)  # noqa: TRY400
+                handled += 1
+                if handled % 1000 == 0:
+                    await asyncio.to_thread(self._journal.prune, utcnow() - self._keep)
+        finally:
+            await subscription.close()

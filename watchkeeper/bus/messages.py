@@ -33,7 +33,17 @@ from pydantic import (
 
 from watchkeeper.bus.errors import MessageFormatError
 from watchkeeper.bus.subjects import ROOT, check_token
-from watchkeeper.domain import CameraId, CameraState, CameraStatus, Event, EventKind, Segment, ensure_utc
+from watchkeeper.domain import (
+    CameraId,
+    CameraState,
+    CameraStatus,
+    Event,
+    EventKind,
+    Segment,
+    SiteId,
+    ensure_utc,
+)
+from watchkeeper.domain.incidents import AlarmSource, Incident, IncidentCategory, IncidentState, Priority
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(ensure_utc)]
 """An aware datetime, normalised to UTC; naive datetimes are rejected."""
@@ -174,7 +184,87 @@ class SegmentMessage(_Message):
         )
 
 
-BusMessage: TypeAlias = EventMessage | CameraStatusMessage | SegmentMessage
+IncidentChange: TypeAlias = Literal[
+    "created", "alarm", "transition", "assigned", "priority", "note", "attachment", "sop", "escalated"
+]
+"""What changed: opened, another alarm merged, state moved, (re)assigned, priority changed, a note or an
+attachment added, an SOP step ticked or skipped, escalated to a group."""
+
+
+class IncidentMessage(_Message):
+    """An incident was opened or changed (subject ``wk.incidents.<incident_id>``).
+
+    Carries the incident's head after the change (never the encrypted phone-in caller details). ``revision``
+    increases with every change of one incident, so a consumer can drop stale or repeated deliveries.
+    """
+
+    type: Literal["incident"] = "incident"
+    version: Literal[1] = 1
+    change: IncidentChange
+    incident_id: Annotated[str, AfterValidator(lambda value: check_token(value, "incident id"))]
+    revision: int = Field(ge=1)
+    type_code: str = Field(min_length=1)
+    category: IncidentCategory
+    title: str
+    state: IncidentState
+    priority: Priority
+    source: AlarmSource
+    site_id: SiteId | None = None
+    camera_ids: tuple[CameraId, ...] = ()
+    lat: float | None = Field(default=None, ge=-90.0, le=90.0)
+    lon: float | None = Field(default=None, ge=-180.0, le=180.0)
+    owner: str | None = None
+    assignee_user: str | None = None
+    assignee_team: str | None = None
+    alarm_count: int = Field(ge=1)
+    escalation_level: int = Field(default=0, ge=0)
+    escalated_to: str | None = None
+    actor: str | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+    @property
+    def subject(self) -> str:
+        """``wk.incidents.<incident_id>``."""
+        return f"{ROOT}.incidents.{self.incident_id}"
+
+    @classmethod
+    def from_domain(
+        cls,
+        incident: Incident,
+        change: IncidentChange,
+        actor: str | None = None,
+        escalated_to: str | None = None,
+    ) -> IncidentMessage:
+        """Announce ``incident`` as it is after ``change`` made by ``actor`` (``None``: the system)."""
+        location = incident.location
+        return cls(
+            change=change,
+            incident_id=incident.id,
+            revision=incident.revision,
+            type_code=incident.type_code,
+            category=incident.category,
+            title=incident.title,
+            state=incident.state,
+            priority=incident.priority,
+            source=incident.source,
+            site_id=incident.site_id,
+            camera_ids=incident.camera_ids,
+            lat=location.lat if location is not None else None,
+            lon=location.lon if location is not None else None,
+            owner=incident.owner,
+            assignee_user=incident.assignee.user,
+            assignee_team=incident.assignee.team,
+            alarm_count=incident.alarm_count,
+            escalation_level=incident.escalation_level,
+            escalated_to=escalated_to,
+            actor=actor,
+            created_at=incident.created_at,
+            updated_at=incident.updated_at,
+        )
+
+
+BusMessage: TypeAlias = EventMessage | CameraStatusMessage | SegmentMessage | IncidentMessage
 """Any message the bus carries."""
 
 Upgrader: TypeAlias = Callable[[Payload], Payload]
@@ -184,7 +274,7 @@ Upgrader: TypeAlias = Callable[[Payload], Payload]
 class _Codec:
     """How to read one message type: its current model and the upgraders from each older version."""
 
-    model: type[EventMessage] | type[CameraStatusMessage] | type[SegmentMessage]
+    model: type[EventMessage] | type[CameraStatusMessage] | type[SegmentMessage] | type[IncidentMessage]
     current: int
     upgraders: Mapping[int, Upgrader]
 
@@ -207,6 +297,7 @@ _CODECS: Final[Mapping[str, _Codec]] = MappingProxyType(
         "event": _Codec(EventMessage, 2, MappingProxyType({1: _event_v1_to_v2})),
         "camera_status": _Codec(CameraStatusMessage, 1, MappingProxyType({})),
         "segment": _Codec(SegmentMessage, 1, MappingProxyType({})),
+        "incident": _Codec(IncidentMessage, 1, MappingProxyType({})),
     }
 )
 

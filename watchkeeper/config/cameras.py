@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.base import ConfigModel
+from watchkeeper.config.privacy import CameraPrivacyConfig, PrivacyMaskConfig
 from watchkeeper.config.secrets import SecretUrl
 from watchkeeper.config.sites import SLUG_PATTERN
+from watchkeeper.config.zones import RuleConfig, ZoneConfig, check_zones_and_rules
 from watchkeeper.domain import Camera, CameraId, MapPosition, SiteId
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
@@ -169,6 +171,41 @@ class CameraConfig(ConfigModel):
     position: MapPositionConfig | None = Field(
         default=None, title="Map position", description="Where the camera is on the map (optional)."
     )
+    retain_days: int | None = Field(
+        default=None,
+        title="Retention override",
+        description="Days this camera's continuous footage is kept; empty uses `recording.retain_days`.",
+        ge=0,
+        le=3650,
+    )
+    event_retain_days: int | None = Field(
+        default=None,
+        title="Event retention override",
+        description="Days this camera's event footage is kept; empty uses `recording.event_retain_days`.",
+        ge=0,
+        le=3650,
+    )
+    zones: list[ZoneConfig] = Field(
+        default_factory=list,
+        title="Zones",
+        description="Polygons and lines in normalized coordinates (0..1) that rules watch.",
+        max_length=100,
+    )
+    rules: list[RuleConfig] = Field(
+        default_factory=list,
+        title="Rules",
+        description="Zone and line rules that turn tracked objects into events.",
+        max_length=100,
+    )
+    privacy_masks: list[PrivacyMaskConfig] = Field(
+        default_factory=list,
+        title="Privacy masks",
+        description="Polygons (normalized 0..1) whose pixels are destroyed in the protected rendition.",
+        max_length=50,
+    )
+    privacy: CameraPrivacyConfig = Field(
+        default_factory=CameraPrivacyConfig, title="Privacy", description="Per-camera privacy switches."
+    )
 
     @field_validator("inputs")
     @classmethod
@@ -182,6 +219,11 @@ class CameraConfig(ConfigModel):
                     {"role": role, "count": count},
                 )
         return inputs
+
+    @model_validator(mode="after")
+    def _rules_match_zones(self) -> Self:
+        check_zones_and_rules(self.zones, self.rules)
+        return self
 
     @property
     def record_input(self) -> CameraInputConfig:

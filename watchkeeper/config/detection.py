@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Self
 
+from pydantic import Field, model_validator
+
+from watchkeeper.config.analytics import ObjectsConfig, TamperConfig
 from watchkeeper.config.base import ConfigModel
+from watchkeeper.config.detectors import DetectorConfig
 
 
 class MotionConfig(ConfigModel):
@@ -63,3 +68,40 @@ class DetectionConfig(ConfigModel):
     motion: MotionConfig = Field(
         default_factory=MotionConfig, title="Motion", description="Motion detection settings."
     )
+    detector: DetectorConfig = Field(
+        default_factory=DetectorConfig,
+        title="Object detector",
+        description="The object detector model (default: the built-in NanoDet-m COCO model).",
+    )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig,
+        title="Objects",
+        description="Motion-gated object detection, tracking, zones and rules.",
+    )
+    tamper: TamperConfig = Field(
+        default_factory=TamperConfig,
+        title="Tamper",
+        description="Camera health analytics (covered, dark, out of focus, moved).",
+    )
+
+    @model_validator(mode="after")
+    def _classes_known(self) -> Self:
+        known = set(self.detector.class_names)
+        unknown = [name for name in self.objects.classes if name not in known]
+        if unknown:
+            raise ValueError(
+                f"objects.classes: unknown class(es) {', '.join(unknown)}; the detector's classes are set "
+                "in detection.detector.class_names"
+            )
+        return self
+
+    def resolved(self, base_dir: Path) -> DetectionConfig:
+        """Return a copy whose relative detector model path is absolute against ``base_dir`` (no I/O).
+
+        Args:
+            base_dir: The folder of the config file.
+
+        Returns:
+            The same settings with the detector path resolved.
+        """
+        return self.model_copy(update={"detector": self.detector.resolved(base_dir)})

@@ -9,9 +9,14 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from watchkeeper.config.auth import AuthConfig
 from watchkeeper.config.base import ConfigIssue, ConfigModel, format_path
 from watchkeeper.config.cameras import CameraConfig
+from watchkeeper.config.custody import CustodyConfig
 from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.incidents import IncidentsConfig
+from watchkeeper.config.integrations import IntegrationsConfig
+from watchkeeper.config.privacy import PrivacyConfig
 from watchkeeper.config.recording import RecordingConfig
 from watchkeeper.config.server import ServerConfig
 from watchkeeper.config.sites import SiteConfig
@@ -49,6 +54,29 @@ class WatchkeeperConfig(ConfigModel):
     server: ServerConfig = Field(
         default_factory=ServerConfig, title="Server", description="HTTP API and web console."
     )
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, title="Authentication", description="Roles, sessions and login backoff."
+    )
+    incidents: IncidentsConfig = Field(
+        default_factory=IncidentsConfig,
+        title="Incidents",
+        description="Incident types, alarm mappings, correlation, escalation and inbound alarm sources.",
+    )
+    integrations: IntegrationsConfig = Field(
+        default_factory=IntegrationsConfig,
+        title="Integrations",
+        description="MQTT (with Home Assistant discovery) and outbound webhooks.",
+    )
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig,
+        title="Privacy",
+        description="The protected rendition viewers see: people, faces and privacy masks redacted.",
+    )
+    custody: CustodyConfig = Field(
+        default_factory=CustodyConfig,
+        title="Chain of custody",
+        description="Encrypted originals, unmask grants, the audit anchor and evidence exports.",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -70,13 +98,14 @@ class WatchkeeperConfig(ConfigModel):
                     ("cameras", index, "site"),
                     f"unknown site {camera.site!r} (sites defined: {listed})",
                 )
+        yield from _incident_references(self, known)
 
     def camera(self, camera_id: str) -> CameraConfig | None:
         """Return the camera with id ``camera_id``, or None."""
         return next((camera for camera in self.cameras if camera.id == camera_id), None)
 
     def with_base_dir(self, base_dir: Path) -> WatchkeeperConfig:
-        """Return a copy whose relative storage paths are resolved against ``base_dir``.
+        """Return a copy whose relative storage and model paths are resolved against ``base_dir``.
 
         Args:
             base_dir: Absolute folder of the config file.
@@ -84,7 +113,16 @@ class WatchkeeperConfig(ConfigModel):
         Returns:
             The configuration with absolute storage paths.
         """
-        return self.model_copy(update={"storage": self.storage.resolved(base_dir)})
+        return self.model_copy(
+            update={
+                "storage": self.storage.resolved(base_dir),
+                "detection": self.detection.resolved(base_dir),
+                "server": self.server.resolved(base_dir),
+                "incidents": self.incidents.resolved(base_dir),
+                "custody": self.custody.resolved(base_dir),
+                "privacy": self.privacy.resolved(base_dir),
+            }
+        )
 
 
 def _duplicates(section: str, ids: list[str], noun: str) -> Iterator[ConfigIssue]:
@@ -97,3 +135,19 @@ def _duplicates(section: str, ids: list[str], noun: str) -> Iterator[ConfigIssue
             )
         else:
             first[item_id] = index
+
+
+def _incident_references(config: WatchkeeperConfig, sites: set[str]) -> Iterator[ConfigIssue]:
+    """Sites and cameras named by the ``incidents`` section must exist."""
+    cameras = {camera.id for camera in config.cameras}
+    for index, hours in enumerate(config.incidents.quiet_hours):
+        if hours.site not in sites:
+            yield ConfigIssue(("incidents", "quiet_hours", index, "site"), f"unknown site {hours.site!r}")
+    for index, mapping in enumerate(config.incidents.analytics):
+        if mapping.camera is not None and mapping.camera not in cameras:
+            yield ConfigIssue(
+                ("incidents", "analytics", index, "camera"), f"unknown camera {mapping.camera!r}"
+            )
+    for index, source in enumerate(config.incidents.inbound):
+        if source.site is not None and source.site not in sites:
+            yield ConfigIssue(("incidents", "inbound", index, "site"), f"unknown site {source.site!r}")

@@ -1,6 +1,7 @@
 """Pure domain types: no I/O and no imports from the rest of Watchkeeper."""
 
 from watchkeeper.domain.camera import Camera, CameraState, CameraStatus, MapPosition, Site
+from watchkeeper.domain.detections import Detections
 from watchkeeper.domain.errors import (
     ConflictError,
     DuplicateError,
@@ -8,9 +9,9 @@ from watchkeeper.domain.errors import (
     StorageUnavailableError,
     WatchkeeperError,
 )
-from watchkeeper.domain.events import Event, EventKind
+from watchkeeper.domain.events import Event, EventKind, EventQuery
 from watchkeeper.domain.ids import CameraId, SiteId
-from watchkeeper.domain.segment import Segment
+from watchkeeper.domain.segment import Rendition, Segment
 from watchkeeper.domain.time import ensure_utc, utcnow
 
 __all__ = [
@@ -19,11 +20,14 @@ __all__ = [
     "CameraState",
     "CameraStatus",
     "ConflictError",
+    "Detections",
     "DuplicateError",
     "Event",
     "EventKind",
+    "EventQuery",
     "MapPosition",
     "NotFoundError",
+    "Rendition",
     "Segment",
     "Site",
     "SiteId",

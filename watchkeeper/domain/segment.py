@@ -2,8 +2,21 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from watchkeeper.domain.ids import CameraId
+
+
+class Rendition(StrEnum):
+    """Which copy of a camera's footage a segment belongs to.
+
+    ``original`` is the camera's own stream as recorded (readable only under an unmask grant);
+    ``protected`` is the low-resolution copy with people, faces and privacy masks blurred that
+    every viewer sees by default.
+    """
+
+    ORIGINAL = "original"
+    PROTECTED = "protected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,6 +24,7 @@ class Segment:
     """One complete fragmented-MP4 file of a camera's recording.
 
     ``path`` is relative to the media root. ``start``/``end`` are wall-clock UTC times at receipt.
+    ``rendition`` says whether it is the original recording or the protected (redacted) copy.
     """
 
     camera_id: CameraId
@@ -24,6 +38,7 @@ class Segment:
     keyframes: int
     audio_codec: str | None = None
     id: int | None = None
+    rendition: Rendition = Rendition.ORIGINAL
 
     def __post_init__(self) -> None:
         if self.end < self.start:

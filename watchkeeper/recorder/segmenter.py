@@ -11,6 +11,7 @@ jumps, goes backwards or wraps can never produce overlapping or negative-duratio
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 SegmentSink = Callable[[Segment], None]
 """Called with each complete, renamed segment (the index writer)."""
+SegmentFinisher = Callable[[Path, Path, datetime], None]
+"""Turns a complete ``.part`` file into its final file (``part, final, start``; raises ``OSError``); the
+default renames it, the privacy sealer writes it encrypted and deletes the ``.part``."""
 
 FMP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
 PASSTHROUGH_AUDIO = frozenset({"aac"})
@@ -42,6 +46,21 @@ class RecorderError(Exception):
     """Writing a segment failed (disk full, permissions); the message names the file."""
 
 
+class DiskFullError(RecorderError):
+    """A segment could not be written because its volume is full (``ENOSPC``).
+
+    The segmenter has already dropped the broken in-flight segment (its ``.part`` file is deleted) and
+    starts a new one on the next keyframe, so the caller may free space and keep writing.
+    """
+
+
+def _write_error(message: str, err: OSError | av.error.FFmpegError) -> RecorderError:
+    """``DiskFullError`` when ``err`` carries ``ENOSPC`` (from the OS or FFmpeg), else ``RecorderError``."""
+    if getattr(err, "errno", None) == errno.ENOSPC:
+        return DiskFullError(f"disk full: {message}: {err}")
+    return RecorderError(f"{message}: {err}")
+
+
 @dataclass(frozen=True, slots=True)
 class SegmenterSettings:
     """Where and how one camera is recorded."""
@@ -49,6 +68,7 @@ class SegmenterSettings:
     media_root: Path
     camera_id: CameraId
     target_seconds: float = 10.0
+    finisher: SegmentFinisher | None = None
 
 
 @dataclass(slots=True)
@@ -149,7 +169,7 @@ class Segmenter:
             part.parent.mkdir(parents=True, exist_ok=True)
             container = av.open(str(part), mode="w", format="mp4", options={"movflags": FMP4_FLAGS})
         except (OSError, av.error.FFmpegError) as err:
-            raise RecorderError(f"cannot create segment {part}: {err}") from err
+            raise _write_error(f"cannot create segment {part}", err) from err
         streams: dict[int, Stream] = {
             self._input.video.index: container.add_stream_from_template(self._input.video)
         }
@@ -180,12 +200,30 @@ class Segmenter:
         try:
             current.container.mux(packet)
         except (OSError, av.error.FFmpegError) as err:
-            raise RecorderError(f"cannot write segment {current.part_path}: {err}") from err
+            error = _write_error(f"cannot write segment {current.part_path}", err)
+            if isinstance(error, DiskFullError):
+                self._abort(current)
+            raise error from err
         current.last_dts[out_stream.index] = dts
         current.last_received = item.received_at
         current.packets += 1
         if packet.is_keyframe and out_stream.type == "video":
             current.keyframes += 1
+
+    def _abort(self, current: _OpenSegment) -> None:
+        """Drop a segment that cannot be completed (disk full): close quietly, delete its ``.part``."""
+        if self._current is current:
+            self._current = None
+        try:
+            current.container.close()
+        except (OSError, av.error.FFmpegError) as err:
+            log.debug("closing the broken segment %s failed: %s", current.part_path, err)
+        current.part_path.unlink(missing_ok=True)
+        log.warning(
+            "camera %s: dropped the in-flight segment %s (disk full)",
+            self._settings.camera_id,
+            current.part_path,
+        )
 
     def _input_video(self) -> Stream | None:
         return self._input.video if self._input is not None else None
@@ -193,9 +231,15 @@ class Segmenter:
     def _close(self, current: _OpenSegment, next_start: datetime | None) -> None:
         try:
             current.container.close()
-            os.replace(current.part_path, current.final_path)
+            if self._settings.finisher is None:
+                os.replace(current.part_path, current.final_path)
+            else:
+                self._settings.finisher(current.part_path, current.final_path, current.start)
         except (OSError, av.error.FFmpegError) as err:
-            raise RecorderError(f"cannot finish segment {current.part_path}: {err}") from err
+            error = _write_error(f"cannot finish segment {current.part_path}", err)
+            if isinstance(error, DiskFullError):
+                self._abort(current)
+            raise error from err
         last = current.last_received or current.start
         end = last + timedelta(seconds=self._frame_s)
         if next_start is not None:

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,7 +17,12 @@ from rich.console import Console
 from watchkeeper.config.loader import load_config
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
+from watchkeeper.runtime.cli_custody import register_custody_commands
+from watchkeeper.runtime.cli_users import users_app
 from watchkeeper.runtime.logs import LogFormat, configure_logging
+
+if TYPE_CHECKING:
+    from watchkeeper.simulator import EncodedClip
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +36,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(users_app, name="users")
+register_custody_commands(app)
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="YAML configuration file (see docs/configuration.md).")
@@ -136,24 +143,29 @@ def simulate(
 def demo(
     config: ConfigOption = Path("examples/demo.yaml"),
     port: Annotated[int, typer.Option(help="RTSP port of the simulated cameras.", min=1, max=65535)] = 8554,
+    footage: Annotated[
+        Path, typer.Option(help="Real pedestrian footage for the plaza cameras (`make models` fetches it).")
+    ] = Path("var/cache/footage/vtest.avi"),
     debug: DebugOption = False,
 ) -> None:
     """Start 4 simulated cameras and the server with the demo configuration; prints the URL to open."""
     _setup_logs(debug, "text")
     loaded = _guard(debug, lambda: load_config(config))
-    with _guard(debug, lambda: _simulated_cameras(len(loaded.cameras) or 4, port)):
+    with _guard(debug, lambda: _simulated_cameras(len(loaded.cameras) or 4, port, footage)):
         url = f"http://{loaded.server.host}:{loaded.server.port}/"
         _err().print(f"\n[bold]Watchkeeper demo[/] is starting: open [bold cyan]{url}[/] (Ctrl+C stops)\n")
         _guard(debug, lambda: _run_server(loaded, None, None))
 
 
-def _simulated_cameras(count: int, port: int) -> contextlib.AbstractContextManager[None]:
+def _simulated_cameras(count: int, port: int, footage: Path) -> contextlib.AbstractContextManager[None]:
     from watchkeeper.simulator import serve_simulated_cameras
 
     @contextlib.contextmanager
     def running() -> Iterator[None]:
-        with Console(stderr=True).status(f"generating footage for {count} simulated cameras..."):
-            server_cm = serve_simulated_cameras(count, port=port)
+        clips = _plaza_footage(count, footage)
+        synthetic = count - len(clips)
+        with Console(stderr=True).status(f"generating synthetic footage for {synthetic} camera(s)..."):
+            server_cm = serve_simulated_cameras(count, port=port, clips=clips)
             server = server_cm.__enter__()
         log.info("simulated cameras on rtsp://127.0.0.1:%s/cam1 ... /cam%s", server.port, count)
         try:
@@ -162,6 +174,33 @@ def _simulated_cameras(count: int, port: int) -> contextlib.AbstractContextManag
             server_cm.__exit__(None, None, None)
 
     return running()
+
+
+def _plaza_footage(count: int, footage: Path) -> dict[str, EncodedClip]:
+    """The real-footage clips of the demo's plaza cameras; empty (synthetic everywhere) without the file."""
+    from watchkeeper.simulator import PlazaView, SimulatorError, plaza_clips
+
+    if not footage.is_file():
+        log.info(
+            "real pedestrian footage %s not found: every camera shows synthetic footage, which the object "
+            "detector does not see as people (`make models` fetches the real footage)",
+            footage,
+        )
+        return {}
+    with Console(stderr=True).status("preparing real footage...") as status:
+
+        def show(view: PlazaView) -> None:
+            status.update(f"preparing real footage for {view.path} (encoded once, then cached)...")
+
+        try:
+            clips = plaza_clips(footage, footage.parent.parent / "demo", count=count, on_view=show)
+        except SimulatorError as err:
+            log.warning(
+                "cannot use the real footage %s (%s): every camera shows synthetic footage", footage, err
+            )
+            return {}
+    log.info("real pedestrian footage from %s on %s", footage, ", ".join(sorted(clips)))
+    return clips
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import Literal
 
 LogFormat = Literal["text", "json"]
 
-QUIET_LOGGERS = ("uvicorn.access", "libav", "alembic")
+QUIET_LOGGERS = ("uvicorn.access", "libav", "alembic", "httpx", "httpcore")  # httpx logs full URLs (tokens)
 
 
 class JsonFormatter(logging.Formatter):

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
+import ssl
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from watchkeeper.api.app import create_app
 from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.config.server import ServerConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.runtime.wiring import build_runtime
 
@@ -21,6 +28,73 @@ class PortInUseError(WatchkeeperError):
     """The HTTP port cannot be bound."""
 
     code = "port_in_use"
+
+
+class TlsSetupError(WatchkeeperError):
+    """The configured certificate or key cannot be used."""
+
+    code = "tls_setup"
+
+
+def check_tls(server: ServerConfig) -> None:
+    """Load the configured certificate and key once, so a bad pair is a clear error before anything starts.
+
+    Raises:
+        TlsSetupError: the certificate or key is missing, unreadable or does not match.
+    """
+    tls = server.tls
+    if tls is None:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert_file, tls.key_file)
+    except ssl.SSLError as err:
+        reason = f"not a matching PEM certificate and unencrypted key ({err.reason or err})"
+        raise TlsSetupError(
+            f"cannot use TLS certificate {tls.cert_file} / key {tls.key_file}: {reason}"
+        ) from err
+    except OSError as err:
+        reason = (err.strerror or str(err)).lower()
+        raise TlsSetupError(
+            f"cannot use TLS certificate {tls.cert_file} / key {tls.key_file}: {reason}"
+        ) from err
+
+
+def uvicorn_config(app: FastAPI, server: ServerConfig) -> uvicorn.Config:
+    """The uvicorn settings for ``server``: TLS when configured, proxy headers only from trusted proxies."""
+    tls = server.tls
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws="auto",
+        proxy_headers=bool(server.trusted_proxies),
+        forwarded_allow_ips=list(server.trusted_proxies) or None,
+        ssl_certfile=tls.cert_file if tls is not None else None,
+        ssl_keyfile=tls.key_file if tls is not None else None,
+    )
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server that lets Watchkeeper finish its own shutdown after a signal.
+
+    Stock uvicorn re-raises SIGINT/SIGTERM once it has stopped serving, which kills the process before the
+    camera workers close their open segments. This variant only asks the server to exit; ``serve`` then
+    stops the workers (closing and indexing in-flight segments), closes the bus and the store, and returns.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Route SIGINT/SIGTERM to a graceful exit without re-raising them afterwards."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -44,12 +118,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 async def serve(config: WatchkeeperConfig, sock: socket.socket, static_dir: Path | None = None) -> None:
     """Run until cancelled or interrupted (Ctrl-C / SIGTERM)."""
+    check_tls(config.server)
     runtime = await build_runtime(config, static_dir=static_dir)
-    app = create_app(runtime.context)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="auto"))
+    app = create_app(runtime.context, config.server)
+    server = GracefulServer(uvicorn_config(app, config.server))
     runtime.start_workers(asyncio.get_running_loop())
     host, port = sock.getsockname()[:2]
-    log.info("console and API at http://%s:%s/", host, port)
+    scheme = "https" if config.server.tls is not None else "http"
+    log.info("console and API at %s://%s:%s/", scheme, host, port)
     try:
         await server.serve(sockets=[sock])
     finally:

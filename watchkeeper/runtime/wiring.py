@@ -5,25 +5,48 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
+import socket
+import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from watchkeeper.analyzers.detect import build_detector
+from watchkeeper.analyzers.scheduler import DetectorService, SchedulerSettings
+from watchkeeper.analyzers.zones import FrameSize
 from watchkeeper.api.context import AppContext
-from watchkeeper.api.live import LiveHub, StatusBoard
+from watchkeeper.api.live import IncidentBroadcaster, LiveHub, StatusBoard
+from watchkeeper.auth.service import AuthService
 from watchkeeper.bus.local import LocalBus
-from watchkeeper.bus.messages import CameraStatusMessage, EventMessage, SegmentMessage
+from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage, SegmentMessage
 from watchkeeper.bus.nats import NatsBus
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import BusConfig, NatsBusConfig
-from watchkeeper.domain import CameraId, CameraStatus, Segment, WatchkeeperError
+from watchkeeper.domain import CameraId, CameraStatus, Segment, WatchkeeperError, utcnow
 from watchkeeper.events.motion import EventChange
-from watchkeeper.recorder.segmenter import recover_partials
+from watchkeeper.events.rules import RuleEngine
+from watchkeeper.incidents.crypto import CallerVault, load_or_create_key
+from watchkeeper.incidents.feed import IncidentFeed
+from watchkeeper.incidents.service import IncidentDeps, IncidentService
+from watchkeeper.incidents.sources import AlarmSources
+from watchkeeper.incidents.taxonomy import Taxonomy
+from watchkeeper.integrations.mqtt import MqttBridge
+from watchkeeper.integrations.prometheus import PrometheusExporter
+from watchkeeper.integrations.webhooks import WebhookDispatcher
+from watchkeeper.privacy import PersonBlur
+from watchkeeper.privacy.faces import FaceDetector, FaceModelError
+from watchkeeper.privacy.rendition import PrivacyServices
+from watchkeeper.recorder.recovery import recover_media
+from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
+from watchkeeper.runtime.custody import AnchorLoop, anchor_loop, build_custody, segment_finisher
+from watchkeeper.runtime.metrics import RuntimeMetrics
+from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -45,6 +68,54 @@ def build_bus(config: BusConfig) -> Bus:
             url=config.url.get_secret_value(), stream=config.stream, subject_prefix=config.subject_prefix
         )
     return LocalBus()
+
+
+class AnalysisSetupError(WatchkeeperError):
+    """A camera's zones and rules do not fit the detector (for example a class the model does not have)."""
+
+    code = "analysis_setup"
+
+
+def build_analysis_services(config: WatchkeeperConfig) -> AnalysisServices:
+    """Load the shared detector (when object detection is on and a camera is enabled) and the redactor.
+
+    Raises:
+        DetectorError: The model is missing (with the advice to run ``make models``), not ONNX, or unlike
+            its configured format.
+        AnalysisSetupError: A camera's rule names a class the detector does not have.
+    """
+    detection = config.detection
+    names = detection.detector.class_names
+    redactor = PersonBlur([names.index("person")] if "person" in names else [])
+    cameras = [camera for camera in config.cameras if camera.enabled]
+    privacy = build_privacy_services(config)
+    if not detection.objects.enabled or not cameras:
+        return AnalysisServices(None, redactor, privacy=privacy)
+    for camera in cameras:
+        try:
+            RuleEngine.for_camera(camera, FrameSize(640, 360), names)
+        except ValueError as err:
+            raise AnalysisSetupError(f"camera {camera.id}: {err}") from err
+    detector = build_detector(detection.detector)
+    service = DetectorService(detector, SchedulerSettings(queue_depth=detection.objects.queue_depth))
+    return AnalysisServices(service, redactor, privacy=privacy)
+
+
+def build_privacy_services(config: WatchkeeperConfig) -> PrivacyServices:
+    """The protected rendition's shared parts; without the face model faces are not blurred (a warning)."""
+    names = config.detection.detector.class_names
+    faces = None
+    if config.privacy.faces.enabled and any(camera.enabled for camera in config.cameras):
+        try:
+            faces = FaceDetector(config.privacy.faces.model, config.privacy.faces.threshold)
+        except FaceModelError as err:
+            log.warning("faces outside person boxes are NOT blurred: %s", err)
+    return PrivacyServices(
+        config=config.privacy,
+        segment_seconds=float(config.recording.segment_seconds),
+        person_classes=(names.index("person"),) if "person" in names else (),
+        faces=faces,
+    )
 
 
 def check_media_root(media_root: Path) -> None:
@@ -78,7 +149,7 @@ class ThreadBridge:
         self._loop = loop
         self._bus = bus
 
-    def publish(self, message: CameraStatusMessage | EventMessage | SegmentMessage) -> None:
+    def publish(self, message: BusMessage) -> None:
         """Schedule a publish; failures are logged, never raised into the worker."""
         self.submit(self._bus.publish(message))
 
@@ -120,6 +191,55 @@ def worker_callbacks(store: Store, bridge: ThreadBridge) -> WorkerCallbacks:
     return WorkerCallbacks(on_status=on_status, on_segment=on_segment, on_event=on_event)
 
 
+class Integration(Protocol):
+    """Something that runs on the bus's event loop beside the API (broadcast, MQTT, webhooks)."""
+
+    async def start(self) -> None:
+        """Subscribe and start its tasks."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop its tasks."""
+        ...
+
+
+def api_node_name(config: WatchkeeperConfig) -> str:
+    """A name for this API server fit for a durable consumer: host name and port."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:60] or "host"
+    return f"{host}-{config.server.port}"
+
+
+def build_integrations(config: WatchkeeperConfig, store: Store, bus: Bus, hub: LiveHub) -> list[Integration]:
+    """The incident broadcaster (WebSocket + journal), and MQTT and webhooks when configured.
+
+    Every one reads the bus through durable consumers, so a restart resumes where it stopped.
+    """
+    section = config.integrations
+    found: list[Integration] = [
+        IncidentBroadcaster(
+            bus, store.incident_journal, hub, f"api-live-{api_node_name(config)}", section.journal_keep_s
+        )
+    ]
+    if section.mqtt.enabled:
+        sites = [site.to_domain() for site in config.sites]
+        cameras = [camera.to_domain() for camera in config.cameras if camera.enabled]
+        found.append(MqttBridge(bus, section.mqtt, store.incidents, sites, cameras))
+    if section.webhooks:
+        found.append(WebhookDispatcher(bus, store.webhook_deliveries, section))
+    return found
+
+
+def _stop_on(loop: asyncio.AbstractEventLoop, integration: Integration, timeout_s: float = 10.0) -> None:
+    """Stop ``integration`` from another thread than the loop's (blocking up to ``timeout_s``)."""
+    if loop.is_closed():
+        return
+    future = asyncio.run_coroutine_threadsafe(integration.stop(), loop)
+    try:
+        future.result(timeout=timeout_s)
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s", type(integration).__name__, timeout_s)
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything one ``watchkeeper serve`` process runs."""
@@ -129,25 +249,85 @@ class Runtime:
     bus: Bus
     context: AppContext
     workers: list[CameraWorker]
+    retention: RetentionManager | None = None
+    retention_loop: RetentionLoop | None = None
+    analysis: AnalysisServices | None = None
+    incident_feed: IncidentFeed | None = None
+    integrations: list[Integration] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    anchor_loop: AnchorLoop | None = None
 
     def start_workers(self, loop: asyncio.AbstractEventLoop) -> None:
         """Create and start a worker per enabled camera."""
         bridge = ThreadBridge(loop, self.bus)
+        self.loop = loop
+        for integration in self.integrations or ():
+            bridge.submit(integration.start())
+        if self.incident_feed is not None:
+            bridge.submit(self.incident_feed.start())
         callbacks = worker_callbacks(self.store, bridge)
+        if self.retention is not None:
+            callbacks = replace(callbacks, on_disk_full=self.retention.free_space)
+            self.retention_loop = RetentionLoop(self.retention, self.config.recording.retention_interval_s)
+            self.retention_loop.start()
+        if self.analysis is not None and self.analysis.detector is not None:
+            self.analysis.detector.start()
         media_root = self.context.media_root
+        sealer = segment_finisher(self.context.custody, self.config)
+        if self.anchor_loop is not None:
+            self.anchor_loop.start()
         for camera in self.config.cameras:
             if not camera.enabled:
                 continue
-            settings = WorkerSettings(camera, self.config.recording, self.config.detection, media_root)
+            settings = WorkerSettings(
+                camera, self.config.recording, self.config.detection, media_root, analysis=self.analysis
+            )
+            if sealer is not None:
+                settings = replace(settings, finisher=sealer.finisher(CameraId(camera.id)))
             worker = CameraWorker(settings, callbacks)
             self.workers.append(worker)
             worker.start()
 
     def stop_workers(self) -> None:
         """Stop every worker (blocking; run it in a thread from async code)."""
+        if self.retention_loop is not None:
+            self.retention_loop.stop()
+            self.retention_loop = None
+        for worker in self.workers:
+            worker.request_stop()  # all cameras wind down in parallel
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
+        if self.incident_feed is not None:
+            self.incident_feed.stop_threadsafe()
+        if self.loop is not None:
+            for integration in self.integrations or ():
+                _stop_on(self.loop, integration)
+        if self.analysis is not None and self.analysis.detector is not None:
+            self.analysis.detector.stop()
+        if self.anchor_loop is not None:
+            self.anchor_loop.stop()
+
+
+def build_incidents(
+    config: WatchkeeperConfig, store: Store, bus: Bus, loop: asyncio.AbstractEventLoop
+) -> IncidentService:
+    """The incident service: taxonomy from config, caller key file, changes published on ``bus``.
+
+    Raises:
+        WatchkeeperError: For an inconsistent taxonomy or an unusable caller key file.
+    """
+    section = config.incidents
+    key_file = section.caller_key_file or config.storage.media_root.parent / "keys" / "incidents.key"
+    bridge = ThreadBridge(loop, bus)
+    deps = IncidentDeps(
+        incidents=store.incidents,
+        cameras=store.cameras,
+        publish=bridge.publish,
+        clock=utcnow,
+        vault=CallerVault(load_or_create_key(key_file)),
+    )
+    return IncidentService(deps, Taxonomy.from_config(section), section)
 
 
 def default_static_dir() -> Path:
@@ -163,27 +343,75 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
     """
     media_root = config.storage.media_root
     check_media_root(media_root)
-    quarantined = recover_partials(media_root)
-    if quarantined:
-        log.warning("moved %d partial segment(s) to quarantine", len(quarantined))
+    analysis = build_analysis_services(config)
     store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
     try:
+        await asyncio.to_thread(recover_media, store, media_root)
         sync_inventory(store, config)
+        await asyncio.to_thread(create_first_admin, store, config)
         bus = build_bus(config.storage.bus)
         await bus.start()
     except BaseException:
         store.close()
         raise
+    try:
+        incidents = build_incidents(config, store, bus, asyncio.get_running_loop())
+        custody = await asyncio.to_thread(build_custody, config, store)
+    except BaseException:
+        await bus.close()
+        store.close()
+        raise
+    policy = RetentionPolicy.from_config(config.recording, config.cameras)
+    retention = RetentionManager(store, media_root, policy)
+    workers: list[CameraWorker] = []
+    metrics = RuntimeMetrics(
+        media_root, lambda: [worker.counters for worker in list(workers)], retention.stats.snapshot
+    )
+    hub = LiveHub()
     context = AppContext(
         store=store,
         bus=bus,
         media_root=media_root,
         statuses=StatusBoard(CameraId(camera.id) for camera in config.cameras),
-        hub=LiveHub(),
+        hub=hub,
         static_dir=static_dir if static_dir is not None else default_static_dir(),
         version=VERSION,
+        metrics=PrometheusExporter(metrics.snapshot).render,
+        auth_config=config.auth,
+        incidents=incidents,
+        custody=custody,
     )
-    return Runtime(config=config, store=store, bus=bus, context=context, workers=[])
+    return Runtime(
+        config=config,
+        store=store,
+        bus=bus,
+        context=context,
+        workers=workers,
+        retention=retention,
+        analysis=analysis,
+        incident_feed=IncidentFeed(bus, incidents, AlarmSources(incidents, config.incidents)),
+        integrations=build_integrations(config, store, bus, hub),
+        anchor_loop=anchor_loop(config, custody),
+    )
+
+
+def open_config_store(config: WatchkeeperConfig) -> Store:
+    """Open (and migrate) the database of ``config`` for a command-line tool."""
+    return open_store(config.storage.database_url.get_secret_value())
+
+
+def create_first_admin(store: Store, config: WatchkeeperConfig) -> None:
+    """On first run (no users at all) create ``admin`` and write its generated password once to stderr."""
+    password = AuthService(store.auth, config.auth).ensure_first_admin()
+    if password is None:
+        return
+    log.warning("no users existed: created user 'admin' (its password is shown once on stderr)")
+    sys.stderr.write(
+        "\n  First run: created user 'admin' with password\n\n"
+        f"      {password}\n\n"
+        "  Log in and change it (or: watchkeeper users reset-password). It is not shown again.\n\n"
+    )
+    sys.stderr.flush()
 
 
 def schema_only_context() -> AppContext:

@@ -2,7 +2,9 @@
 
 :func:`serve_simulated_cameras` generates ``count`` clips (one seed per camera so each shows a different
 street) and serves them on ``/cam1`` ... ``/camN`` of one :class:`RtspServer`; :func:`run_forever` does the
-same until interrupted, for the demo CLI.
+same until interrupted, for the demo CLI. Both take ``clips`` to serve given footage (for example real footage
+from :func:`~watchkeeper.simulator.file_clips.clip_from_file`) on some paths; the other paths get synthetic
+footage.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from watchkeeper.simulator.errors import SimulatorError
@@ -23,12 +25,16 @@ DEFAULT_RTSP_PORT = 8554
 """Port the demo cameras listen on (the conventional unprivileged RTSP port)."""
 
 
-def simulated_clips(count: int, spec: FootageSpec | None = None) -> dict[str, EncodedClip]:
-    """Generate the footage of ``count`` cameras, keyed ``/cam1`` ... ``/camN``.
+def simulated_clips(
+    count: int, spec: FootageSpec | None = None, *, clips: Mapping[str, EncodedClip] | None = None
+) -> dict[str, EncodedClip]:
+    """The footage of ``count`` cameras, keyed ``/cam1`` ... ``/camN``: given clips, synthetic for the rest.
 
     Args:
         count: Number of cameras (>= 1).
         spec: Footage spec of the first camera; camera ``i`` uses ``spec.seed + i - 1``.
+        clips: Footage to serve instead of synthetic footage, keyed by path (``/cam1`` or ``cam1``); paths
+            beyond ``/camN`` are served too.
 
     Returns:
         Clips keyed by path.
@@ -39,10 +45,14 @@ def simulated_clips(count: int, spec: FootageSpec | None = None) -> dict[str, En
     if count < 1:
         raise SimulatorError(f"need at least one simulated camera, got {count}")
     base = spec or FootageSpec()
-    return {
-        f"/cam{i}": generate_clip(dataclasses.replace(base, seed=base.seed + i - 1))
-        for i in range(1, count + 1)
-    }
+    given = {"/" + path.strip("/"): clip for path, clip in (clips or {}).items()}
+    result: dict[str, EncodedClip] = {}
+    for i in range(1, count + 1):
+        path = f"/cam{i}"
+        chosen = given.pop(path, None)
+        result[path] = chosen or generate_clip(dataclasses.replace(base, seed=base.seed + i - 1))
+    result.update(given)
+    return result
 
 
 @contextmanager
@@ -53,6 +63,7 @@ def serve_simulated_cameras(
     host: str = "127.0.0.1",
     port: int = 0,
     credentials: Credentials | None = None,
+    clips: Mapping[str, EncodedClip] | None = None,
 ) -> Iterator[RtspServer]:
     """Serve ``count`` simulated cameras for the duration of a ``with`` block.
 
@@ -62,18 +73,21 @@ def serve_simulated_cameras(
         host: Address to bind.
         port: Port to bind; 0 picks a free one (read it from ``server.port``).
         credentials: Optional credentials every client must present.
+        clips: Footage per path served instead of synthetic footage (see :func:`simulated_clips`).
 
     Yields:
         The running server; ``server.url("/cam1")`` gives a camera's URL.
     """
-    server = RtspServer(simulated_clips(count, spec), host=host, port=port, credentials=credentials)
+    server = RtspServer(
+        simulated_clips(count, spec, clips=clips), host=host, port=port, credentials=credentials
+    )
     with server:
         yield server
 
 
 def run_forever(
     count: int = 4,
-    spec: FootageSpec | None = None,
+    spec: FootageSpec | Mapping[str, EncodedClip] | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = DEFAULT_RTSP_PORT,
@@ -84,14 +98,21 @@ def run_forever(
 
     Args:
         count: Number of cameras.
-        spec: Footage spec of the cameras.
+        spec: Footage spec of the synthetic cameras, or clips per path to serve (for example real footage
+            from :func:`~watchkeeper.simulator.file_clips.clip_from_file`), synthetic footage on the other
+            paths of ``/cam1`` ... ``/camN``.
         host: Address to bind (``0.0.0.0`` to reach them from other machines).
         port: Port to bind.
         credentials: Optional credentials every client must present.
         stop: Event that ends the serving when set; without it only an interrupt does.
     """
     done = stop or threading.Event()
-    with serve_simulated_cameras(count, spec, host=host, port=port, credentials=credentials) as server:
+    clips = None if spec is None or isinstance(spec, FootageSpec) else spec
+    synthetic = spec if isinstance(spec, FootageSpec) else None
+    cameras = serve_simulated_cameras(
+        count, synthetic, host=host, port=port, credentials=credentials, clips=clips
+    )
+    with cameras as server:
         for path, url in server.urls().items():
             log.info("simulated camera %s: %s", path, url)
         try:

@@ -1,11 +1,18 @@
 """Camera sources: open a stream with PyAV and hand its packets to the recorder and the analyzers."""
 
 from watchkeeper.sources.backoff import Backoff
-from watchkeeper.sources.errors import SourceError, SourceUnavailableError, StreamStalledError
+from watchkeeper.sources.errors import (
+    NoKeyframeError,
+    SourceError,
+    SourceUnavailableError,
+    StreamStalledError,
+)
 from watchkeeper.sources.pyav import OpenedStream, PyAVSource, ReceivedPacket, SourceSpec
+from watchkeeper.sources.recordable import mp4_unrecordable_reason
 
 __all__ = [
     "Backoff",
+    "NoKeyframeError",
     "OpenedStream",
     "PyAVSource",
     "ReceivedPacket",
@@ -13,4 +20,5 @@ __all__ = [
     "SourceSpec",
     "SourceUnavailableError",
     "StreamStalledError",
+    "mp4_unrecordable_reason",
 ]

@@ -19,3 +19,9 @@ class StreamStalledError(SourceError):
     """The stream stayed open but sent no packet within the stall timeout."""
 
     code = "source_stalled"
+
+
+class NoKeyframeError(StreamStalledError):
+    """Video packets arrive but no keyframe within the keyframe timeout: nothing can be recorded."""
+
+    code = "source_no_keyframe"

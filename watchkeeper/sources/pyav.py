@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -25,9 +26,20 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from watchkeeper.domain import utcnow
-from watchkeeper.sources.errors import SourceUnavailableError, StreamStalledError
+from watchkeeper.sources.errors import NoKeyframeError, SourceUnavailableError, StreamStalledError
 
 log = logging.getLogger(__name__)
+
+RECEIPT_CLOCK_HZ = 1000
+"""Time base of packets stamped with their receipt time (inputs without timestamps)."""
+_AVFMT_NOTIMESTAMPS = 0x0080
+
+FAST_ANALYZE_DURATION_US = 150_000
+FAST_PROBE_SIZE_BYTES = 500_000
+"""Probe limits for network inputs: FFmpeg's defaults (5 s, 5 MB) read ~2.8 s of a live 10 fps stream
+before the first packet comes out; 0.15 s is enough once the codec parameters are known (RTSP carries them
+in the SDP, an IDR carries them in-band). When they are not known after the short probe, ``open`` probes
+again with FFmpeg's defaults, so the short probe never yields a stream without a picture size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +52,8 @@ class SourceSpec:
     open_timeout_s: float = 10.0
     stall_timeout_s: float = 10.0
     loop_files: bool = False
+    keyframe_timeout_s: float = 0.0
+    """Seconds without a video keyframe after which the input counts as stalled (0: never)."""
 
     @property
     def is_file(self) -> bool:
@@ -87,20 +101,27 @@ class OpenedStream:
     def packets(self) -> Iterator[ReceivedPacket]:
         """Yield packets until the stream ends.
 
-        Files are paced in real time like a camera (and looped when ``loop_files``).
+        Finite media (local files, MP4 over HTTP) are paced in real time like a camera and looped when
+        ``loop_files``; inputs without timestamps (MJPEG) are stamped with the receipt time.
 
         Raises:
             StreamStalledError: no packet arrived within the stall timeout.
             SourceUnavailableError: the stream failed for another reason.
         """
         wanted: list[Stream] = [self.video] if self.audio is None else [self.video, self.audio]
-        pacer = _Pacer(self.video) if self._spec.is_file else None
+        finite = self._spec.is_file or self._container.duration is not None
+        pacer = _Pacer(self.video) if finite else None
+        watchdog = _KeyframeWatchdog(self.video, self._spec)
+        clock = _ReceiptClock() if self._container.format.flags & _AVFMT_NOTIMESTAMPS else None
         offset = 0
         while True:
             last_end = 0
             for packet in self._demux(wanted):
                 if packet.size == 0:
                     continue  # flush packet at end of stream
+                watchdog.check(packet)
+                if clock is not None:
+                    clock.stamp(packet)
                 if pacer is not None:
                     packet.pts = None if packet.pts is None else packet.pts + offset
                     packet.dts = None if packet.dts is None else packet.dts + offset
@@ -113,14 +134,80 @@ class OpenedStream:
             offset = last_end if last_end > offset else offset + 1
 
     def _demux(self, wanted: list[Stream]) -> Iterator[Packet[Stream]]:
-        try:
-            yield from self._container.demux(wanted)
-        except av.error.ExitError as err:
-            raise StreamStalledError(
-                f"{self._spec.redacted_url}: no data for {self._spec.stall_timeout_s:g} s"
-            ) from err
-        except (av.error.FFmpegError, OSError) as err:
-            raise SourceUnavailableError(f"{self._spec.redacted_url}: {_reason(err)}") from err
+        """Demux ``wanted``; raise ``StreamStalledError`` once a read waited the stall timeout.
+
+        When a read times out FFmpeg first hands out the frame its parser still held back, and only the
+        next read fails: a packet that took the whole timeout to come is therefore the last one before a
+        stall, and waiting for the next one would double the time to detect it.
+        """
+        packets = self._container.demux(wanted)
+        stalled = StreamStalledError(
+            f"{self._spec.redacted_url}: no data for {self._spec.stall_timeout_s:g} s"
+        )
+        while True:
+            asked = time.monotonic()
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.ExitError as err:
+                raise stalled from err
+            except (av.error.FFmpegError, OSError) as err:
+                raise SourceUnavailableError(f"{self._spec.redacted_url}: {_reason(err)}") from err
+            waited = time.monotonic() - asked
+            yield packet
+            if waited >= self._spec.stall_timeout_s:
+                raise stalled
+
+
+class _ReceiptClock:
+    """Stamps packets of inputs that carry no timestamps (MJPEG over HTTP) with their receipt time.
+
+    FFmpeg invents a 25 fps clock for such inputs, which would make a 10 fps camera's recording play
+    2.5 times too fast; the receipt time is the only true clock they have.
+    """
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+        self._last = -1
+
+    def stamp(self, packet: Packet[Stream]) -> None:
+        now = round((time.monotonic() - self._t0) * RECEIPT_CLOCK_HZ)
+        self._last = max(now, self._last + 1)
+        packet.time_base = Fraction(1, RECEIPT_CLOCK_HZ)
+        packet.pts = packet.dts = self._last
+
+
+class _KeyframeWatchdog:
+    """Raises when video packets keep coming but none is a keyframe: nothing can be recorded from them.
+
+    Both the wall clock and the stream's own clock must have moved on by the timeout, so packets that
+    FFmpeg hands out late (the tail of its buffers when a camera hangs) never count as a missing keyframe.
+    """
+
+    def __init__(self, video: VideoStream, spec: SourceSpec) -> None:
+        self._video = video
+        self._spec = spec
+        self._wall = time.monotonic()
+        self._media: float | None = None
+
+    def check(self, packet: Packet[Stream]) -> None:
+        timeout = self._spec.keyframe_timeout_s
+        if timeout <= 0 or packet.stream is not self._video:
+            return
+        now = time.monotonic()
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        media = float(stamp * packet.time_base) if stamp is not None and packet.time_base else None
+        if packet.is_keyframe:
+            self._wall, self._media = now, media
+            return
+        if self._media is None:
+            self._media = media
+        media_late = media is None or self._media is None or abs(media - self._media) > timeout
+        if now - self._wall > timeout and media_late:
+            raise NoKeyframeError(
+                f"{self._spec.redacted_url}: no keyframe for {timeout:g} s (nothing can be recorded)"
+            )
 
 
 class _Pacer:
@@ -163,8 +250,23 @@ class PyAVSource:
             url = urlsplit(url).path if url.startswith("file:") else url
             if not Path(url).is_file():
                 raise SourceUnavailableError(f"{spec.redacted_url}: no such file")
-        elif url.startswith(("rtsp://", "rtsps://")):
+            return OpenedStream(self._open(url, options), spec)
+        if url.startswith(("rtsp://", "rtsps://")):
             options["rtsp_transport"] = spec.transport
+        fast = {
+            **options,
+            "analyzeduration": str(FAST_ANALYZE_DURATION_US),
+            "probesize": str(FAST_PROBE_SIZE_BYTES),
+        }
+        container = self._open(url, fast)
+        if not _parameters_known(container):
+            log.info("%s: codec parameters unknown after a short probe; probing longer", spec.redacted_url)
+            container.close()
+            container = self._open(url, options)
+        return OpenedStream(container, spec)
+
+    def _open(self, url: str, options: dict[str, str]) -> InputContainer:
+        spec = self.spec
         try:
             container = av.open(
                 url, mode="r", options=options, timeout=(spec.open_timeout_s, spec.stall_timeout_s)
@@ -172,7 +274,15 @@ class PyAVSource:
         except (av.error.FFmpegError, OSError) as err:
             raise SourceUnavailableError(f"{spec.redacted_url}: {_reason(err)}") from err
         log.debug("opened %s", spec.redacted_url)
-        return OpenedStream(container, spec)
+        return container
+
+
+def _parameters_known(container: InputContainer) -> bool:
+    """Whether the first video stream's picture size is known (no video: let ``OpenedStream`` refuse it)."""
+    if not container.streams.video:
+        return True
+    context = container.streams.video[0].codec_context
+    return context.width > 0 and context.height > 0
 
 
 def _reason(err: BaseException) -> str:

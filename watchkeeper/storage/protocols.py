@@ -1,10 +1,28 @@
 """Repository protocols. Stages and the API depend on these, never on a concrete backend."""
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from watchkeeper.domain import Camera, CameraId, Event, Segment, Site, SiteId
+from watchkeeper.auth.models import ApiTokenRecord, LoginThrottle, SessionRecord, User, UserChange
+from watchkeeper.domain import Camera, CameraId, Event, EventQuery, Rendition, Segment, Site, SiteId
+from watchkeeper.domain.evidence import EvidenceLock
+from watchkeeper.domain.incidents import (
+    InboundKey,
+    Incident,
+    IncidentDetail,
+    IncidentPage,
+    IncidentQuery,
+    IncidentRecord,
+    SopStep,
+)
+from watchkeeper.domain.integrations import DeliveryPage, DeliveryState, JournalEntry, WebhookDelivery
+from watchkeeper.storage.custody import (
+    AuditRepository,
+    DataKeyRepository,
+    ExportRepository,
+    GrantRepository,
+)
 
 
 class SiteRepository(Protocol):
@@ -52,8 +70,13 @@ class SegmentRepository(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 1000,
+        *,
+        rendition: Rendition | None = Rendition.ORIGINAL,
     ) -> Sequence[Segment]:
-        """Segments of a camera overlapping ``[start, end)``, oldest first."""
+        """Segments of a camera overlapping ``[start, end)``, oldest first.
+
+        Only segments of ``rendition``: the originals unless told otherwise, ``None`` for both.
+        """
         ...
 
 
@@ -73,8 +96,351 @@ class EventRepository(Protocol):
         camera_id: CameraId | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        *,
+        camera_ids: Collection[CameraId] | None = None,
+        query: EventQuery | None = None,
     ) -> Sequence[Event]:
-        """Events newest first, optionally of one camera and starting at or after ``since``."""
+        """Events newest first, of ``camera_id`` (or ``camera_ids``) if given, starting at/after ``since``.
+
+        ``query`` narrows further: start before ``until``, kinds, object class, zone, rule, minimum score.
+        """
+        ...
+
+
+class EvidenceLockRepository(Protocol):
+    """Evidence locks: ranges of a camera's recording that retention never deletes until released."""
+
+    def add(self, lock: EvidenceLock) -> EvidenceLock:
+        """Store a new lock; returns it with its ``id`` set."""
+        ...
+
+    def get(self, lock_id: int) -> EvidenceLock | None:
+        """One lock, or ``None``."""
+        ...
+
+    def release(self, lock_id: int, released_at: datetime) -> EvidenceLock:
+        """Release a lock (the footage becomes subject to retention again); returns the released lock.
+
+        Raises:
+            NotFoundError: If there is no such lock.
+            ConflictError: If the lock was already released.
+        """
+        ...
+
+    def list(self, camera_id: CameraId | None = None, *, active_only: bool = True) -> Sequence[EvidenceLock]:
+        """Locks ordered by start, optionally of one camera, by default only those not released."""
+        ...
+
+
+class RetentionRepository(Protocol):
+    """The recording index as retention and start-up recovery see it."""
+
+    def expired(
+        self, camera_id: CameraId, before: datetime, *, with_events: bool, limit: int = 500
+    ) -> Sequence[Segment]:
+        """Segments of a camera ending at or before ``before``, oldest first, never evidence-locked ones.
+
+        With ``with_events`` false only segments overlapping no event; with it true only those overlapping
+        an event (an event still going on overlaps everything after its start).
+        """
+        ...
+
+    def oldest_unlocked(self, limit: int = 500) -> Sequence[Segment]:
+        """The oldest segments of every camera (by start), never evidence-locked ones."""
+        ...
+
+    def delete_unlocked(
+        self, segment_ids: Sequence[int], remove_file: Callable[[Segment], bool]
+    ) -> Sequence[Segment]:
+        """Evict segments in one write transaction that also serialises with new evidence locks.
+
+        Segments that are gone or became locked are skipped; for each other one ``remove_file`` is called
+        (file first) and, when it returns true, the row is deleted. Returns the evicted segments.
+        """
+        ...
+
+    def delete(self, segment_ids: Sequence[int]) -> int:
+        """Remove index rows (whose files are known to be missing); returns how many were removed."""
+        ...
+
+    def total_bytes(self, camera_id: CameraId | None = None) -> int:
+        """Sum of the indexed segment sizes, of one camera or of all."""
+        ...
+
+    def page(self, after_id: int, limit: int = 1000) -> Sequence[Segment]:
+        """Segments with ``id > after_id`` in id order (to walk the whole index in bounded memory)."""
+        ...
+
+    def indexed_paths(self, camera_id: CameraId, start: datetime, end: datetime) -> frozenset[str]:
+        """Paths of a camera's segments starting in ``[start, end)``."""
+        ...
+
+    def camera_ids(self) -> Sequence[CameraId]:
+        """Every camera that has indexed segments, ordered by id."""
+        ...
+
+
+class UserRepository(Protocol):
+    """Local users and their role grants."""
+
+    def add(self, user: User) -> User:
+        """Store a new user with its grants; returns it with its ``id`` set.
+
+        Raises:
+            DuplicateError: If the username is taken.
+        """
+        ...
+
+    def get(self, username: str) -> User | None:
+        """One user by name, or ``None``."""
+        ...
+
+    def get_by_id(self, user_id: int) -> User | None:
+        """One user by id, or ``None``."""
+        ...
+
+    def list(self) -> Sequence[User]:
+        """Every user ordered by username."""
+        ...
+
+    def count(self) -> int:
+        """How many users exist."""
+        ...
+
+    def update(self, username: str, change: UserChange) -> User:
+        """Apply ``change`` (grants are replaced as a whole); returns the updated user.
+
+        Raises:
+            NotFoundError: If there is no such user.
+        """
+        ...
+
+    def set_password(self, username: str, password_hash: str, changed_at: datetime) -> None:
+        """Replace the password hash.
+
+        Raises:
+            NotFoundError: If there is no such user.
+        """
+        ...
+
+    def delete(self, username: str) -> None:
+        """Delete a user with their grants, sessions and tokens.
+
+        Raises:
+            NotFoundError: If there is no such user.
+        """
+        ...
+
+
+class SessionRepository(Protocol):
+    """Server-side console sessions."""
+
+    def add(self, session: SessionRecord) -> None:
+        """Store a new session."""
+        ...
+
+    def find(self, token_hash: str) -> SessionRecord | None:
+        """The session whose secret hashes to ``token_hash`` (active or not), or ``None``."""
+        ...
+
+    def touch(self, session_id: str, last_seen_at: datetime, expires_at: datetime) -> None:
+        """Slide an active session's idle expiry."""
+        ...
+
+    def list(self, user_id: int, now: datetime) -> Sequence[SessionRecord]:
+        """The user's active sessions, newest first."""
+        ...
+
+    def revoke(self, user_id: int, session_id: str, at: datetime) -> bool:
+        """Revoke one of the user's sessions; false when it does not exist or was already revoked."""
+        ...
+
+    def revoke_all(self, user_id: int, at: datetime, keep: str | None = None) -> int:
+        """Revoke every active session of the user except ``keep``; returns how many."""
+        ...
+
+    def known_source(self, user_id: int, source: str, since: datetime) -> bool:
+        """True when the user logged in from ``source`` at or after ``since`` (a known-good address)."""
+        ...
+
+
+class ApiTokenRepository(Protocol):
+    """Bearer tokens."""
+
+    def add(self, token: ApiTokenRecord) -> None:
+        """Store a new token."""
+        ...
+
+    def find(self, token_hash: str) -> ApiTokenRecord | None:
+        """The token whose secret hashes to ``token_hash`` (active or not), or ``None``."""
+        ...
+
+    def touch(self, token_id: str, used_at: datetime) -> None:
+        """Record a use of the token."""
+        ...
+
+    def list(self, user_id: int) -> Sequence[ApiTokenRecord]:
+        """The user's tokens that are not revoked, newest first (expired ones included)."""
+        ...
+
+    def revoke(self, user_id: int, token_id: str, at: datetime) -> bool:
+        """Revoke one of the user's tokens; false when it does not exist or was already revoked."""
+        ...
+
+
+class LoginThrottleRepository(Protocol):
+    """Failed-login counters per account and per source address."""
+
+    def get(self, key: str) -> LoginThrottle | None:
+        """The counter of ``key``, or ``None``."""
+        ...
+
+    def fail(
+        self, key: str, now: datetime, reset_after: timedelta, delay: Callable[[int], timedelta | None]
+    ) -> LoginThrottle:
+        """Count a failure atomically and block ``key`` until ``now + delay(failures)`` (``None``: no block).
+
+        A counter whose last failure is older than ``reset_after`` starts again at one.
+        """
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget the counter of ``key``."""
+        ...
+
+
+class AuthRepositories(Protocol):
+    """The repositories of authentication."""
+
+    @property
+    def users(self) -> UserRepository:
+        """Users and grants."""
+        ...
+
+    @property
+    def sessions(self) -> SessionRepository:
+        """Console sessions."""
+        ...
+
+    @property
+    def tokens(self) -> ApiTokenRepository:
+        """API tokens."""
+        ...
+
+    @property
+    def throttles(self) -> LoginThrottleRepository:
+        """Failed-login counters."""
+        ...
+
+
+class IncidentRepository(Protocol):
+    """Incidents with their transitions, SOP steps, notes, attachments and escalations."""
+
+    def add(self, incident: Incident, sop: Sequence[SopStep], key: InboundKey | None = None) -> Incident:
+        """Store a new incident with its checklist (and the idempotency key that created it) atomically.
+
+        Raises:
+            DuplicateError: If the id or the idempotency key (source, key) is taken.
+        """
+        ...
+
+    def get(self, incident_id: str) -> Incident | None:
+        """The head of one incident, or ``None``."""
+        ...
+
+    def detail(self, incident_id: str) -> IncidentDetail | None:
+        """One incident with every child record (each kind oldest first), or ``None``."""
+        ...
+
+    def list(self, query: IncidentQuery) -> IncidentPage:
+        """Incidents matching ``query``, newest first."""
+        ...
+
+    def update(self, incident: Incident, expected_revision: int, *records: IncidentRecord) -> Incident:
+        """Replace the head (whose ``revision`` must be ``expected_revision + 1``) and add ``records``.
+
+        A ``SopStep`` record replaces the step of the same index. All in one transaction.
+
+        Raises:
+            NotFoundError: If there is no such incident.
+            ConflictError: If the stored revision is not ``expected_revision`` (someone else changed it).
+        """
+        ...
+
+    def add_alarms(
+        self, incident_id: str, count: int, last_alarm_at: datetime, updated_at: datetime
+    ) -> Incident:
+        """Count ``count`` more merged alarms atomically (revision bumped); returns the new head.
+
+        Raises:
+            NotFoundError: If there is no such incident.
+        """
+        ...
+
+    def find_open(self, correlation_key: str) -> Incident | None:
+        """The newest open incident with that correlation key, or ``None``."""
+        ...
+
+    def due_escalations(self, now: datetime, limit: int = 100) -> Sequence[Incident]:
+        """New (unacknowledged) incidents whose next escalation is due by ``now``, oldest due first."""
+        ...
+
+    def inbound_key(self, source: str, key: str) -> InboundKey | None:
+        """The idempotency key of an inbound source, or ``None``."""
+        ...
+
+
+class WebhookDeliveryRepository(Protocol):
+    """Outbound webhook deliveries: the dispatcher's outbox and the dead-letter list."""
+
+    def add(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Store a new delivery; returns it with its id."""
+        ...
+
+    def get(self, delivery_id: int) -> WebhookDelivery | None:
+        """One delivery, or ``None``."""
+        ...
+
+    def list(
+        self, state: DeliveryState | None = None, webhook: str | None = None, limit: int = 50, offset: int = 0
+    ) -> DeliveryPage:
+        """Deliveries newest first, optionally of one state and one webhook."""
+        ...
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int = 50) -> Sequence[WebhookDelivery]:
+        """Pending deliveries due at ``now`` (oldest first), each leased until ``lease_until``."""
+        ...
+
+    def save(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Write the outcome of an attempt. Raises ``NotFoundError`` when the delivery is gone."""
+        ...
+
+    def retry(self, delivery_id: int, now: datetime) -> WebhookDelivery:
+        """Back to pending with attempts reset, due at ``now``. Raises ``NotFoundError`` for an unknown id."""
+        ...
+
+    def prune(self, state: DeliveryState, before: datetime) -> int:
+        """Delete deliveries in ``state`` last changed before ``before``; returns how many."""
+        ...
+
+
+class IncidentJournal(Protocol):
+    """Announced incident changes in order; ``seq`` is the cursor a reconnecting console resumes from."""
+
+    def append(self, entry: JournalEntry) -> JournalEntry:
+        """Store ``entry`` unless that incident revision is already there; returns the stored entry."""
+        ...
+
+    def after(self, seq: int, limit: int = 500) -> Sequence[JournalEntry]:
+        """Entries after cursor ``seq``, in order, at most ``limit``."""
+        ...
+
+    def last_seq(self) -> int:
+        """The newest cursor (0 when empty)."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete entries received before ``before``; returns how many."""
         ...
 
 
@@ -99,6 +465,56 @@ class Store(Protocol):
     @property
     def events(self) -> EventRepository:
         """Event repository."""
+        ...
+
+    @property
+    def evidence_locks(self) -> EvidenceLockRepository:
+        """Evidence-lock repository."""
+        ...
+
+    @property
+    def retention(self) -> RetentionRepository:
+        """Retention and recovery queries over the recording index."""
+        ...
+
+    @property
+    def auth(self) -> AuthRepositories:
+        """Users, sessions, API tokens and login counters."""
+        ...
+
+    @property
+    def incidents(self) -> IncidentRepository:
+        """Incidents and inbound-alarm idempotency keys."""
+        ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        """Outbound webhook deliveries and dead letters."""
+        ...
+
+    @property
+    def incident_journal(self) -> IncidentJournal:
+        """The incident change journal consoles replay from."""
+        ...
+
+    @property
+    def audit(self) -> AuditRepository:
+        """The hash-chained audit log."""
+        ...
+
+    @property
+    def grants(self) -> GrantRepository:
+        """Unmask grants."""
+        ...
+
+    @property
+    def data_keys(self) -> DataKeyRepository:
+        """Wrapped data keys of encrypted originals."""
+        ...
+
+    @property
+    def exports(self) -> ExportRepository:
+        """Evidence exports."""
         ...
 
     def close(self) -> None:

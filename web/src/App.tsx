@@ -9,11 +9,15 @@ import {
   listEvents,
   listRecordings,
 } from "./api/client";
+import type { Me } from "./api/auth";
 import { type LinkState, liveSocketUrl, useLiveSocket } from "./api/ws";
+import { MANAGE_INTEGRATIONS } from "./api/webhooks";
 import { CameraList } from "./components/CameraList";
+import { DeadLetters } from "./components/DeadLetters";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { EventList } from "./components/EventList";
 import { type Playback, RecordingPanel } from "./components/RecordingPanel";
+import { RetentionNote } from "./components/RetentionNote";
 import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
 import { usePoll } from "./lib/usePoll";
 
@@ -46,7 +50,13 @@ function isoAt(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-export function App() {
+export interface AppProps {
+  /** The signed-in user (shown in the header with a sign-out button). */
+  user?: Me | null;
+  onLogout?: () => void;
+}
+
+export function App({ user = null, onLogout }: AppProps = {}) {
   const [state, dispatch] = useReducer(consoleReducer, INITIAL_STATE);
   const [camerasLoaded, setCamerasLoaded] = useState(false);
   const [selectedCameraId, setSelectedCameraId] = useState<string | null>(null);
@@ -188,12 +198,25 @@ export function App() {
       <header className="header">
         <h1>Watchkeeper</h1>
         <span className="muted small">{version ? `v${version}` : ""}</span>
+        <RetentionNote />
         <span className={`link link-${link}`} title={LINK_HELP[link]}>
           <span className="dot" aria-hidden="true" />
           <span data-testid="ws-state" data-state={link}>
             {LINK_TEXT[link]}
           </span>
         </span>
+        {user ? (
+          <span className="user">
+            <span data-testid="user-name" title={user.username}>
+              {user.display_name}
+            </span>
+            {onLogout ? (
+              <button type="button" className="logout" data-testid="logout" onClick={onLogout}>
+                Sign out
+              </button>
+            ) : null}
+          </span>
+        ) : null}
       </header>
       <ErrorBanner errors={errorList} />
       <main className="layout">
@@ -214,6 +237,7 @@ export function App() {
           selectedId={selectedEventId}
           onSelect={(event) => void openEvent(event)}
         />
+        {user?.permissions.includes(MANAGE_INTEGRATIONS) ? <DeadLetters /> : null}
       </main>
     </div>
   );

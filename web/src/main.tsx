@@ -1,7 +1,7 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
-import { App } from "./App";
+import { AuthGate } from "./AuthGate";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import "./app.css";
 
@@ -10,7 +10,7 @@ if (root) {
   createRoot(root).render(
     <StrictMode>
       <ErrorBoundary>
-        <App />
+        <AuthGate />
       </ErrorBoundary>
     </StrictMode>,
   );

@@ -31,6 +31,12 @@ class RunningAverageMotion:
         self._min_area = min_area
         self._alpha = alpha
         self._background: NDArray[np.float32] | None = None
+        self._mask: NDArray[np.bool_] | None = None
+
+    @property
+    def mask(self) -> NDArray[np.bool_] | None:
+        """The changed pixels of the last frame (``None`` before the first), for region selection."""
+        return self._mask
 
     def update(self, grey: NDArray[np.uint8]) -> MotionResult:
         """Compare ``grey`` with the background, then learn it into the background."""
@@ -39,8 +45,10 @@ class RunningAverageMotion:
         frame = grey.astype(np.float32)
         if self._background is None or self._background.shape != frame.shape:
             self._background = frame
+            self._mask = np.zeros(frame.shape, dtype=np.bool_)
             return MotionResult(fraction=0.0, moving=False)
         changed = np.abs(frame - self._background) > self._threshold
+        self._mask = changed
         fraction = float(changed.mean())
         self._background += self._alpha * (frame - self._background)
         return MotionResult(fraction=fraction, moving=fraction >= self._min_area)

@@ -1,8 +1,17 @@
 """Shared query-parameter helpers."""
 
 from datetime import datetime
+from typing import Annotated
+
+from fastapi import Path as PathParam
 
 from watchkeeper.domain import WatchkeeperError, ensure_utc
+
+MAX_ROW_ID = 2**63 - 1
+"""Largest id a database row can have (SQLite and PostgreSQL ``BIGINT``); bigger ones are 422, not 500."""
+
+SegmentIdPath = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID, description="Id of the recorded segment.")]
+"""The ``{segment_id}`` path parameter of the recording endpoints."""
 
 
 class InvalidQueryError(WatchkeeperError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,6 +89,19 @@ class CameraOut(_Out):
         )
 
 
+CLIP_MARGIN = timedelta(seconds=2)
+"""Footage kept either side of an event in its clip link."""
+
+
+def _clip_url(event: Event) -> str | None:
+    """The playback clip endpoint's URL for the event's range, padded by ``CLIP_MARGIN``."""
+    if event.end is None:
+        return None
+    start = (event.start - CLIP_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    end = (event.end + CLIP_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"/api/cameras/{event.camera_id}/clip.mp4?start={start}&end={end}"
+
+
 class EventOut(_Out):
     """An analysis event."""
 
@@ -99,10 +112,29 @@ class EventOut(_Out):
     end: datetime | None
     score: float
     label: str
+    rule: str | None = Field(default=None, description="Rule that raised it (tamper events: the condition).")
+    zone: str | None = Field(default=None, description="Zone or line the rule watches.")
+    object_class: str | None = Field(
+        default=None, description="Object class (count rules: classes joined by ,)."
+    )
+    track_id: int | None = Field(
+        default=None, description="Track id within this camera and run only; never linked to an identity."
+    )
+    best_at: datetime | None = Field(default=None, description="Time of the best (snapshot) frame.")
+    direction: str | None = Field(default=None, description="`in` or `out` for line crossings.")
+    object_count: int | None = Field(default=None, description="Peak count of objects, for count rules.")
+    snapshot_url: str | None = Field(
+        default=None, description="The event's redacted best frame (JPEG), for object and zone events."
+    )
+    clip_url: str | None = Field(
+        default=None,
+        description="MP4 clip of the event's time range (2 s either side), once the event has ended.",
+    )
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
         """Build from the domain type."""
+        has_snapshot = event.kind in (EventKind.OBJECT, EventKind.ZONE)
         return cls(
             id=event.id,
             camera_id=event.camera_id,
@@ -111,6 +143,15 @@ class EventOut(_Out):
             end=event.end,
             score=event.score,
             label=event.label,
+            rule=event.rule,
+            zone=event.zone,
+            object_class=event.object_class,
+            track_id=event.track_id,
+            best_at=event.best_at,
+            direction=event.direction,
+            object_count=event.object_count,
+            snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if has_snapshot else None,
+            clip_url=_clip_url(event),
         )
 
 

@@ -1,11 +1,11 @@
 """Repositories: the ``Store`` protocol's methods as SQL, converting rows to domain dataclasses."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, inspect, select
+from sqlalchemy import Insert, Select, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,7 +17,9 @@ from watchkeeper.domain import (
     DuplicateError,
     Event,
     EventKind,
+    EventQuery,
     MapPosition,
+    Rendition,
     Segment,
     Site,
     SiteId,
@@ -69,6 +71,7 @@ def _segment(row: SegmentRow) -> Segment:
         height=row.height,
         keyframes=row.keyframes,
         audio_codec=row.audio_codec,
+        rendition=Rendition(row.rendition),
     )
 
 
@@ -81,7 +84,31 @@ def _event(row: EventRow) -> Event:
         end=row.end,
         score=row.score,
         label=row.label,
+        rule=row.rule,
+        zone=row.zone,
+        object_class=row.object_class,
+        track_id=row.track_id,
+        best_at=row.best_at,
+        direction=row.direction,
+        object_count=row.object_count,
     )
+
+
+def _narrow(statement: Select[EventRow], query: EventQuery) -> Select[EventRow]:
+    """Apply the optional ``EventQuery`` filters."""
+    if query.until is not None:
+        statement = statement.where(EventRow.start < ensure_utc(query.until))
+    if query.kinds:
+        statement = statement.where(EventRow.kind.in_([kind.value for kind in query.kinds]))
+    if query.object_class is not None:
+        statement = statement.where(EventRow.object_class == query.object_class)
+    if query.zone is not None:
+        statement = statement.where(EventRow.zone == query.zone)
+    if query.rule is not None:
+        statement = statement.where(EventRow.rule == query.rule)
+    if query.min_score is not None:
+        statement = statement.where(EventRow.score >= query.min_score)
+    return statement
 
 
 class SqlSiteRepository:
@@ -178,6 +205,7 @@ class SqlSegmentRepository:
             height=segment.height,
             keyframes=segment.keyframes,
             audio_codec=segment.audio_codec,
+            rendition=segment.rendition.value,
         )
 
         def write(session: Session) -> int:
@@ -206,8 +234,12 @@ class SqlSegmentRepository:
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 1000,
+        *,
+        rendition: Rendition | None = Rendition.ORIGINAL,
     ) -> Sequence[Segment]:
         """Segments of a camera overlapping ``[start, end)``, oldest first.
+
+        Only segments of ``rendition`` (the originals unless told otherwise; ``None`` for both).
 
         Raises:
             ValueError: If ``start``/``end`` are naive or ``limit`` is negative.
@@ -215,6 +247,8 @@ class SqlSegmentRepository:
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
         query = select(SegmentRow).where(SegmentRow.camera_id == camera_id)
+        if rendition is not None:
+            query = query.where(SegmentRow.rendition == rendition.value)
         if start is not None:
             query = query.where(SegmentRow.end > ensure_utc(start))
         if end is not None:
@@ -239,6 +273,13 @@ class SqlEventRepository:
             "end": None if event.end is None else ensure_utc(event.end),
             "score": event.score,
             "label": event.label,
+            "rule": event.rule,
+            "zone": event.zone,
+            "object_class": event.object_class,
+            "track_id": event.track_id,
+            "best_at": None if event.best_at is None else ensure_utc(event.best_at),
+            "direction": event.direction,
+            "object_count": event.object_count,
         }
         self._db.write(lambda session: _upsert(session, EventRow, values))
 
@@ -256,18 +297,27 @@ class SqlEventRepository:
         camera_id: CameraId | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        *,
+        camera_ids: Collection[CameraId] | None = None,
+        query: EventQuery | None = None,
     ) -> Sequence[Event]:
-        """Events newest first, optionally of one camera and starting at or after ``since``.
+        """Events newest first, of ``camera_id`` (or of ``camera_ids``) if given, starting at/after ``since``.
+
+        ``query`` narrows further (see ``EventQuery``).
 
         Raises:
             ValueError: If ``since`` is naive or ``limit`` is negative.
         """
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        query = select(EventRow)
+        statement = select(EventRow)
         if camera_id is not None:
-            query = query.where(EventRow.camera_id == camera_id)
+            statement = statement.where(EventRow.camera_id == camera_id)
+        if camera_ids is not None:
+            statement = statement.where(EventRow.camera_id.in_(sorted(camera_ids)))
         if since is not None:
-            query = query.where(EventRow.start >= ensure_utc(since))
-        query = query.order_by(EventRow.start.desc(), EventRow.id.desc()).limit(limit)
-        return self._db.read(lambda session: [_event(row) for row in session.scalars(query)])
+            statement = statement.where(EventRow.start >= ensure_utc(since))
+        if query is not None:
+            statement = _narrow(statement, query)
+        statement = statement.order_by(EventRow.start.desc(), EventRow.id.desc()).limit(limit)
+        return self._db.read(lambda session: [_event(row) for row in session.scalars(statement)])

@@ -30,8 +30,45 @@ export class ApiError extends Error {
   }
 }
 
-// Same origin as the page (the Python server serves both the console and the API).
-const api = createClient<paths>({ baseUrl: typeof window === "undefined" ? "" : window.location.origin });
+/** Origin of the API: the page's own (the Python server serves both the console and the API). */
+export const API_ORIGIN = typeof window === "undefined" ? "" : window.location.origin;
+
+const api = createClient<paths>({ baseUrl: API_ORIGIN });
+
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+let csrfToken: string | null = null;
+const unauthorizedListeners = new Set<() => void>();
+
+/** Remembers (or forgets, with null) the session's CSRF token, sent as `X-CSRF-Token` on unsafe requests. */
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** The `X-CSRF-Token` header for an unsafe request, when a session is open. */
+export function csrfHeaders(): Record<string, string> {
+  return csrfToken ? { "X-CSRF-Token": csrfToken } : {};
+}
+
+/** Calls `listener` whenever an API call answers 401 (the session expired or was revoked); returns an unsubscribe. */
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorizedListeners.add(listener);
+  return () => {
+    unauthorizedListeners.delete(listener);
+  };
+}
+
+api.use({
+  onRequest({ request }) {
+    if (csrfToken && UNSAFE_METHODS.has(request.method.toUpperCase())) {
+      request.headers.set("X-CSRF-Token", csrfToken);
+    }
+    return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401) for (const listener of [...unauthorizedListeners]) listener();
+    return response;
+  },
+});
 
 /** Turns an error body (our `{error: {code, message}}`, FastAPI's `{detail}` or text) into an ApiError. */
 export function toApiError(body: unknown, response: Response): ApiError {

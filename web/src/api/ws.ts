@@ -28,7 +28,7 @@ export type WsMessage = EventMessage | CameraStatusMessage;
 export type LinkState = "connecting" | "live" | "reconnecting";
 
 const CAMERA_STATES = new Set(["connecting", "streaming", "stalled", "offline"]);
-const EVENT_KINDS = new Set(["motion", "object", "zone"]);
+const EVENT_KINDS = new Set(["motion", "object", "zone", "tamper"]);
 const EVENT_STATES = new Set(["started", "updated", "ended"]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {

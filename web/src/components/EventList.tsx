@@ -8,7 +8,12 @@ export interface EventListProps {
   onSelect: (event: EventOut) => void;
 }
 
-const KIND_LABELS: Record<EventOut["kind"], string> = { motion: "Motion", object: "Object", zone: "Zone" };
+const KIND_LABELS: Record<EventOut["kind"], string> = {
+  motion: "Motion",
+  object: "Object",
+  zone: "Zone",
+  tamper: "Camera tampered",
+};
 
 /** Live event list, newest on top. */
 export function EventList({ events, cameraNames, selectedId, onSelect }: EventListProps) {

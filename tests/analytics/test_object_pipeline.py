@@ -1,0 +1,119 @@
+"""The object pipeline on real footage: motion -> regions -> shared detector -> tracker -> rules -> events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tests.analytics.conftest import Frame
+from watchkeeper.analyzers.detect import OnnxDetector
+from watchkeeper.analyzers.event_snapshots import EventSnapshotStore, event_snapshot_path
+from watchkeeper.analyzers.motion import RunningAverageMotion
+from watchkeeper.analyzers.scheduler import DetectorService
+from watchkeeper.config.cameras import CameraConfig
+from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.domain import EventKind
+from watchkeeper.events.motion import EventChange, EventChangeKind
+from watchkeeper.privacy import PersonBlur
+from watchkeeper.runtime.objects import AnalysisServices, ObjectAnalysis
+
+CAMERA = CameraConfig.model_validate(
+    {
+        "id": "plaza",
+        "name": "Plaza",
+        "site": "s",
+        "inputs": [{"url": "plaza.mp4", "roles": ["record", "detect"]}],
+        "zones": [{"name": "square", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}],
+        "rules": [{"name": "people-in-square", "type": "enter", "zone": "square", "classes": ["person"]}],
+    }
+)
+
+
+def run_pipeline(
+    detector: OnnxDetector, frames: list[Frame], media_root: Path, **objects: object
+) -> tuple[list[EventChange], DetectorService]:
+    service = DetectorService(detector)
+    changes: list[EventChange] = []
+    config = DetectionConfig.model_validate({"width": 384, "objects": objects})
+    analysis = ObjectAnalysis(
+        CAMERA,
+        config,
+        AnalysisServices(service, PersonBlur()),
+        EventSnapshotStore(media_root),
+        changes.append,
+    )
+    motion = RunningAverageMotion()
+    for frame in frames:
+        motion.update(frame.grey)
+        analysis.plan(motion.mask, frame.at)
+        if analysis.due(frame.at):
+            analysis.submit(frame.rgb, frame.at)
+            assert service.run_once()
+    analysis.close(frames[-1].at)
+    return changes, service
+
+
+def read_jpeg(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.asarray(next(container.decode(video=0)).to_ndarray(format="rgb24"))
+
+
+def test_people_entering_the_zone_become_events_with_redacted_snapshots(
+    detector: OnnxDetector, vtest_clip: list[Frame], tmp_path: Path
+) -> None:
+    changes, service = run_pipeline(detector, vtest_clip, tmp_path)
+    started = [c.event for c in changes if c.change is EventChangeKind.STARTED]
+    ended = {c.event.id: c.event for c in changes if c.change is EventChangeKind.ENDED}
+    assert len(started) >= 3, "several people walk across the plaza in these 8 s"
+    assert set(ended) == {event.id for event in started}, "every event ends (at the latest on close)"
+    for event in ended.values():
+        assert event.kind is EventKind.ZONE
+        assert (event.rule, event.zone, event.object_class) == ("people-in-square", "square", "person")
+        assert event.track_id is not None
+        assert event.end is not None
+        assert event.best_at is not None
+        assert event.start <= event.best_at <= event.end
+    assert len({event.track_id for event in started}) == len(started), "one event per track per rule"
+    snapshot = event_snapshot_path(tmp_path, CAMERA_ID, started[0].id)
+    image = read_jpeg(snapshot)
+    assert image.shape == (288, 384, 3)
+    found = detector.detect(image)
+    assert int(np.sum(found.class_id == 0)) <= 1, "people in the stored snapshot are blurred beyond detection"
+    assert service.stats().completed >= 10
+
+
+CAMERA_ID = CAMERA.to_domain().id
+
+
+def test_a_still_scene_is_not_detected_every_frame(
+    detector: OnnxDetector, vtest_clip: list[Frame], tmp_path: Path
+) -> None:
+    still = [Frame(vtest_clip[0].rgb, vtest_clip[0].grey, f.at) for f in vtest_clip[:25]]  # 5 s, no motion
+    _, gated = run_pipeline(detector, still, tmp_path)
+    _, every = run_pipeline(detector, still, tmp_path, motion_gating=False)
+    assert every.stats().completed == 25
+    # the first full-frame check, then only crops of the tracked (standing) people every reverify_s
+    assert gated.stats().completed <= 5
+    assert gated.stats().completed >= 2, "stationary objects are re-verified periodically"
+
+
+def test_stationary_objects_keep_their_events_open_without_detection(
+    detector: OnnxDetector, vtest_clip: list[Frame], tmp_path: Path
+) -> None:
+    still = [
+        Frame(vtest_clip[0].rgb, vtest_clip[0].grey, vtest_clip[0].at + timedelta(seconds=i / 5))
+        for i in range(40)
+    ]
+    changes, _ = run_pipeline(detector, still, tmp_path, reverify_s=2)
+    started = [c for c in changes if c.change is EventChangeKind.STARTED]
+    ended = [c for c in changes if c.change is EventChangeKind.ENDED]
+    assert started, "the people standing in the frame are tracked and enter the zone"
+    assert all(c.event.end == still[-1].at or c.event.end is not None for c in ended)
+    assert len(ended) == len(started)
+    last = still[-1].at
+    assert sum(c.event.end is not None and c.event.end >= last - timedelta(seconds=1) for c in ended) >= 1, (
+        "a standing person's event stays open until the camera closes"
+    )

@@ -1,0 +1,115 @@
+"""Fixtures of the incident tests: stores on both backends, a hand-moved clock, published messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.storage.pg import fresh_pg_database
+from watchkeeper.bus.messages import IncidentMessage
+from watchkeeper.config.incidents import IncidentsConfig
+from watchkeeper.domain import Camera, CameraId, Site, SiteId
+from watchkeeper.incidents.crypto import CallerVault, load_or_create_key
+from watchkeeper.incidents.service import IncidentDeps, IncidentService
+from watchkeeper.incidents.taxonomy import Taxonomy
+from watchkeeper.storage.factory import open_store
+from watchkeeper.storage.protocols import Store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+"""A Monday morning."""
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Published:
+    """Collects the incident messages a service publishes."""
+
+    def __init__(self) -> None:
+        self.messages: list[IncidentMessage] = []
+
+    def __call__(self, message: IncidentMessage) -> None:
+        self.messages.append(message)
+
+    def changes(self, incident_id: str | None = None) -> list[str]:
+        return [m.change for m in self.messages if incident_id is None or m.incident_id == incident_id]
+
+
+def add_inventory(store: Store) -> None:
+    """Sites ``a`` and ``b`` with cameras ``a1``, ``a2`` and ``b1``."""
+    for site in ("a", "b"):
+        store.sites.upsert(Site(SiteId(site), f"Site {site}"))
+    for camera, site in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+        store.cameras.upsert(Camera(CameraId(camera), f"Camera {camera}", SiteId(site)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store with the test inventory, on each backend."""
+    if request.param == "sqlite":
+        opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
+        add_inventory(opened)
+        yield opened
+        opened.close()
+        return
+    with fresh_pg_database() as url:
+        opened = open_store(url)
+        add_inventory(opened)
+        yield opened
+        opened.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh SQLite store with the test inventory."""
+    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
+    add_inventory(opened)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The tests' clock, at :data:`T0`."""
+    return Clock()
+
+
+@pytest.fixture
+def published() -> Published:
+    """What the service published."""
+    return Published()
+
+
+def build_service(
+    store: Store,
+    clock: Callable[[], datetime],
+    published: Published,
+    config: IncidentsConfig | None = None,
+    key_dir: Path | None = None,
+) -> IncidentService:
+    """A service over ``store`` (with a caller vault when ``key_dir`` is given)."""
+    section = config or IncidentsConfig()
+    vault = CallerVault(load_or_create_key(key_dir / "incidents.key")) if key_dir is not None else None
+    deps = IncidentDeps(
+        incidents=store.incidents, cameras=store.cameras, publish=published, clock=clock, vault=vault
+    )
+    return IncidentService(deps, Taxonomy.from_config(section), section)
+
+
+@pytest.fixture
+def service(store: Store, clock: Clock, published: Published, tmp_path: Path) -> IncidentService:
+    """A service over the SQLite store with default config and a caller key."""
+    return build_service(store, clock, published, key_dir=tmp_path / "keys")

@@ -1,0 +1,195 @@
+"""API side of the chain of custody: auditing requests and serving originals only under a grant.
+
+Routes call :func:`audit` after their policy let the caller in (so refused calls are not logged as use),
+and :func:`serve_original` / :func:`original_sources` for footage of the original rendition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.requests import HTTPConnection
+
+from watchkeeper.api.context import AppContext
+from watchkeeper.api.errors import error_response
+from watchkeeper.audit.log import AuditAction, DetailValue
+from watchkeeper.auth.principal import Principal
+from watchkeeper.domain import CameraId, Rendition, Segment, WatchkeeperError
+from watchkeeper.domain.custody import GrantRefusedError, GrantScope, NoGrantError
+from watchkeeper.privacy.crypto import (
+    DecryptingReader,
+    SegmentCryptoError,
+    TamperedSegmentError,
+    is_encrypted,
+)
+from watchkeeper.privacy.grants import Actor
+from watchkeeper.privacy.services import CustodyServices
+from watchkeeper.recorder.export import ClipSource
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class CustodyDisabledError(WatchkeeperError):
+    """This process runs without the chain-of-custody services (originals are never served)."""
+
+    code = "custody_unavailable"
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address as the server sees it."""
+    return connection.client.host if connection.client is not None else ""
+
+
+def actor(connection: HTTPConnection, principal: Principal) -> Actor:
+    """The principal as an audit/grant actor with the client address."""
+    return Actor(principal.username, client_address(connection))
+
+
+def custody_of(context: AppContext) -> CustodyServices:
+    """The custody services, or ``CustodyDisabledError``."""
+    if context.custody is None:
+        raise CustodyDisabledError("the chain-of-custody services are not running in this process")
+    return context.custody
+
+
+def audit(
+    connection: HTTPConnection,
+    username: str,
+    action: AuditAction,
+    target: str = "",
+    **details: DetailValue,
+) -> None:
+    """Record ``action`` by ``username`` from the connection's client (no-op without custody services)."""
+    context = getattr(connection.app.state, "context", None)
+    if not isinstance(context, AppContext) or context.custody is None:
+        return
+    reason = str(details.pop("reason", "") or "")
+    context.custody.audit.record(
+        username, action, target, client=client_address(connection), reason=reason, details=details
+    )
+
+
+def authorize_original(
+    request: Request, principal: Principal, camera_id: CameraId, start: datetime, end: datetime
+) -> CustodyServices:
+    """Check (and audit the use of) an unmask grant covering the camera and range.
+
+    Raises:
+        NoGrantError: Without a covering grant (or without custody services).
+    """
+    context = request.app.state.context
+    if not isinstance(context, AppContext) or context.custody is None:
+        raise NoGrantError("originals cannot be served: this process runs without unmask grants")
+    context.custody.grants.authorize(actor(request, principal), camera_id, start, end, GrantScope.RECORDINGS)
+    return context.custody
+
+
+def _report_tamper(custody: CustodyServices, request: Request, path: Path, err: TamperedSegmentError) -> None:
+    custody.audit.record(
+        "system",
+        AuditAction.SEGMENT_TAMPERED,
+        f"file:{path.name}",
+        client=client_address(request),
+        details={"error": str(err)},
+    )
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    if header is None:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:
+        start = max(0, size - int(last))
+        return start, size
+    start = int(first)
+    end = min(size, int(last) + 1) if last else size
+    return (start, end) if start < end else None
+
+
+def serve_original(request: Request, principal: Principal, segment: Segment, path: Path) -> Response:
+    """An original segment under a grant: decrypted and streamed (Range supported), never via a temp file.
+
+    Raises:
+        NoGrantError: Without a grant covering the segment.
+        TamperedSegmentError: The file fails authentication (audited, nothing served).
+    """
+    custody = authorize_original(request, principal, segment.camera_id, segment.start, segment.end)
+    if not is_encrypted(path):
+        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-store"})
+    try:
+        reader = custody.open_original(path)
+    except TamperedSegmentError as err:
+        _report_tamper(custody, request, path, err)
+        raise
+    size = reader.size
+    wanted = _byte_range(request.headers.get("range"), size)
+    start, end = wanted if wanted is not None else (0, size)
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "no-store", "Content-Length": str(end - start)}
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    try:  # authenticate every chunk of the range first: a tampered file is refused, never half-served
+        chunk_size = reader.header.chunk_size
+        for index in range(start // chunk_size, max(start, end - 1) // chunk_size + 1):
+            reader.chunk(index)
+    except TamperedSegmentError as err:
+        reader.close()
+        _report_tamper(custody, request, path, err)
+        raise
+    return StreamingResponse(
+        _stream(reader, start, end),
+        status_code=206 if wanted else 200,
+        media_type="video/mp4",
+        headers=headers,
+    )
+
+
+def _stream(reader: DecryptingReader, start: int, end: int) -> Iterator[bytes]:
+    try:
+        yield from reader.iter_range(start, end)
+    finally:
+        reader.close()
+
+
+def original_sources(
+    request: Request,
+    principal: Principal,
+    camera_id: CameraId,
+    start: datetime,
+    end: datetime,
+) -> tuple[CustodyServices, Rendition]:
+    """Authorize originals of a range for a clip or playlist; returns the services and the rendition."""
+    return authorize_original(request, principal, camera_id, start, end), Rendition.ORIGINAL
+
+
+def clip_source(custody: CustodyServices | None, segment: Segment, path: Path) -> ClipSource:
+    """A clip source over ``path``, decrypting in memory when the file is encrypted."""
+    if custody is not None and custody.keys is not None and is_encrypted(path):
+        return ClipSource(segment, path, lambda: custody.buffered(path))
+    return ClipSource(segment, path)
+
+
+async def _custody_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, WatchkeeperError):
+        raise TypeError(type(exc).__name__)
+    status = 400
+    if isinstance(exc, NoGrantError):
+        status = 403
+    elif isinstance(exc, GrantRefusedError | TamperedSegmentError):
+        status = 409
+    elif isinstance(exc, CustodyDisabledError | SegmentCryptoError):
+        status = 503
+    return error_response(status, exc.code, str(exc))
+
+
+def install_custody_errors(app: FastAPI) -> None:
+    """Map custody errors: 403 without a grant, 409 refused grant step or tampered file, 503 unavailable."""
+    for kind in (NoGrantError, GrantRefusedError, SegmentCryptoError, CustodyDisabledError):
+        app.add_exception_handler(kind, _custody_error)

@@ -1,0 +1,1 @@
+"""Incidents: taxonomy, workflow, correlation, escalation and the alarm sources that open them."""

@@ -1,0 +1,1 @@
+"""Integrations with outside systems: the Prometheus metrics exporter."""

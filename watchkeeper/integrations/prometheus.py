@@ -1,0 +1,240 @@
+"""Prometheus exporter: renders a snapshot of Watchkeeper's counters in the Prometheus text format.
+
+Nothing here sits in a hot path. Camera workers count with plain integer adds on their own objects; at
+scrape time the exporter asks for a :class:`MetricsSnapshot` and turns it into metric families. Each
+exporter has its own ``CollectorRegistry`` (never the process-global default one), so several runtimes
+(tests, embedded use) never share or clash over metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+"""``Content-Type`` of the rendered metrics."""
+
+CAMERA_STATES = ("connecting", "streaming", "stalled", "offline")
+MAX_REASON_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class InputSample:
+    """Counters of one camera input (``record`` or ``detect``; a shared input counts as ``record``)."""
+
+    role: str
+    received_bytes: int
+    frames: int
+    reconnects: int
+    stalls: int
+
+
+@dataclass(frozen=True, slots=True)
+class LagSample:
+    """Recorder lag histogram: seconds between a segment's end and its index write."""
+
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    """Per bucket (not cumulative), one more than ``bounds`` (the last is +Inf)."""
+    sum_s: float
+    last_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSample:
+    """Everything exported about one camera."""
+
+    camera_id: str
+    state: str
+    reason: str
+    inputs: tuple[InputSample, ...]
+    segments: int
+    lag: LagSample
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSample:
+    """Size, used and free bytes of the volume holding the media folder."""
+
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvictionSample:
+    """Footage retention deleted for one reason (days, event days, quota, disk full) since start-up."""
+
+    reason: str
+    segments: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSample:
+    """Retention counters since start-up."""
+
+    runs: int
+    disk_full_events: int
+    failed_files: int
+    evictions: tuple[EvictionSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What one scrape exports."""
+
+    cameras: tuple[CameraSample, ...]
+    storage: StorageSample | None
+    retention: RetentionSample | None
+
+
+SnapshotSource = Callable[[], MetricsSnapshot]
+
+
+class _SnapshotCollector(Collector):
+    """Turns a snapshot into metric families at scrape time."""
+
+    def __init__(self, source: SnapshotSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._source()
+        yield from _camera_metrics(snapshot.cameras)
+        yield from _storage_metrics(snapshot.storage)
+        yield from _retention_metrics(snapshot.retention)
+
+
+def _camera_metrics(cameras: tuple[CameraSample, ...]) -> Iterator[Metric]:
+    received = CounterMetricFamily(
+        "watchkeeper_camera_received_bytes",
+        "Bytes of media received from a camera input.",
+        labels=("camera", "input"),
+    )
+    frames = CounterMetricFamily(
+        "watchkeeper_camera_frames",
+        "Video frames (packets) received from a camera input.",
+        labels=("camera", "input"),
+    )
+    reconnects = CounterMetricFamily(
+        "watchkeeper_camera_reconnects",
+        "Reconnection attempts of a camera input.",
+        labels=("camera", "input"),
+    )
+    stalls = CounterMetricFamily(
+        "watchkeeper_camera_stalls",
+        "Times a camera input stalled (no packet or no keyframe in time).",
+        labels=("camera", "input"),
+    )
+    segments = CounterMetricFamily(
+        "watchkeeper_camera_segments_written", "Segments written and indexed.", labels=("camera",)
+    )
+    state = GaugeMetricFamily(
+        "watchkeeper_camera_state",
+        "1 for the camera's current connection state, 0 for the others.",
+        labels=("camera", "state"),
+    )
+    status = InfoMetricFamily(
+        "watchkeeper_camera_status", "The camera's current state and its reason.", labels=("camera",)
+    )
+    lag = HistogramMetricFamily(
+        "watchkeeper_recorder_lag_seconds",
+        "Seconds between a segment's end and its index write.",
+        labels=("camera",),
+    )
+    last_lag = GaugeMetricFamily(
+        "watchkeeper_recorder_last_lag_seconds", "Recorder lag of the latest segment.", labels=("camera",)
+    )
+    for camera in cameras:
+        for item in camera.inputs:
+            labels = [camera.camera_id, item.role]
+            received.add_metric(labels, item.received_bytes)
+            frames.add_metric(labels, item.frames)
+            reconnects.add_metric(labels, item.reconnects)
+            stalls.add_metric(labels, item.stalls)
+        segments.add_metric([camera.camera_id], camera.segments)
+        for name in CAMERA_STATES:
+            state.add_metric([camera.camera_id, name], 1.0 if name == camera.state else 0.0)
+        status.add_metric(
+            [camera.camera_id], {"state": camera.state, "reason": camera.reason[:MAX_REASON_CHARS]}
+        )
+        lag.add_metric([camera.camera_id], _buckets(camera.lag), sum_value=camera.lag.sum_s)
+        last_lag.add_metric([camera.camera_id], camera.lag.last_s)
+    yield from (received, frames, reconnects, stalls, segments, state, status, lag, last_lag)
+
+
+def _buckets(lag: LagSample) -> list[tuple[str, float]]:
+    cumulative = 0
+    buckets: list[tuple[str, float]] = []
+    for bound, count in zip((*lag.bounds, float("inf")), lag.counts, strict=True):
+        cumulative += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), float(cumulative)))
+    return buckets
+
+
+def _storage_metrics(storage: StorageSample | None) -> Iterator[Metric]:
+    if storage is None:
+        return
+    yield GaugeMetricFamily(
+        "watchkeeper_storage_size_bytes", "Size of the media volume.", value=storage.total_bytes
+    )
+    yield GaugeMetricFamily(
+        "watchkeeper_storage_used_bytes",
+        "Used bytes of the media volume (by anything).",
+        value=storage.used_bytes,
+    )
+    yield GaugeMetricFamily(
+        "watchkeeper_storage_free_bytes", "Free bytes of the media volume.", value=storage.free_bytes
+    )
+
+
+def _retention_metrics(retention: RetentionSample | None) -> Iterator[Metric]:
+    if retention is None:
+        return
+    segments = CounterMetricFamily(
+        "watchkeeper_retention_evicted_segments", "Segments deleted by retention.", labels=("reason",)
+    )
+    size = CounterMetricFamily(
+        "watchkeeper_retention_evicted_bytes", "Bytes deleted by retention.", labels=("reason",)
+    )
+    for item in retention.evictions:
+        segments.add_metric([item.reason], item.segments)
+        size.add_metric([item.reason], item.bytes)
+    yield from (segments, size)
+    yield CounterMetricFamily("watchkeeper_retention_runs", "Retention passes.", value=retention.runs)
+    yield CounterMetricFamily(
+        "watchkeeper_retention_disk_full_events",
+        "Times recording found the disk full and evicted footage to go on.",
+        value=retention.disk_full_events,
+    )
+    yield CounterMetricFamily(
+        "watchkeeper_retention_failed_files",
+        "Files retention could not delete.",
+        value=retention.failed_files,
+    )
+
+
+class PrometheusExporter:
+    """A per-runtime registry with Watchkeeper's metrics and the process's own (CPU, memory, fds)."""
+
+    def __init__(self, source: SnapshotSource, *, process_metrics: bool = True) -> None:
+        """Export snapshots taken from ``source`` at each scrape."""
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_SnapshotCollector(source))
+        if process_metrics:
+            ProcessCollector(namespace="watchkeeper", registry=self.registry)
+
+    def render(self) -> bytes:
+        """The current metrics in the Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,225 @@
+"""The protected rendition: every camera's analysis frames, redacted, as H.264 fMP4 segments.
+
+``PrivacyTap`` is a ``FrameTap`` of the analysis sampler: it takes the decoded detect-stream frame, scales
+it to the rendition size (``privacy.rendition.width``, default the analysis width), builds a
+``PrivacyScene`` from what the analysis knows at that instant (recent person detections and the tracker's
+predicted person tracks with their age, the motion mask, the last face boxes) and redacts it with the
+camera's ``PrivacyRedactor``. The redacted frame
+
+* is encoded into the protected rendition (``SegmentEncoder``, indexed with ``rendition='protected'``,
+  cut at the original segments' boundaries through ``cut``), at ``privacy.rendition.fps``;
+* becomes ``latest.jpg`` (so the live still a viewer sees is redacted too).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from av.video.frame import VideoFrame
+from numpy.typing import NDArray
+
+from watchkeeper.analyzers.snapshot import SnapshotWriter, snapshot_path
+from watchkeeper.config.cameras import CameraConfig
+from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.privacy import PrivacyConfig
+from watchkeeper.domain import CameraId, Segment
+from watchkeeper.privacy.encoder import EncoderError, EncoderSettings, SegmentEncoder
+from watchkeeper.privacy.faces import FaceDetector
+from watchkeeper.privacy.redaction import PrivacyRedactor, PrivacyScene, RedactionSettings
+
+log = logging.getLogger(__name__)
+
+FrameObserver = Callable[[NDArray[np.uint8], NDArray[np.uint8], datetime], None]
+"""Receives (unredacted, redacted, at) for every rendition frame: benchmarks and tests only."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PeopleView:
+    """Person boxes the analysis knows at one instant.
+
+    Attributes:
+        boxes: ``(N, 4)`` xyxy in pixels of a frame ``width`` wide.
+        ages_s: ``(N,)`` seconds since a detection last confirmed each box.
+        detection_age_s: Seconds since the newest detector result (``None``: never).
+        width: Width of the frame the boxes are in.
+    """
+
+    boxes: NDArray[np.float32]
+    ages_s: NDArray[np.float32]
+    detection_age_s: float | None
+    width: int
+
+
+class PeopleSource(Protocol):
+    """The object pipeline, as the rendition sees it."""
+
+    def people_view(self, at: datetime) -> PeopleView:
+        """Person boxes to redact at ``at``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyServices:
+    """What every camera's privacy tap shares: the settings, the face detector, the segment length."""
+
+    config: PrivacyConfig
+    segment_seconds: float = 10.0
+    person_classes: tuple[int, ...] = (0,)
+    faces: FaceDetector | None = None
+
+
+def redactor_for(
+    camera: CameraConfig, config: PrivacyConfig, person_classes: Sequence[int]
+) -> PrivacyRedactor:
+    """The redactor of one camera: the ``privacy`` settings plus the camera's static masks."""
+    settings = RedactionSettings(
+        style=config.style,
+        margin=config.margin,
+        grow_per_s=config.grow_per_s,
+        fresh_s=config.fresh_s,
+        blur_motion=config.blur_motion,
+    )
+    return PrivacyRedactor(settings, [mask.polygon for mask in camera.privacy_masks], person_classes)
+
+
+class PrivacyTap:
+    """A ``FrameTap``: redacts analysis frames into the protected rendition and ``latest.jpg``."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        detection: DetectionConfig,
+        media_root: Path,
+        services: PrivacyServices,
+        people: PeopleSource | None = None,
+        motion: Callable[[], NDArray[np.bool_] | None] | None = None,
+    ) -> None:
+        """Build the camera's redactor, encoder and snapshot writer (nothing is written yet)."""
+        config = services.config
+        self.camera_id = CameraId(camera.id)
+        self._redactor = redactor_for(camera, config, services.person_classes)
+        self._people = people
+        self._motion = motion
+        self._faces = services.faces
+        self._face_every = timedelta(seconds=config.faces.interval_s)
+        self._face_boxes = np.zeros((0, 4), dtype=np.float32)
+        self._face_at: datetime | None = None
+        self._width = config.rendition.width or detection.width
+        fps = min(config.rendition.fps or detection.fps, detection.fps)
+        self._period = timedelta(seconds=1.0 / fps)
+        self._next_due: datetime | None = None
+        self._encoder = (
+            SegmentEncoder(
+                EncoderSettings(
+                    media_root,
+                    self.camera_id,
+                    segment_seconds=services.segment_seconds,
+                    fps=fps,
+                    crf=config.rendition.crf,
+                )
+            )
+            if config.rendition.enabled
+            else None
+        )
+        self._snapshot = SnapshotWriter(snapshot_path(media_root, self.camera_id))
+        self._observers: list[FrameObserver] = []
+
+    @property
+    def redactor(self) -> PrivacyRedactor:
+        """The camera's redactor."""
+        return self._redactor
+
+    @property
+    def encoder(self) -> SegmentEncoder | None:
+        """The rendition encoder (``None`` when the rendition is off)."""
+        return self._encoder
+
+    def observe(self, observer: FrameObserver) -> None:
+        """Also hand every rendition frame (before and after redaction) to ``observer``."""
+        self._observers.append(observer)
+
+    def attach(self, sink: Callable[[Segment], None]) -> None:
+        """Index complete rendition segments with ``sink``."""
+        if self._encoder is not None:
+            self._encoder.attach(sink)
+
+    def cut(self, at: datetime) -> None:
+        """An original segment ended at ``at``: cut the rendition there too."""
+        if self._encoder is not None:
+            self._encoder.cut(at)
+
+    def due(self, at: datetime) -> bool:
+        """True when the frame at ``at`` is a rendition frame or the next ``latest.jpg``."""
+        return self._rendition_due(at) or self._snapshot.due(at)
+
+    def take(self, frame: VideoFrame, at: datetime) -> None:
+        """Redact the frame; encode it and/or write it as ``latest.jpg``."""
+        width = min(self._width, frame.width) // 2 * 2
+        height = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
+        rgb: NDArray[np.uint8] = np.ascontiguousarray(
+            frame.reformat(width=width, height=height, format="rgb24").to_ndarray(), dtype=np.uint8
+        )
+        redacted = self._redactor.redact(rgb, self.scene(rgb, at))
+        if self._rendition_due(at):
+            self._next_due = at + self._period
+            for observer in self._observers:
+                observer(rgb, redacted, at)
+            self._encode(redacted, at)
+        if self._snapshot.due(at):
+            self._snapshot.take(VideoFrame.from_ndarray(redacted, format="rgb24"), at)
+
+    def scene(self, rgb: NDArray[np.uint8], at: datetime) -> PrivacyScene:
+        """What is known about the frame ``rgb`` taken at ``at``, in its pixels."""
+        width = rgb.shape[1]
+        people = np.zeros((0, 4), dtype=np.float32)
+        ages = np.zeros(0, dtype=np.float32)
+        detection_age: float | None = None
+        if self._people is not None:
+            view = self._people.people_view(at)
+            people = view.boxes * np.float32(width / max(1, view.width))
+            ages, detection_age = view.ages_s, view.detection_age_s
+        motion = self._motion() if self._motion is not None else None
+        return PrivacyScene(
+            people=people,
+            ages_s=ages,
+            faces=self._faces_of(rgb, at),
+            motion=motion,
+            detection_age_s=detection_age,
+            blind=self._people is not None and detection_age is None,
+        )
+
+    def finish(self) -> None:
+        """The stream ended: close the open rendition segment."""
+        self._next_due = None
+        if self._encoder is not None:
+            try:
+                self._encoder.finish()
+            except EncoderError as err:
+                log.warning("camera %s: protected rendition: %s", self.camera_id, err)
+
+    def _rendition_due(self, at: datetime) -> bool:
+        due = self._next_due
+        return self._encoder is not None and (due is None or at >= due or at < due - self._period)
+
+    def _encode(self, redacted: NDArray[np.uint8], at: datetime) -> None:
+        if self._encoder is None:
+            return
+        try:
+            self._encoder.write(redacted, at)
+        except EncoderError as err:
+            log.warning("camera %s: protected rendition: %s", self.camera_id, err)
+
+    def _faces_of(self, rgb: NDArray[np.uint8], at: datetime) -> NDArray[np.float32]:
+        if self._faces is None:
+            return self._face_boxes
+        last = self._face_at
+        if last is None or at - last >= self._face_every or at < last:
+            self._face_at = at
+            self._face_boxes = self._faces.detect(rgb)
+        return self._face_boxes

@@ -1,0 +1,262 @@
+"""Start-up recovery: make the recording index and the media folder agree again after a crash.
+
+``recover_media`` runs before the camera workers start and
+
+1. moves ``.part`` files (segments that were being written) to ``<root>/.quarantine/``;
+2. removes index rows whose file is missing (for example a crash between deleting a file and its row);
+3. re-indexes complete segment files that have no row (a crash between the rename and the index write),
+   probing them with PyAV for duration, codecs, size and keyframes; unreadable ones are quarantined.
+
+It only walks the ``<camera>/<YYYY>/<MM>/<DD>/<HH>/`` layout the segmenter writes; other files are left
+alone and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import av
+import av.error
+
+from watchkeeper.domain import CameraId, DuplicateError, Segment
+from watchkeeper.recorder.segmenter import recover_partials
+from watchkeeper.storage.protocols import Store
+
+log = logging.getLogger(__name__)
+
+QUARANTINE = ".quarantine"
+PAGE = 2000
+_HOUR_GLOB = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/[0-9][0-9]"
+_SEGMENT_NAME = re.compile(r"^(?P<minute>\d\d)\.(?P<second>\d\d)(?:-\d+)?\.mp4$")
+
+
+class UnreadableSegmentError(Exception):
+    """A segment file cannot be probed (truncated, corrupt or without video)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What start-up recovery did."""
+
+    quarantined_partials: int
+    removed_rows: int
+    reindexed: int
+    quarantined_unreadable: int
+    skipped_files: int
+    duration_s: float
+
+    @property
+    def repaired(self) -> bool:
+        """True when anything had to be fixed."""
+        return bool(
+            self.quarantined_partials or self.removed_rows or self.reindexed or self.quarantined_unreadable
+        )
+
+    def summary(self) -> str:
+        """One line for the log."""
+        return (
+            f"{self.quarantined_partials} partial segment(s) quarantined, {self.removed_rows} row(s) without "
+            f"a file removed, {self.reindexed} segment(s) re-indexed, {self.quarantined_unreadable} "
+            f"unreadable segment(s) quarantined, {self.skipped_files} unknown file(s) skipped"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProbedMedia:
+    """What PyAV reads from a complete segment file."""
+
+    duration_s: float
+    video_codec: str
+    width: int
+    height: int
+    keyframes: int
+    audio_codec: str | None
+
+
+def recover_media(store: Store, media_root: Path) -> RecoveryReport:
+    """Repair the index and the media folder after a crash; logs and returns what was done.
+
+    Raises:
+        WatchkeeperError: If the database fails (``StorageUnavailableError``).
+    """
+    started = time.monotonic()
+    partials = len(recover_partials(media_root)) if media_root.is_dir() else 0
+    removed = _remove_rows_without_files(store, media_root)
+    counts = _Counts()
+    for camera_dir in _camera_dirs(media_root):
+        for hour_dir in sorted(camera_dir.glob(_HOUR_GLOB)):
+            _recover_hour(store, media_root, CameraId(camera_dir.name), hour_dir, counts)
+    report = RecoveryReport(
+        quarantined_partials=partials,
+        removed_rows=removed,
+        reindexed=counts.reindexed,
+        quarantined_unreadable=counts.unreadable,
+        skipped_files=counts.skipped,
+        duration_s=time.monotonic() - started,
+    )
+    log.log(
+        logging.WARNING if report.repaired else logging.INFO,
+        "recovery: %s in %.2f s",
+        report.summary(),
+        report.duration_s,
+    )
+    return report
+
+
+def probe_segment(path: Path) -> ProbedMedia:
+    """Read a segment's duration, codecs, size and keyframe count without decoding.
+
+    Raises:
+        UnreadableSegmentError: If the file cannot be opened or holds no video packet.
+    """
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise UnreadableSegmentError(f"{path} has no video stream")
+            video = container.streams.video[0]
+            audio = container.streams.audio[0] if container.streams.audio else None
+            first: int | None = None
+            last_end = keyframes = 0
+            for packet in container.demux(video):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                first = packet.pts if first is None else min(first, packet.pts)
+                last_end = max(last_end, packet.pts + (packet.duration or 0))
+                keyframes += int(packet.is_keyframe)
+            if first is None or video.time_base is None:
+                raise UnreadableSegmentError(f"{path} holds no video packet")
+            return ProbedMedia(
+                duration_s=max(0.0, float((last_end - first) * video.time_base)),
+                video_codec=video.codec_context.name,
+                width=video.codec_context.width,
+                height=video.codec_context.height,
+                keyframes=keyframes,
+                audio_codec=audio.codec_context.name if audio is not None else None,
+            )
+    except (OSError, av.error.FFmpegError) as err:
+        raise UnreadableSegmentError(f"{path} cannot be read: {err}") from err
+
+
+def parse_segment_start(relative: str) -> datetime | None:
+    """The UTC start encoded in ``<camera>/<YYYY>/<MM>/<DD>/<HH>/<MM.SS>[-n].mp4``, or ``None``."""
+    parts = relative.split("/")
+    match = _SEGMENT_NAME.match(parts[-1]) if len(parts) == 6 else None
+    if match is None:
+        return None
+    try:
+        return datetime(
+            int(parts[1]),
+            int(parts[2]),
+            int(parts[3]),
+            int(parts[4]),
+            int(match["minute"]),
+            int(match["second"]),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+
+
+def quarantine(path: Path, media_root: Path) -> Path:
+    """Move ``path`` into ``<root>/.quarantine/`` under a flattened name; returns the new path."""
+    target = media_root / QUARANTINE / path.relative_to(media_root).as_posix().replace("/", "_")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
+
+
+# -- internals -----------------------------------------------------------------------------------------
+
+
+def _camera_dirs(media_root: Path) -> list[Path]:
+    if not media_root.is_dir():
+        return []
+    return sorted(p for p in media_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _remove_rows_without_files(store: Store, media_root: Path) -> int:
+    missing: list[int] = []
+    after = 0
+    while page := store.retention.page(after, PAGE):
+        after = page[-1].id or after
+        missing += [s.id for s in page if s.id is not None and not (media_root / s.path).is_file()]
+    if not missing:
+        return 0
+    removed = store.retention.delete(missing)
+    log.warning("recovery: removed %d index row(s) whose file is missing", removed)
+    return removed
+
+
+@dataclass(slots=True)
+class _Counts:
+    reindexed: int = 0
+    unreadable: int = 0
+    skipped: int = 0
+
+
+def _recover_hour(
+    store: Store, media_root: Path, camera_id: CameraId, hour_dir: Path, counts: _Counts
+) -> None:
+    """Re-index one hour folder's files that have no index row."""
+    files = sorted(p for p in hour_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    hour = parse_segment_start(f"{hour_dir.relative_to(media_root).as_posix()}/00.00.mp4")
+    if not files or hour is None:
+        return
+    known = store.retention.indexed_paths(camera_id, hour, hour + timedelta(hours=1))
+    for path in files:
+        relative = path.relative_to(media_root).as_posix()
+        if relative in known:
+            continue
+        start = parse_segment_start(relative)
+        if start is None:
+            counts.skipped += 1
+            continue
+        try:
+            probed = probe_segment(path)
+        except UnreadableSegmentError as err:
+            moved = quarantine(path, media_root)
+            log.warning("recovery: quarantined unreadable segment %s -> %s", err, moved)
+            counts.unreadable += 1
+            continue
+        counts.reindexed += int(_reindex(store, camera_id, path, relative, start, probed))
+
+
+def _reindex(
+    store: Store, camera_id: CameraId, path: Path, relative: str, start: datetime, probed: ProbedMedia
+) -> bool:
+    """Index a recovered file between its neighbours (never overlapping them)."""
+    stat = path.stat()
+    closed_at = datetime.fromtimestamp(stat.st_mtime, UTC)
+    precise = closed_at - timedelta(seconds=probed.duration_s)
+    if start <= precise < start + timedelta(seconds=1):
+        start = precise  # the path has whole seconds; the file's close time gives the fraction
+    end = start + timedelta(seconds=probed.duration_s)
+    for neighbour in store.segments.list(camera_id, start, end, limit=100):
+        if neighbour.start <= start:
+            start = max(start, neighbour.end)
+        else:
+            end = min(end, neighbour.start)
+    segment = Segment(
+        camera_id=camera_id,
+        start=start,
+        end=max(start, end),
+        path=relative,
+        size_bytes=stat.st_size,
+        video_codec=probed.video_codec,
+        width=probed.width,
+        height=probed.height,
+        keyframes=probed.keyframes,
+        audio_codec=probed.audio_codec,
+    )
+    try:
+        store.segments.add(segment)
+    except DuplicateError:
+        return False
+    log.info("recovery: re-indexed %s (%.1f s)", relative, segment.duration_s)
+    return True

@@ -1,0 +1,414 @@
+"""Retention: delete recorded footage by age, by disk quota and, when the disk is full, to keep recording.
+
+Rules, per camera: continuous footage is kept ``retain_days``; footage overlapping an event is kept
+``event_retain_days`` (never less than ``retain_days``). Across cameras, the oldest footage goes first while a
+quota is exceeded (``max_bytes`` of indexed footage, ``max_percent`` of the volume used, or less than
+``min_free_bytes`` free). Footage overlapping an active evidence lock is never deleted by any rule.
+
+Eviction deletes the file and then its index row inside one write transaction that also serialises with
+new evidence locks (see ``RetentionRepository.delete_unlocked``); a crash in between leaves a row without a
+file, which start-up recovery removes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+from watchkeeper.config.cameras import CameraConfig
+from watchkeeper.config.recording import RecordingConfig
+from watchkeeper.domain import CameraId, Segment, WatchkeeperError, utcnow
+from watchkeeper.storage.protocols import Store
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+"""Segments evicted per write transaction."""
+EMERGENCY_MIN_FREE_BYTES = 1024 * 1024
+"""Free space a disk-full eviction aims for when ``min_free_bytes`` is smaller."""
+
+
+class EvictionReason(StrEnum):
+    """Why footage was deleted."""
+
+    RETAIN_DAYS = "retain_days"
+    EVENT_RETAIN_DAYS = "event_retain_days"
+    QUOTA = "quota"
+    DISK_FULL = "disk_full"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRetention:
+    """How long one camera's footage is kept."""
+
+    camera_id: CameraId
+    retain_days: int
+    event_retain_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """Every retention rule, resolved from the configuration."""
+
+    cameras: tuple[CameraRetention, ...]
+    default_retain_days: int = 7
+    default_event_retain_days: int = 14
+    max_bytes: int | None = None
+    max_percent: float | None = None
+    min_free_bytes: int = 0
+
+    @classmethod
+    def from_config(cls, recording: RecordingConfig, cameras: Iterable[CameraConfig]) -> RetentionPolicy:
+        """The policy of a configuration, with each camera's overrides applied."""
+        return cls(
+            cameras=tuple(
+                CameraRetention(
+                    CameraId(camera.id),
+                    recording.retain_days if camera.retain_days is None else camera.retain_days,
+                    (
+                        recording.event_retain_days
+                        if camera.event_retain_days is None
+                        else camera.event_retain_days
+                    ),
+                )
+                for camera in cameras
+            ),
+            default_retain_days=recording.retain_days,
+            default_event_retain_days=recording.event_retain_days,
+            max_bytes=recording.max_bytes,
+            max_percent=recording.max_percent,
+            min_free_bytes=recording.min_free_bytes,
+        )
+
+    def for_camera(self, camera_id: CameraId) -> CameraRetention:
+        """The rules of ``camera_id`` (the defaults for a camera no longer configured)."""
+        for camera in self.cameras:
+            if camera.camera_id == camera_id:
+                return camera
+        return CameraRetention(camera_id, self.default_retain_days, self.default_event_retain_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    """How much footage was deleted for one reason."""
+
+    reason: EvictionReason
+    segments: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    """The outcome of one retention pass or one disk-full eviction."""
+
+    started_at: datetime
+    duration_s: float
+    evictions: tuple[Eviction, ...]
+    failed_files: int = 0
+    unmet_bytes: int = 0
+
+    def evicted(self, reason: EvictionReason) -> Eviction:
+        """What was deleted for ``reason``."""
+        for eviction in self.evictions:
+            if eviction.reason is reason:
+                return eviction
+        return Eviction(reason)
+
+    @property
+    def total_segments(self) -> int:
+        """Segments deleted for any reason."""
+        return sum(eviction.segments for eviction in self.evictions)
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes deleted for any reason."""
+        return sum(eviction.bytes for eviction in self.evictions)
+
+    def summary(self) -> str:
+        """One line for the log and the camera status."""
+        parts = [
+            f"{item.segments} segment(s)/{item.bytes} bytes by {item.reason.value}"
+            for item in self.evictions
+            if item.segments
+        ]
+        text = ", ".join(parts) if parts else "nothing evicted"
+        if self.failed_files:
+            text += f", {self.failed_files} file(s) could not be deleted"
+        if self.unmet_bytes:
+            text += f", {self.unmet_bytes} bytes still over quota (the rest is evidence-locked)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSnapshot:
+    """Cumulative retention counters since start-up (for metrics)."""
+
+    runs: int
+    disk_full_events: int
+    failed_files: int
+    evictions: tuple[Eviction, ...]
+    last_run_at: datetime | None
+    last_duration_s: float
+
+    def evicted(self, reason: EvictionReason) -> Eviction:
+        """Totals for ``reason``."""
+        for eviction in self.evictions:
+            if eviction.reason is reason:
+                return eviction
+        return Eviction(reason)
+
+
+class RetentionStats:
+    """Thread-safe cumulative counters of every retention pass and disk-full eviction."""
+
+    def __init__(self) -> None:
+        """All counters at zero."""
+        self._lock = threading.Lock()
+        self._segments = dict.fromkeys(EvictionReason, 0)
+        self._bytes = dict.fromkeys(EvictionReason, 0)
+        self._runs = 0
+        self._disk_full = 0
+        self._failed = 0
+        self._last_run_at: datetime | None = None
+        self._last_duration_s = 0.0
+
+    def record(self, report: RetentionReport, *, disk_full: bool = False) -> None:
+        """Add a report's counts."""
+        with self._lock:
+            for eviction in report.evictions:
+                self._segments[eviction.reason] += eviction.segments
+                self._bytes[eviction.reason] += eviction.bytes
+            self._failed += report.failed_files
+            if disk_full:
+                self._disk_full += 1
+            else:
+                self._runs += 1
+                self._last_run_at = report.started_at
+                self._last_duration_s = report.duration_s
+
+    def snapshot(self) -> RetentionSnapshot:
+        """A consistent copy of every counter."""
+        with self._lock:
+            return RetentionSnapshot(
+                runs=self._runs,
+                disk_full_events=self._disk_full,
+                failed_files=self._failed,
+                evictions=tuple(Eviction(r, self._segments[r], self._bytes[r]) for r in EvictionReason),
+                last_run_at=self._last_run_at,
+                last_duration_s=self._last_duration_s,
+            )
+
+
+@dataclass(slots=True)
+class _Tally:
+    started_at: datetime
+    started: float = field(default_factory=time.monotonic)
+    segments: dict[EvictionReason, int] = field(default_factory=dict)
+    bytes: dict[EvictionReason, int] = field(default_factory=dict)
+    failed_files: int = 0
+    unmet_bytes: int = 0
+
+    def add(self, reason: EvictionReason, evicted: Sequence[Segment]) -> None:
+        self.segments[reason] = self.segments.get(reason, 0) + len(evicted)
+        self.bytes[reason] = self.bytes.get(reason, 0) + sum(s.size_bytes for s in evicted)
+
+    def report(self) -> RetentionReport:
+        return RetentionReport(
+            started_at=self.started_at,
+            duration_s=time.monotonic() - self.started,
+            evictions=tuple(Eviction(r, n, self.bytes[r]) for r, n in self.segments.items()),
+            failed_files=self.failed_files,
+            unmet_bytes=self.unmet_bytes,
+        )
+
+
+class RetentionManager:
+    """Applies a ``RetentionPolicy`` to the recording index and the media folder."""
+
+    def __init__(
+        self,
+        store: Store,
+        media_root: Path,
+        policy: RetentionPolicy,
+        stats: RetentionStats | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """Prepare; nothing runs until ``run_once`` or ``free_space`` is called."""
+        self._store = store
+        self._root = media_root
+        self.policy = policy
+        self.stats = stats if stats is not None else RetentionStats()
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def run_once(self) -> RetentionReport:
+        """One pass: every camera's day rules, then the quotas. Logs and counts the outcome."""
+        with self._lock:
+            now = self._clock()
+            tally = _Tally(started_at=now)
+            for camera_id in self._camera_ids():
+                rules = self.policy.for_camera(camera_id)
+                continuous = now - timedelta(days=rules.retain_days)
+                events = now - timedelta(days=max(rules.retain_days, rules.event_retain_days))
+                self._evict_expired(camera_id, continuous, EvictionReason.RETAIN_DAYS, tally)
+                self._evict_expired(camera_id, events, EvictionReason.EVENT_RETAIN_DAYS, tally)
+            need = self._bytes_over_quota()
+            if need > 0:
+                freed = self._evict_oldest(need, EvictionReason.QUOTA, tally)
+                tally.unmet_bytes = max(0, need - freed)
+            report = tally.report()
+        self.stats.record(report)
+        level = logging.WARNING if report.unmet_bytes or report.failed_files else logging.INFO
+        if report.total_segments or level == logging.WARNING:
+            log.log(level, "retention: %s in %.2f s", report.summary(), report.duration_s)
+        return report
+
+    def free_space(self) -> RetentionReport:
+        """Disk-full eviction: delete the oldest unlocked footage until ``min_free_bytes`` are free."""
+        with self._lock:
+            tally = _Tally(started_at=self._clock())
+            target = max(self.policy.min_free_bytes, EMERGENCY_MIN_FREE_BYTES)
+            free = self._free_bytes()
+            need = target - free if free is not None else target
+            if need > 0:
+                freed = self._evict_oldest(need, EvictionReason.DISK_FULL, tally)
+                tally.unmet_bytes = max(0, need - freed)
+            report = tally.report()
+        self.stats.record(report, disk_full=True)
+        log.warning("disk full: %s", report.summary())
+        return report
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _camera_ids(self) -> list[CameraId]:
+        configured = [camera.camera_id for camera in self.policy.cameras]
+        indexed = self._store.retention.camera_ids()
+        return list(dict.fromkeys([*configured, *indexed]))
+
+    def _evict_expired(
+        self, camera_id: CameraId, before: datetime, reason: EvictionReason, tally: _Tally
+    ) -> None:
+        with_events = reason is EvictionReason.EVENT_RETAIN_DAYS
+        while True:
+            batch = self._store.retention.expired(camera_id, before, with_events=with_events, limit=BATCH)
+            if not batch:
+                return
+            evicted = self._evict(batch, reason, tally)
+            if len(evicted) < len(batch) or len(batch) < BATCH:
+                return
+
+    def _evict_oldest(self, need: int, reason: EvictionReason, tally: _Tally) -> int:
+        freed = 0
+        while freed < need:
+            batch = self._store.retention.oldest_unlocked(limit=BATCH)
+            chosen = _prefix_covering(batch, need - freed)
+            if not chosen:
+                break
+            evicted = self._evict(chosen, reason, tally)
+            freed += sum(s.size_bytes for s in evicted)
+            if len(evicted) < len(chosen):
+                break
+        return freed
+
+    def _evict(self, batch: Sequence[Segment], reason: EvictionReason, tally: _Tally) -> Sequence[Segment]:
+        ids = [segment.id for segment in batch if segment.id is not None]
+        evicted = self._store.retention.delete_unlocked(ids, self._remove_file)
+        tally.add(reason, evicted)
+        tally.failed_files += len(batch) - len(evicted)
+        return evicted
+
+    def _remove_file(self, segment: Segment) -> bool:
+        """Delete a segment's file (true when it is gone) and prune the folders it leaves empty."""
+        relative = PurePosixPath(segment.path)
+        if relative.is_absolute() or ".." in relative.parts:
+            log.error("refusing to delete %s: not a path inside the media folder", segment.path)
+            return False
+        path = self._root / relative
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            log.error("cannot delete %s: %s", path, err)  # noqa: TRY400 - the message is the whole story
+            return False
+        _prune_empty_folders(path.parent, self._root)
+        return True
+
+    def _free_bytes(self) -> int | None:
+        try:
+            return shutil.disk_usage(self._root).free
+        except OSError as err:
+            log.warning("cannot read the free space of %s: %s", self._root, err)
+            return None
+
+    def _bytes_over_quota(self) -> int:
+        policy = self.policy
+        need = 0
+        if policy.max_bytes is not None:
+            need = self._store.retention.total_bytes() - policy.max_bytes
+        if policy.max_percent is None and policy.min_free_bytes <= 0:
+            return need
+        try:
+            usage = shutil.disk_usage(self._root)
+        except OSError as err:
+            log.warning("cannot read the disk usage of %s: %s", self._root, err)
+            return need
+        if policy.max_percent is not None:
+            need = max(need, usage.used - int(usage.total * policy.max_percent / 100))
+        return max(need, policy.min_free_bytes - usage.free)
+
+
+def _prefix_covering(batch: Sequence[Segment], need: int) -> list[Segment]:
+    """The oldest segments of ``batch`` whose sizes add up to at least ``need`` (at least one)."""
+    chosen: list[Segment] = []
+    total = 0
+    for segment in batch:
+        chosen.append(segment)
+        total += segment.size_bytes
+        if total >= need:
+            break
+    return chosen
+
+
+def _prune_empty_folders(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) the camera folder while they are empty."""
+    while folder != root and folder.parent != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+class RetentionLoop:
+    """A daemon thread that runs a retention pass at start-up and then every ``interval_s`` seconds."""
+
+    def __init__(self, manager: RetentionManager, interval_s: float) -> None:
+        """Prepare; ``start()`` launches the thread."""
+        self._manager = manager
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to stop (after the pass in progress) and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._manager.run_once()
+            except (WatchkeeperError, OSError) as err:
+                log.error("retention pass failed: %s", err)  # noqa: TRY400 - retried next interval
+            self._stop.wait(self._interval_s)

@@ -1,0 +1,121 @@
+"""Builds the chain-of-custody services of ``watchkeeper serve`` and keeps the audit anchor fresh."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+
+from watchkeeper.audit.anchor import AnchorFile
+from watchkeeper.audit.log import AuditLog
+from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.domain import WatchkeeperError
+from watchkeeper.domain.custody import UnmaskGrant
+from watchkeeper.privacy.crypto import SegmentSealer
+from watchkeeper.privacy.exports import ExportDeps, ExportService
+from watchkeeper.privacy.grants import GrantService, GrantSettings
+from watchkeeper.privacy.keys import FileKeyProvider, SegmentKeys
+from watchkeeper.privacy.services import CustodyServices
+from watchkeeper.privacy.signing import ExportSigner
+from watchkeeper.storage.protocols import Store
+
+log = logging.getLogger(__name__)
+
+
+def config_hash(config: WatchkeeperConfig) -> str:
+    """SHA-256 of the effective configuration (secrets masked), to notice configuration changes."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+
+
+def open_key_provider(config: WatchkeeperConfig, store: Store) -> FileKeyProvider:
+    """The master key file: created on first run; missing while data keys exist, or too open, stops start-up.
+
+    Raises:
+        MasterKeyFileError: With a one-line reason.
+    """
+    path = config.custody.paths(config.storage.media_root).master_key_file
+    return FileKeyProvider.open(path, encrypted_data_exists=store.data_keys.count() > 0)
+
+
+def build_custody(
+    config: WatchkeeperConfig, store: Store, notify: Callable[[UnmaskGrant], None] | None = None
+) -> CustodyServices:
+    """Keys, audit log, grants and exports of ``config``; audits a configuration change.
+
+    Raises:
+        WatchkeeperError: An unusable master or signing key file (one line each).
+    """
+    section = config.custody
+    paths = section.paths(config.storage.media_root)
+    keys = None
+    if section.encrypt_originals or store.data_keys.count() > 0:
+        keys = SegmentKeys(open_key_provider(config, store), store.data_keys)
+    audit = AuditLog(store.audit)
+    settings = GrantSettings(
+        valid_hours=section.grant_hours,
+        max_valid_hours=max(section.grant_hours, section.max_grant_hours),
+        break_glass=section.break_glass,
+        break_glass_minutes=section.break_glass_minutes,
+    )
+    grants = GrantService(store.grants, audit, settings, notify)
+    deps = ExportDeps(
+        store=store,
+        audit=audit,
+        grants=grants,
+        signer=ExportSigner.open(paths.signing_key_file),
+        media_root=config.storage.media_root,
+        exports_dir=paths.exports_dir,
+        keys=keys,
+    )
+    audit.config_loaded(config_hash(config))
+    recording = config.recording
+    return CustodyServices(
+        audit, grants, keys, ExportService(deps), recording.retain_days, recording.event_retain_days
+    )
+
+
+def segment_finisher(custody: CustodyServices | None, config: WatchkeeperConfig) -> SegmentSealer | None:
+    """The sealer that encrypts each finished original segment (``None`` when encryption is off)."""
+    if custody is None or custody.keys is None or not config.custody.encrypt_originals:
+        return None
+    return SegmentSealer(custody.keys.for_writing)
+
+
+def anchor_loop(config: WatchkeeperConfig, custody: CustodyServices) -> AnchorLoop:
+    """The anchor writer of ``config`` (started with the workers)."""
+    path = config.custody.paths(config.storage.media_root).audit_anchor_file
+    return AnchorLoop(AnchorFile(path), custody, config.custody.anchor_interval_s)
+
+
+class AnchorLoop:
+    """Writes the audit chain head to the anchor file every ``interval_s`` (and once when stopped)."""
+
+    def __init__(self, anchors: AnchorFile, custody: CustodyServices, interval_s: float) -> None:
+        """Anchor ``custody``'s audit log into ``anchors``."""
+        self._anchors = anchors
+        self._custody = custody
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-anchor", daemon=True)
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and write a last anchor."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._anchor()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._anchor()
+
+    def _anchor(self) -> None:
+        try:
+            self._anchors.anchor_head(self._custody.audit.repository)
+        except WatchkeeperError as err:
+            log.error("cannot write the audit anchor: %s", err)  # noqa: TRY400 - one line, no trace
