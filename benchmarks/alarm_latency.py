@@ -1,21 +1,30 @@
-"""Alarm latency: from the frame that triggers an alarm on a live RTSP camera to the incident on a console.
+"""Alarm latency: from the frame that triggers a zone rule on a live RTSP camera to the incident on a console.
 
 What it does, in one run:
 
-1. Serves N simulated RTSP cameras (``watchkeeper.simulator``, short loops, a walker crossing the frame).
-2. Runs a real ``watchkeeper serve`` over them with an analytics mapping that turns a *motion* event into an
-   ``INTRUSION_AFTER_HOURS`` incident (one-second correlation window: each crossing opens a new incident).
-   Motion, not an object zone rule: object events need the detector model and the zone pipeline, which are
-   being integrated separately; the path measured here is frame -> motion event -> bus -> incident service ->
-   database -> bus -> journal -> WebSocket. The detector's own per-frame time is in its own benchmark.
-3. Connects C WebSocket consoles (Python ``websockets`` clients standing in for browsers, same protocol and
-   authentication as the web console) and records when each receives each ``incident`` push.
-4. ``frame_to_console_ms``: for each new incident, arrival at the first console minus the incident's
-   ``created_at``, which the pipeline sets to the wall-clock time the triggering frame's packet was received
-   from the camera (same host, same clock). ``fanout_ms``: for each incident and console, arrival at that
-   console minus arrival at the first console.
+1. Serves N simulated RTSP cameras (in a child process) showing real people: the plaza of ``vtest.avi``,
+   an 8 s loop of 5 s of the empty plaza and 3 s of people crossing it (``plaza_footage.py``), 640x360 15 fps,
+   each camera's loop starting at another point so the alarms are spread in time.
+2. Runs a real ``watchkeeper serve`` (SQLite, local bus, NanoDet, production defaults otherwise) over them
+   with, per camera, an ``enter`` rule for people on the plaza zone and the analytics mapping
+   ``{type: INTRUSION_AFTER_HOURS, rule: person-enters-plaza}``. The correlation window is the minimum
+   (1 s): the people who appear together merge into one incident, and the 5 s of empty plaza between two
+   appearances make the next appearance a new incident. So each loop of each camera gives one new incident.
+   Path measured: frame -> detector -> tracker -> zone rule -> event -> bus -> incident service -> database
+   -> bus -> incident journal -> WebSocket.
+3. Phase 1: one console (a Python ``websockets`` client standing in for the browser, same protocol and
+   session cookie) until ``--alarms`` new incidents reached it. Phase 2: ``--consoles`` consoles, run in
+   separate processes (``--per-process`` each, so the clients' own JSON decoding does not queue behind one
+   GIL), until ``--alarms`` new incidents reached every one of them.
+4. ``frame_to_console_ms``: arrival at a console minus the incident's ``created_at``, which the pipeline sets
+   to the wall-clock arrival of the triggering frame's packet (same host, same clock; the frame's way from
+   the simulator to that point is measured by ``pipeline.py``: ~1 ms). In phase 2 the first console's
+   arrival counts, and ``frame_to_every_console_ms_p95`` counts every console's. ``fanout_ms``: per incident
+   and console, arrival at that console minus arrival at the first console.
 
-Last line: ``{"alarms", "frame_to_console_ms_p50", "frame_to_console_ms_p95", "consoles", "fanout_ms_p95"}``.
+Last line: ``{"alarms", "frame_to_console_ms_p50", "frame_to_console_ms_p95", "consoles", "fanout_ms_p95",
+...}``: frame to console from phase 1 (one console), fan-out from phase 2. ``--profile FILE`` records the
+server with py-spy during phase 2 (raw collapsed stacks).
 Run ``python benchmarks/alarm_latency.py --help``.
 """
 
@@ -24,6 +33,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,24 +46,49 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from plaza_footage import CACHE, PLAZA_ZONE, activity_footage  # noqa: E402
 
 from tests.conftest import LiveServer, free_port, start_server, stop_server  # noqa: E402
-from watchkeeper.simulator import FootageSpec, serve_simulated_cameras  # noqa: E402
+from watchkeeper.simulator import FootageSpec, RtspServer, clip_from_file  # noqa: E402
+
+FPS = 15
+RULE = "person-enters-plaza"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--alarms", type=int, default=200, help="incidents to measure")
-    parser.add_argument("--cameras", type=int, default=8, help="simulated cameras")
-    parser.add_argument("--consoles", type=int, default=200, help="concurrent WebSocket consoles")
-    parser.add_argument("--loop-s", type=float, default=2.0, help="length of one footage loop (one crossing)")
-    parser.add_argument("--timeout-s", type=float, default=600.0, help="give up after this long")
+    parser.add_argument("--alarms", type=int, default=200, help="incidents to measure per phase")
+    parser.add_argument("--cameras", type=int, default=6, help="simulated cameras")
+    parser.add_argument("--consoles", type=int, default=200, help="concurrent WebSocket consoles (phase 2)")
+    parser.add_argument("--per-process", type=int, default=50, help="consoles per client process")
+    parser.add_argument("--loop-s", type=float, default=8.0, help="length of one footage loop")
+    parser.add_argument("--active-s", type=float, default=3.0, help="seconds of people in each loop")
+    parser.add_argument("--skip-single", action="store_true", help="skip phase 1 (one console)")
+    parser.add_argument("--profile", type=Path, help="py-spy the server during phase 2 into this file")
+    parser.add_argument("--timeout-s", type=float, default=900.0, help="give up a phase after this long")
     return parser.parse_args(argv)
 
 
+def serve(args: argparse.Namespace, queue: Any, stop: Any) -> None:
+    """Child process: the plaza cameras, each loop starting at another point."""
+    footage = activity_footage(loop_s=args.loop_s, active_s=args.active_s, fps=FPS)
+    spec = FootageSpec(width=640, height=360, fps=FPS, duration_s=args.loop_s, keyframe_interval=30, crf=26)
+    clips = {
+        f"/cam{i}": clip_from_file(
+            footage.path, spec, start_s=i * args.loop_s / args.cameras, cache_dir=CACHE
+        )
+        for i in range(1, args.cameras + 1)
+    }
+    with RtspServer(clips, host="127.0.0.1", port=0) as server:
+        queue.put(server.port)
+        stop.wait()
+
+
 def write_config(folder: Path, urls: dict[str, str], port: int) -> Path:
-    """A server configuration: cameras, fast motion events, motion -> incident, 1 s correlation window."""
+    """Cameras with the plaza zone rule, objects on, rule -> incident, 1 s correlation window."""
     document = {
         "sites": [{"id": "bench", "name": "Benchmark site"}],
         "cameras": [
@@ -61,20 +97,21 @@ def write_config(folder: Path, urls: dict[str, str], port: int) -> Path:
                 "name": camera_id,
                 "site": "bench",
                 "inputs": [{"url": url, "roles": ["record", "detect"]}],
+                "zones": [{"name": "plaza", "polygon": PLAZA_ZONE}],
+                "rules": [{"name": RULE, "type": "enter", "zone": "plaza", "classes": ["person"]}],
             }
             for camera_id, url in urls.items()
         ],
-        "recording": {
-            "segment_seconds": 2.0,
-            "stall_timeout_s": 5,
-            "reconnect_initial_s": 0.5,
-            "reconnect_max_s": 2,
+        "recording": {"segment_seconds": 4, "stall_timeout_s": 5, "reconnect_initial_s": 0.5},
+        "detection": {
+            "fps": 5,
+            "objects": {"enabled": True},
+            "detector": {"path": str(ROOT / "var/models/nanodet.onnx")},
         },
-        "detection": {"fps": 10, "motion": {"min_frames": 2, "cooldown_s": 0.3}},
         "storage": {"database_url": "sqlite:///data/watchkeeper.db", "media_root": "data/media"},
         "server": {"host": "127.0.0.1", "port": port},
         "incidents": {
-            "analytics": [{"type": "INTRUSION_AFTER_HOURS", "kind": "motion"}],
+            "analytics": [{"type": "INTRUSION_AFTER_HOURS", "rule": RULE}],
             "correlation_window_s": 1,
         },
     }
@@ -92,104 +129,200 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-class Arrivals:
-    """When each console received each new incident (monotonic-free: wall clock, as ``created_at`` is)."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, float] = {}
-        self.created: dict[str, float] = {}
-        self.by_console: dict[str, list[float]] = {}
-
-    def record(self, message: dict[str, Any], at: float) -> None:
-        if message.get("type") != "incident" or message.get("change") != "created":
-            return
-        incident = message["incident"]
-        incident_id = incident["id"]
-        self.first.setdefault(incident_id, at)
-        self.created.setdefault(incident_id, datetime.fromisoformat(incident["created_at"]).timestamp())
-        self.by_console.setdefault(incident_id, []).append(at)
+def record(sink: Any, text: str, at: float) -> None:
+    """Note when a console got a new-incident push (wall clock, as ``created_at`` is), and zone events."""
+    arrivals, created, events = sink
+    message = json.loads(text)
+    if message.get("type") == "event" and message.get("state") == "started":
+        event = message["event"]
+        if event.get("kind") == "zone":
+            events.append((datetime.fromisoformat(event["start"]).timestamp(), at))
+        return
+    if message.get("type") != "incident" or message.get("change") != "created":
+        return
+    incident = message["incident"]
+    created.setdefault(incident["id"], datetime.fromisoformat(incident["created_at"]).timestamp())
+    arrivals.setdefault(incident["id"], []).append(at)
 
 
-async def console(server: LiveServer, arrivals: Arrivals, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    """One console: connect, then record incident pushes until told to stop."""
+async def console(url: str, headers: dict[str, str], sink: Any, ready: asyncio.Event, stop: Any) -> None:
+    """One console: connect, then record incident pushes until ``stop()`` is true."""
     import websockets
 
-    async with websockets.connect(f"{server.ws_url}?since=now", additional_headers=server.ws_headers) as ws:
+    async with websockets.connect(f"{url}?since=now", additional_headers=headers, max_queue=None) as ws:
         await ws.recv()  # the cursor message: connected and authenticated
         ready.set()
-        while not stop.is_set():
+        while not stop():
             try:
                 text = await asyncio.wait_for(ws.recv(), 0.5)
             except TimeoutError:
                 continue
-            arrivals.record(json.loads(text), time.time())
+            except (websockets.ConnectionClosed, OSError):
+                return  # the server went away (the end of the run)
+            record(sink, text, time.time())
 
 
-async def measure(server: LiveServer, args: argparse.Namespace) -> Arrivals:
-    """Connect the consoles and wait for ``args.alarms`` incidents to reach every one of them."""
-    arrivals = Arrivals()
-    stop = asyncio.Event()
-    readies = [asyncio.Event() for _ in range(args.consoles)]
-    tasks = [asyncio.create_task(console(server, arrivals, ready, stop)) for ready in readies]
+async def _client_group(url: str, headers: dict[str, str], count: int, queue: Any, stop: Any) -> None:
+    sinks = [({}, {}, []) for _ in range(count)]
+    readies = [asyncio.Event() for _ in range(count)]
+    tasks = [
+        asyncio.create_task(console(url, headers, sink, ready, stop.is_set))
+        for sink, ready in zip(sinks, readies, strict=True)
+    ]
     await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 120)
-    started = len(arrivals.first)
+    queue.put(("ready", count))
+    while not stop.is_set():
+        await asyncio.sleep(0.2)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    queue.put(("done", [[arrivals, created] for arrivals, created, _ in sinks]))
+
+
+def client_process(url: str, headers: dict[str, str], count: int, queue: Any, stop: Any) -> None:
+    """Child process: ``count`` consoles on one event loop."""
+    asyncio.run(_client_group(url, headers, count, queue, stop))
+
+
+async def phase(server: LiveServer, args: argparse.Namespace, consoles: int) -> list[Any]:
+    """Console 0 in this process, the others in child processes; stop once ``args.alarms`` reached all."""
+    context = multiprocessing.get_context("spawn")
+    queue, stop = context.Queue(), context.Event()
+    others = consoles - 1
+    sizes = [min(args.per_process, others - start) for start in range(0, others, args.per_process)]
+    children = [
+        context.Process(target=client_process, args=(server.ws_url, server.ws_headers, size, queue, stop))
+        for size in sizes
+    ]
+    for child in children:
+        child.start()
+    mine: Any = ({}, {}, [])
+    ready = asyncio.Event()
+    task = asyncio.create_task(console(server.ws_url, server.ws_headers, mine, ready, stop.is_set))
+    await asyncio.wait_for(ready.wait(), 60)
+    for _ in children:
+        await asyncio.to_thread(queue.get, True, 180)
+    begin = time.time()
     deadline = time.monotonic() + args.timeout_s
     while time.monotonic() < deadline:
-        done = [
-            i for i in list(arrivals.first)[started:] if len(arrivals.by_console.get(i, ())) >= args.consoles
-        ]
-        if len(done) >= args.alarms:
+        fresh = [i for i, at in mine[1].items() if at >= begin]
+        if len(fresh) >= args.alarms + 2:
             break
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(3.0)  # the last incidents reach the other consoles
     stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return arrivals
+    await task
+    sinks = [[mine[0], mine[1]]]
+    zone_events = [(start, at) for start, at in mine[2] if start >= begin]
+    for _ in children:
+        _kind, data = await asyncio.to_thread(queue.get, True, 120)
+        sinks += data
+    for child in children:
+        child.join(10)
+    return [begin, sinks, zone_events]
 
 
-def summarise(arrivals: Arrivals, args: argparse.Namespace) -> dict[str, Any]:
-    """Latency figures over the first ``args.alarms`` incidents every console received."""
-    complete = [i for i in arrivals.first if len(arrivals.by_console[i]) >= args.consoles][: args.alarms]
-    frame_to_console = [(arrivals.first[i] - arrivals.created[i]) * 1000 for i in complete]
-    fanout = [(at - arrivals.first[i]) * 1000 for i in complete for at in arrivals.by_console[i]]
+def summarise(
+    begin: float, sinks: list[Any], zone_events: list[Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Figures over the first ``args.alarms`` incidents created after every console was connected."""
+    created: dict[str, float] = {}
+    for _, made in sinks:
+        created |= made
+    ids = sorted((i for i, at in created.items() if at >= begin), key=created.__getitem__)
+    complete = [i for i in ids if all(i in arrivals for arrivals, _ in sinks)][: args.alarms]
+    first = {i: min(min(arrivals[i]) for arrivals, _ in sinks) for i in complete}
+    every = [(min(arrivals[i]) - created[i]) * 1000 for i in complete for arrivals, _ in sinks]
+    to_first = [(first[i] - created[i]) * 1000 for i in complete]
+    fanout = [(min(arrivals[i]) - first[i]) * 1000 for i in complete for arrivals, _ in sinks]
+    to_event = [(at - start) * 1000 for start, at in zone_events]
     return {
         "alarms": len(complete),
-        "frame_to_console_ms_p50": round(percentile(frame_to_console, 0.50), 1),
-        "frame_to_console_ms_p95": round(percentile(frame_to_console, 0.95), 1),
-        "consoles": args.consoles,
+        "frame_to_console_ms_p50": round(percentile(to_first, 0.50), 1),
+        "frame_to_console_ms_p95": round(percentile(to_first, 0.95), 1),
+        "frame_to_every_console_ms_p95": round(percentile(every, 0.95), 1),
+        "frame_to_console_ms_max": round(max(to_first, default=float("nan")), 1),
+        "consoles": len(sinks),
+        "fanout_ms_p50": round(percentile(fanout, 0.50), 1),
         "fanout_ms_p95": round(percentile(fanout, 0.95), 1),
+        "frame_to_zone_event_on_console_ms_p50": round(percentile(to_event, 0.50), 1),
+        "frame_to_zone_event_on_console_ms_p95": round(percentile(to_event, 0.95), 1),
+        "incomplete": len(ids) - len(complete) if len(complete) < args.alarms else 0,
     }
 
 
+def profiled(server: LiveServer, args: argparse.Namespace, consoles: int) -> list[Any]:
+    """Phase 2, optionally under py-spy (the server process, native frames off, raw collapsed stacks)."""
+    spy = None
+    if args.profile is not None:
+        py_spy = Path(sys.executable).parent / "py-spy"
+        command = [str(py_spy), "record", "-p", str(server.process.pid), "-o", str(args.profile)]
+        spy = subprocess.Popen([*command, "--format", "raw", "--rate", "50", "--nonblocking"])
+    try:
+        return asyncio.run(phase(server, args, consoles))
+    finally:
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(30)
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and print the JSON summary as the last line."""
+    """Run both phases and print the JSON summary as the last line."""
     args = parse_args(argv)
-    spec = FootageSpec(
-        width=320,
-        height=180,
-        fps=10,
-        duration_s=args.loop_s,
-        keyframe_interval=10,
-        motion_start=0.3,
-        motion_end=0.6,
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="wk-alarm-bench-") as folder,
-        serve_simulated_cameras(args.cameras, spec) as sim,
-    ):
-        port = free_port()
-        urls = {f"cam{index}": sim.url(f"/cam{index}") for index in range(1, args.cameras + 1)}
-        server = start_server(write_config(Path(folder), urls, port), port)
-        try:
-            arrivals = asyncio.run(measure(server, args))
-        finally:
-            stop_server(server)
-    summary = summarise(arrivals, args)
+    activity_footage(loop_s=args.loop_s, active_s=args.active_s, fps=FPS)
+    context = multiprocessing.get_context("spawn")
+    ports, stop = context.Queue(), context.Event()
+    simulator = context.Process(target=serve, args=(args, ports, stop), daemon=True)
+    simulator.start()
+    results: dict[str, dict[str, Any]] = {}
+    loads = [loadavg()]
+    try:
+        rtsp = RtspServerUrls(ports.get(timeout=600))
+        with tempfile.TemporaryDirectory(prefix="wk-alarm-bench-") as folder:
+            port = free_port()
+            urls = {f"cam{i}": rtsp.url(f"/cam{i}") for i in range(1, args.cameras + 1)}
+            server = start_server(write_config(Path(folder), urls, port), port)
+            try:
+                time.sleep(10)  # cameras connect, detector warms up
+                loads.append(loadavg())
+                if not args.skip_single:
+                    results["single"] = summarise(*asyncio.run(phase(server, args, 1)), args)
+                    loads.append(loadavg())
+                results["many"] = summarise(*profiled(server, args, args.consoles), args)
+                loads.append(loadavg())
+            finally:
+                stop_server(server)
+    finally:
+        stop.set()
+        simulator.join(10)
+    for name, result in results.items():
+        print(f"{name:7s} {json.dumps(result)}")
+    print(f"load average (1, 5, 15 min) at start, after warm-up, after each phase: {loads}")
+    single, many = results.get("single", results["many"]), results["many"]
     print(
-        f"{summary['alarms']} alarms from {args.cameras} live RTSP cameras to {args.consoles} WebSocket "
-        "consoles (frame -> motion event -> incident -> console)"
+        json.dumps(
+            {
+                "alarms": single["alarms"],
+                "frame_to_console_ms_p50": single["frame_to_console_ms_p50"],
+                "frame_to_console_ms_p95": single["frame_to_console_ms_p95"],
+                "consoles": many["consoles"],
+                "fanout_ms_p95": many["fanout_ms_p95"],
+                "with_consoles_frame_to_console_ms_p95": many["frame_to_console_ms_p95"],
+            }
+        )
     )
-    print(json.dumps(summary))
+
+
+class RtspServerUrls:
+    """URLs of the simulator child's cameras."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def url(self, path: str) -> str:
+        return f"rtsp://127.0.0.1:{self.port}{path}"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -20,7 +20,7 @@ from watchkeeper.api.app import create_app
 from watchkeeper.api.context import AppContext
 from watchkeeper.api.live import LiveHub, StatusBoard
 from watchkeeper.bus.local import LocalBus
-from watchkeeper.domain import Camera, CameraId, Event, EventKind, Segment, Site, SiteId, utcnow
+from watchkeeper.domain import Camera, CameraId, Event, EventKind, Rendition, Segment, Site, SiteId, utcnow
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -53,7 +53,8 @@ def playback_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Playbac
     clip = source_clip(folder)
     recorded = record(clip, media_root, "cam1", T0) + record(clip, media_root, "cam1", SECOND_RUN)
     recorded += record(clip, media_root, "cam3", utcnow() - timedelta(seconds=LIVE_AGE_S))
-    segments = [store.segments.add(segment) for segment in recorded]
+    # what viewers play is the protected rendition; the playback mechanics are the same for both
+    segments = [store.segments.add(replace(segment, rendition=Rendition.PROTECTED)) for segment in recorded]
     store.events.upsert(
         Event(
             "ev-1",

@@ -147,3 +147,31 @@ def test_unreadable_payloads_raise_message_format_error(payload: bytes, error: s
 
     assert isinstance(caught.value, WatchkeeperError)
     assert caught.value.code == "message_format"
+
+
+def test_rule_event_fields_survive_the_bus_round_trip() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from watchkeeper.bus.messages import EventMessage, decode, encode
+    from watchkeeper.domain import CameraId, Event, EventKind
+
+    start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    event = Event(
+        id="e1",
+        camera_id=CameraId("cam1"),
+        kind=EventKind.ZONE,
+        start=start,
+        end=start + timedelta(seconds=4),
+        score=0.8,
+        label="person",
+        rule="person-on-closed-lawn",
+        zone="lawn",
+        object_class="person",
+        track_id=7,
+        best_at=start + timedelta(seconds=1),
+        direction=None,
+        object_count=None,
+    )
+    decoded = decode(encode(EventMessage.from_domain(event, "ended")))
+    assert isinstance(decoded, EventMessage)
+    assert decoded.to_domain() == event

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.auth.support import fast_passwords, user_token
+from tests.auth.support import TEST_PASSWORD, fast_passwords, user_token
 from tests.custody.conftest import CAM, T0, Clock, index_segments, record_segments
 from watchkeeper.api.app import create_app
 from watchkeeper.api.context import AppContext
@@ -234,3 +234,24 @@ def test_decrypted_reader_feeds_pyav(api: Api, keys: SegmentKeys) -> None:
     path = api.media / api.segments[0].path
     with io.BufferedReader(DecryptingReader(path, keys.for_reading)) as handle, av.open(handle) as container:
         assert container.streams.video[0].codec_context.name == "h264"
+
+
+def test_logins_and_user_changes_are_audited(api: Api) -> None:
+    bad = api.client.post("/api/auth/login", json={"username": "ivy", "password": "wrong password!"})
+    assert bad.status_code == 401
+    good = api.client.post("/api/auth/login", json={"username": "ivy", "password": TEST_PASSWORD})
+    assert good.status_code == 200
+    api.client.cookies.clear()
+    made = api.client.post(
+        "/api/users",
+        json={"username": "newbie", "password": TEST_PASSWORD, "roles": []},
+        headers=api.headers["ada"],
+    )
+    assert made.status_code == 201
+    records = {(r.action, r.actor, r.target) for r in all_records(api.store.audit)}
+    assert ("login.failed", "ivy", "user:ivy") in records
+    assert ("login", "ivy", "user:ivy") in records
+    assert ("user.change", "ada", "user:newbie") in records
+    assert ("live.snapshot", "vic", f"camera:{CAM}") not in records
+    api.client.get(f"/api/cameras/{CAM}/latest.jpg", headers=api.headers["vic"])
+    assert any(r.action == "live.snapshot" for r in all_records(api.store.audit))

@@ -17,7 +17,9 @@ def _index_paths(db_url: str) -> set[str]:
     store = open_store(db_url)
     try:
         return {
-            s.path for camera in ("cam1", "cam2") for s in store.segments.list(CameraId(camera), limit=10_000)
+            s.path
+            for camera in ("cam1", "cam2")
+            for s in store.segments.list(CameraId(camera), limit=10_000, rendition=None)  # both renditions
         }
     finally:
         store.close()

@@ -13,7 +13,7 @@ import numpy as np
 from av.video.frame import VideoFrame
 from numpy.typing import NDArray
 
-from watchkeeper.sources import OpenedStream, ReceivedPacket
+from watchkeeper.sources import CorruptStreamError, OpenedStream, ReceivedPacket
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,24 @@ class FrameTap(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SamplerSettings:
-    """Analysis rate (frames per second) and the width frames are scaled to (height keeps the aspect)."""
+    """How the detect stream is sampled.
+
+    ``fps`` frames a second are analysed, scaled to ``width`` (height keeps the aspect). After
+    ``max_undecodable`` packets in a row without a picture (about 5 s at 10 fps; a decoder warming up
+    after a connect needs only a few) the stream counts as corrupt.
+    """
 
     fps: float = 5.0
     width: int = 160
+    max_undecodable: int = 50
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
             raise ValueError(f"fps must be > 0, got {self.fps}")
         if self.width < 16:
             raise ValueError(f"width must be >= 16, got {self.width}")
+        if self.max_undecodable < 1:
+            raise ValueError(f"max_undecodable must be >= 1, got {self.max_undecodable}")
 
 
 class FrameSampler:
@@ -67,11 +75,13 @@ class FrameSampler:
         self._taps = tuple(taps)
         self._stream: OpenedStream | None = None
         self._next_due: datetime | None = None
+        self._undecodable = 0
 
     def begin(self, stream: OpenedStream) -> None:
         """Attach to a freshly opened stream."""
         self._stream = stream
         self._next_due = None
+        self._undecodable = 0
 
     def write(self, item: ReceivedPacket) -> None:
         """Decode one packet and analyse the frame when one is due."""
@@ -82,7 +92,8 @@ class FrameSampler:
             frames = stream.video.codec_context.decode(item.packet)
         except av.error.FFmpegError as err:
             log.debug("undecodable packet skipped: %s", err)
-            return
+            frames = []
+        self._count_undecodable(decoded=bool(frames))
         for frame in frames:
             if self._next_due is not None and item.received_at < self._next_due:
                 continue
@@ -98,6 +109,22 @@ class FrameSampler:
     def finish(self) -> None:
         """Detach from the stream."""
         self._stream = None
+
+    def _count_undecodable(self, *, decoded: bool) -> None:
+        """Raise once too many packets in a row gave no picture: the stream is corrupt, not just starting.
+
+        Raises:
+            CorruptStreamError: after ``max_undecodable`` consecutive packets without a decoded frame.
+        """
+        if decoded:
+            self._undecodable = 0
+            return
+        self._undecodable += 1
+        if self._undecodable >= self._settings.max_undecodable:
+            count, self._undecodable = self._undecodable, 0
+            raise CorruptStreamError(
+                f"video cannot be decoded: {count} packets in a row gave no picture (corrupt stream?)"
+            )
 
 
 def _period(fps: float) -> timedelta:

@@ -26,6 +26,7 @@ from watchkeeper.api.routes import (
     metrics,
     playback,
     recordings,
+    tiles,
     users,
     webhooks,
     ws,
@@ -90,6 +91,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         exports,
     ):
         app.include_router(module.router)
+    app.include_router(tiles.build_router(server if server is not None else ServerConfig()))
     if context.static_dir is not None and (context.static_dir / "index.html").is_file():
         _mount_console(app, context)
     install_security(app, server if server is not None else ServerConfig())

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watchkeeper.api.live import LiveHub, StatusBoard
+from watchkeeper.api.live import LiveHub, StatusBoard, ViewThrottle
 from watchkeeper.auth.passwords import Passwords
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.auth import AuthConfig
@@ -34,6 +34,8 @@ class AppContext:
     """Renders ``GET /metrics`` (Prometheus text format); None turns the endpoint off."""
     incidents: IncidentService | None = None
     """The incident service; None turns the incident routes off (they answer 503)."""
+    live_views: ViewThrottle = field(default_factory=ViewThrottle)
+    """Decides which ``latest.jpg`` fetches start a live view (those are audited)."""
     custody: CustodyServices | None = None
     """Audit log, unmask grants, encrypted originals and exports; None: originals are never served, the
     grant and export routes answer 503 and nothing is audited."""

@@ -176,3 +176,29 @@ class IncidentBroadcaster:
                     await asyncio.to_thread(self._journal.prune, utcnow() - self._keep)
         finally:
             await subscription.close()
+
+
+class ViewThrottle:
+    """Remembers when each user last looked at each camera, so a view is audited once per sitting.
+
+    A console refreshes a camera's ``latest.jpg`` about once a second; auditing every fetch would bury the
+    log. A fetch counts as the *start* of a live view when the same user has not fetched that camera for
+    ``gap_s`` seconds. Bounded: the oldest entries go when ``max_entries`` is reached.
+    """
+
+    def __init__(self, gap_s: float = 60.0, max_entries: int = 10_000) -> None:
+        """Create an empty throttle."""
+        self._gap_s = gap_s
+        self._max_entries = max_entries
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def starts_view(self, username: str, camera_id: str, now: float) -> bool:
+        """True when this fetch starts a new live view (and so should be audited)."""
+        key = (username, camera_id)
+        with self._lock:
+            previous = self._last.pop(key, None)
+            self._last[key] = now  # re-inserted last: the dict stays ordered oldest first
+            if len(self._last) > self._max_entries:
+                del self._last[next(iter(self._last))]
+        return previous is None or now - previous >= self._gap_s

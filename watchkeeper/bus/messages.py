@@ -76,6 +76,14 @@ class EventMessage(_Message):
     end: UtcDatetime | None = None
     score: float = Field(ge=0.0, le=1.0)
     label: str = ""
+    # Rule events (optional; older v2 payloads without them still decode): see domain ``Event``.
+    rule: str | None = None
+    zone: str | None = None
+    object_class: str | None = None
+    track_id: int | None = None
+    best_at: UtcDatetime | None = None
+    direction: str | None = None
+    object_count: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
@@ -106,6 +114,13 @@ class EventMessage(_Message):
                 "end": event.end,
                 "score": event.score,
                 "label": event.label,
+                "rule": event.rule,
+                "zone": event.zone,
+                "object_class": event.object_class,
+                "track_id": event.track_id,
+                "best_at": event.best_at,
+                "direction": event.direction,
+                "object_count": event.object_count,
             }
         )
 
@@ -119,6 +134,13 @@ class EventMessage(_Message):
             end=self.end,
             score=self.score,
             label=self.label,
+            rule=self.rule,
+            zone=self.zone,
+            object_class=self.object_class,
+            track_id=self.track_id,
+            best_at=self.best_at,
+            direction=self.direction,
+            object_count=self.object_count,
         )
 
 

@@ -204,7 +204,9 @@ class CameraConfig(ConfigModel):
         max_length=50,
     )
     privacy: CameraPrivacyConfig = Field(
-        default_factory=CameraPrivacyConfig, title="Privacy", description="Per-camera privacy switches."
+        default_factory=CameraPrivacyConfig,
+        title="Privacy",
+        description="Privacy switches of this camera (masking its originals).",
     )
 
     @field_validator("inputs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
@@ -106,7 +107,8 @@ class CustodyConfig(ConfigModel):
         )
 
 
-class CustodyPaths(ConfigModel):
+@dataclass(frozen=True, slots=True)
+class CustodyPaths:
     """Effective custody file locations."""
 
     master_key_file: Path

@@ -166,7 +166,7 @@ class DetectorConfig(ConfigModel):
     threads: int = Field(
         default=0,
         title="Threads",
-        description="ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per core).",
+        description="ONNX Runtime intra-op threads; 0 picks for the machine (1 on <= 2 cores, else half).",
         ge=0,
         le=256,
     )

@@ -27,6 +27,11 @@ key path, for example `demo.yaml:14: cameras[1].inputs[0].roles[0]: input should
   holds the config file, not the current directory.
 - URLs may contain credentials (`rtsp://user:pass@host/...`); passwords are never logged, shown in errors
   or returned by the API (they appear as `***`).
+- Better, keep secrets out of the file: `${{secret:NAME}}` in a URL or password field (a whole value or part
+  of one, e.g. `rtsp://viewer:${{secret:gate-cam}}@10.0.0.5/stream`) is replaced at load time by the secret
+  stored encrypted in `secrets.enc` next to the config file (`watchkeeper secrets set --config FILE NAME`
+  reads the value from stdin; see [deployment.md](deployment.md#encrypted-secrets)). Elsewhere a reference is
+  an error, and so is an unknown name.
 """
 
 

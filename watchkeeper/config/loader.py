@@ -11,13 +11,15 @@ from pydantic import ValidationError
 from watchkeeper.config.errors import ConfigError, ConfigProblem
 from watchkeeper.config.problems import problems_from_validation
 from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.config.secretrefs import resolve_secret_refs, scrub
 from watchkeeper.config.secrets import redact_url
 
 
 def load_config(path: Path) -> WatchkeeperConfig:
     """Read, parse and validate a configuration file.
 
-    Relative storage paths are resolved against the folder of ``path``.
+    Relative storage paths are resolved against the folder of ``path``; ``${secret:NAME}`` references are
+    resolved from the encrypted ``secrets.enc`` in that folder (see :mod:`watchkeeper.config.secretrefs`).
 
     Args:
         path: The YAML file.
@@ -49,19 +51,21 @@ def parse_config_text(text: str, *, source: str, base_dir: Path) -> WatchkeeperC
     Args:
         text: The YAML document.
         source: The name to show in error messages (usually the file path).
-        base_dir: The folder relative storage paths resolve against.
+        base_dir: The folder relative storage paths resolve against, and where ``secrets.enc`` lives.
 
     Returns:
         The validated configuration, with absolute storage paths.
 
     Raises:
-        ConfigError: The text is not YAML, empty, not a mapping or invalid.
+        ConfigError: The text is not YAML, empty, not a mapping or invalid, or a secret reference cannot
+            be resolved.
     """
     root, data = _parse_yaml(text, source)
+    resolved = resolve_secret_refs(data, root, source, base_dir)
     try:
-        config = WatchkeeperConfig.model_validate(data)
+        config = WatchkeeperConfig.model_validate(resolved.data)
     except ValidationError as err:
-        raise ConfigError(problems_from_validation(err, root, source)) from None
+        raise ConfigError(scrub(problems_from_validation(err, root, source), resolved.values)) from None
     return config.with_base_dir(base_dir)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from watchkeeper.config.base import ConfigIssue, format_path
@@ -136,11 +136,33 @@ def _clean_loc(loc: Loc) -> Loc:
 
 
 def _holds_secret(loc: Loc) -> bool:
-    """True when the value at ``loc`` is a ``SecretUrl`` field, whose input must never be echoed."""
+    """True when the value at ``loc`` is a secret field, whose input must never be echoed."""
+    return secret_type_at(_clean_loc(loc)) is not None
+
+
+def secret_type_at(path: Loc) -> type[SecretUrl] | type[SecretStr] | None:
+    """The secret type the value at key ``path`` validates into: ``SecretUrl``, ``SecretStr`` or None.
+
+    Args:
+        path: Key names and list indexes from the root of the file (as in the YAML, no union tags).
+
+    Returns:
+        ``SecretUrl`` or ``SecretStr`` when the field keeps its value secret, else None.
+    """
     candidates: list[Any] = [WatchkeeperConfig]
-    for part in _clean_loc(loc):
+    for part in path:
         candidates = _step(candidates, part)
-    return any(member is SecretUrl for candidate in candidates for member in _unwrap(candidate))
+    members = [member for candidate in candidates for member in _unwrap(candidate)]
+    if SecretUrl in members:
+        return SecretUrl
+    if SecretStr in members:
+        return SecretStr
+    return None
+
+
+def line_of(root: yaml.Node, path: Loc) -> int:
+    """The 1-based line of the key at ``path`` in the YAML tree (of the nearest existing parent)."""
+    return _line_of(root, path, "")
 
 
 def _field_names(path: Loc) -> set[str]:

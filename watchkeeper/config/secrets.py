@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -40,15 +41,18 @@ class SecretUrl:
     :attr:`redacted`.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_hidden", "_value")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, hidden: Iterable[str] = ()) -> None:
         """Wrap ``value``.
 
         Args:
             value: The full URL, credentials included.
+            hidden: Further substrings to show as ``***`` wherever they appear (values of ``${secret:...}``
+                references, which may sit outside the password part, e.g. a token in a webhook path).
         """
         self._value = value
+        self._hidden = tuple(sorted({part for part in hidden if part}, key=len, reverse=True))
 
     def get_secret_value(self) -> str:
         """Return the real URL, credentials included (pass it to the connection, never to a log)."""
@@ -56,8 +60,11 @@ class SecretUrl:
 
     @property
     def redacted(self) -> str:
-        """The URL with its password replaced by ``***``."""
-        return redact_url(self._value)
+        """The URL with its password (and any hidden part) replaced by ``***``."""
+        text = self._value
+        for part in self._hidden:
+            text = text.replace(part, _REDACTED)
+        return redact_url(text)
 
     @property
     def has_credentials(self) -> bool:

@@ -132,6 +132,7 @@ class StorageConfig(ConfigModel):
             if db_path and not db_path.startswith((":memory:", "/")) and "mode=memory" not in db_path:
                 url = _SQLITE_PREFIX + os.path.normpath(base_dir / db_path)
         media = self.media_root if self.media_root.is_absolute() else base_dir / self.media_root
+        database_url = self.database_url if url == self.database_url.get_secret_value() else SecretUrl(url)
         return self.model_copy(
-            update={"database_url": SecretUrl(url), "media_root": Path(os.path.normpath(media))}
+            update={"database_url": database_url, "media_root": Path(os.path.normpath(media))}
         )

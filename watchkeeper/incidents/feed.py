@@ -69,7 +69,12 @@ class IncidentFeed:
     async def _consume(self, subscription: Subscription) -> None:
         try:
             async for message in subscription:
-                await asyncio.to_thread(self._handle, message)
+                try:
+                    await asyncio.to_thread(self._handle, message)
+                except Exception:
+                    # One alarm the code cannot handle (a bug) must not stop every later alarm from
+                    # becoming an incident: log it with its traceback and carry on with the next one.
+                    log.exception("alarm from %s failed; continuing with the next", type(message).__name__)
         finally:
             await subscription.close()
 

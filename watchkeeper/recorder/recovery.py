@@ -7,8 +7,8 @@
 3. re-indexes complete segment files that have no row (a crash between the rename and the index write),
    probing them with PyAV for duration, codecs, size and keyframes; unreadable ones are quarantined.
 
-It only walks the ``<camera>/<YYYY>/<MM>/<DD>/<HH>/`` layout the segmenter writes; other files are left
-alone and counted.
+It only walks the ``<camera>/<YYYY>/<MM>/<DD>/<HH>/`` layout the segmenter writes (and the same layout
+under ``<camera>/protected/`` for the protected rendition); other files are left alone and counted.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from pathlib import Path
 import av
 import av.error
 
-from watchkeeper.domain import CameraId, DuplicateError, Segment
+from watchkeeper.domain import CameraId, DuplicateError, Rendition, Segment
 from watchkeeper.recorder.segmenter import recover_partials
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
 
 QUARANTINE = ".quarantine"
+PROTECTED_DIR = "protected"
+"""``<camera>/protected/`` holds the protected rendition, in the same hour layout as the originals."""
 PAGE = 2000
 _HOUR_GLOB = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/[0-9][0-9]"
 _SEGMENT_NAME = re.compile(r"^(?P<minute>\d\d)\.(?P<second>\d\d)(?:-\d+)?\.mp4$")
@@ -90,7 +92,8 @@ def recover_media(store: Store, media_root: Path) -> RecoveryReport:
     removed = _remove_rows_without_files(store, media_root)
     counts = _Counts()
     for camera_dir in _camera_dirs(media_root):
-        for hour_dir in sorted(camera_dir.glob(_HOUR_GLOB)):
+        hours = [*camera_dir.glob(_HOUR_GLOB), *(camera_dir / PROTECTED_DIR).glob(_HOUR_GLOB)]
+        for hour_dir in sorted(hours):
             _recover_hour(store, media_root, CameraId(camera_dir.name), hour_dir, counts)
     report = RecoveryReport(
         quarantined_partials=partials,
@@ -143,9 +146,17 @@ def probe_segment(path: Path) -> ProbedMedia:
         raise UnreadableSegmentError(f"{path} cannot be read: {err}") from err
 
 
-def parse_segment_start(relative: str) -> datetime | None:
-    """The UTC start encoded in ``<camera>/<YYYY>/<MM>/<DD>/<HH>/<MM.SS>[-n].mp4``, or ``None``."""
+def rendition_of(relative: str) -> Rendition:
+    """``protected`` for ``<camera>/protected/...`` (the protected rendition's layout), else ``original``."""
     parts = relative.split("/")
+    return Rendition.PROTECTED if len(parts) > 1 and parts[1] == PROTECTED_DIR else Rendition.ORIGINAL
+
+
+def parse_segment_start(relative: str) -> datetime | None:
+    """The UTC start in ``<camera>/[protected/]<YYYY>/<MM>/<DD>/<HH>/<MM.SS>[-n].mp4``, or ``None``."""
+    parts = relative.split("/")
+    if rendition_of(relative) is Rendition.PROTECTED:
+        del parts[1]
     match = _SEGMENT_NAME.match(parts[-1]) if len(parts) == 6 else None
     if match is None:
         return None
@@ -237,7 +248,8 @@ def _reindex(
     if start <= precise < start + timedelta(seconds=1):
         start = precise  # the path has whole seconds; the file's close time gives the fraction
     end = start + timedelta(seconds=probed.duration_s)
-    for neighbour in store.segments.list(camera_id, start, end, limit=100):
+    rendition = rendition_of(relative)
+    for neighbour in store.segments.list(camera_id, start, end, limit=100, rendition=rendition):
         if neighbour.start <= start:
             start = max(start, neighbour.end)
         else:
@@ -253,6 +265,7 @@ def _reindex(
         height=probed.height,
         keyframes=probed.keyframes,
         audio_codec=probed.audio_codec,
+        rendition=rendition,
     )
     try:
         store.segments.add(segment)

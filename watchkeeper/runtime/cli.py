@@ -18,6 +18,7 @@ from watchkeeper.config.loader import load_config
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.runtime.cli_custody import register_custody_commands
+from watchkeeper.runtime.cli_secrets import secrets_app
 from watchkeeper.runtime.cli_users import users_app
 from watchkeeper.runtime.logs import LogFormat, configure_logging
 
@@ -37,6 +38,7 @@ app = typer.Typer(
 config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
+app.add_typer(secrets_app, name="secrets")
 register_custody_commands(app)
 
 ConfigOption = Annotated[

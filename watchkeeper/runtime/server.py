@@ -68,6 +68,9 @@ def uvicorn_config(app: FastAPI, server: ServerConfig) -> uvicorn.Config:
         access_log=False,
         lifespan="on",
         ws="auto",
+        # Console messages are small JSON; compressing each one for each console cost a fifth of the event
+        # loop with 200 consoles connected (py-spy, benchmarks/alarm_latency.py).
+        ws_per_message_deflate=False,
         proxy_headers=bool(server.trusted_proxies),
         forwarded_allow_ips=list(server.trusted_proxies) or None,
         ssl_certfile=tls.cert_file if tls is not None else None,

@@ -2,6 +2,7 @@
 
 from watchkeeper.sources.backoff import Backoff
 from watchkeeper.sources.errors import (
+    CorruptStreamError,
     NoKeyframeError,
     SourceError,
     SourceUnavailableError,
@@ -12,6 +13,7 @@ from watchkeeper.sources.recordable import mp4_unrecordable_reason
 
 __all__ = [
     "Backoff",
+    "CorruptStreamError",
     "NoKeyframeError",
     "OpenedStream",
     "PyAVSource",

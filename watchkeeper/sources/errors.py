@@ -25,3 +25,9 @@ class NoKeyframeError(StreamStalledError):
     """Video packets arrive but no keyframe within the keyframe timeout: nothing can be recorded."""
 
     code = "source_no_keyframe"
+
+
+class CorruptStreamError(SourceUnavailableError):
+    """The stream delivers packets but the video in them cannot be decoded (garbage, wrong codec data)."""
+
+    code = "source_corrupt"

@@ -46,6 +46,35 @@ const EVENTS = [
   { id: "ev1", camera_id: "cam1", kind: "motion", start: at(-25.5), end: at(-21), score: 0.4, label: "motion" },
 ];
 
+const incident = (id: string, priority: string, createdS: number, state = "new") => ({
+  id,
+  type_code: "fire",
+  category: "safety",
+  title: `Incident ${id}`,
+  state,
+  priority,
+  source: "operator",
+  site_id: "hq",
+  camera_ids: ["cam1"],
+  lat: null,
+  lon: null,
+  created_at: at(createdS),
+  updated_at: at(createdS),
+  created_by: "admin",
+  owner: null,
+  assignee_user: null,
+  assignee_team: null,
+  alarm_count: 1,
+  last_alarm_at: null,
+  resolution: null,
+  revision: 1,
+  escalation_level: 0,
+  next_escalation_at: null,
+  allowed_actions: state === "new" ? ["acknowledge", "start", "resolve"] : ["start", "hold", "resolve"],
+  has_caller: false,
+});
+let INCIDENTS = [incident("inc-low", "low", -300), incident("inc-high", "high", -60)];
+
 let failEvents = false;
 let acceptSockets = false;
 const requests: string[] = [];
@@ -54,7 +83,8 @@ const sockets: Duplex[] = [];
 /** Completes the WebSocket handshake (or refuses it) for `/api/ws`. */
 function upgrade(req: IncomingMessage, socket: Duplex): void {
   const key = req.headers["sec-websocket-key"];
-  if (!acceptSockets || req.url !== "/api/ws" || typeof key !== "string") {
+  const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  if (!acceptSockets || path !== "/api/ws" || typeof key !== "string") {
     socket.destroy();
     return;
   }
@@ -90,6 +120,20 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     if (failEvents) return reply(res, 503, { error: { code: "unavailable", message: "event store is down" } });
     return reply(res, 200, EVENTS);
   }
+  if (url.pathname === "/api/map/settings") {
+    return reply(res, 200, { tile_url_template: "/tiles/{z}/{x}/{y}.png", attribution: "grid", offline_grid: true, max_zoom: 20 });
+  }
+  if (url.pathname === "/api/incidents") {
+    return reply(res, 200, { items: INCIDENTS, total: INCIDENTS.length, limit: 500, offset: 0 });
+  }
+  const action = /^\/api\/incidents\/([^/]+)\/actions\/acknowledge$/.exec(url.pathname);
+  if (action && req.method === "POST") {
+    const found = INCIDENTS.find((item) => item.id === action[1]);
+    if (!found) return reply(res, 404, { error: { code: "not_found", message: "no such incident" } });
+    const updated = { ...found, state: "acknowledged", revision: found.revision + 1, allowed_actions: ["start", "hold", "resolve"] };
+    INCIDENTS = INCIDENTS.map((item) => (item.id === updated.id ? updated : item));
+    return reply(res, 200, updated);
+  }
   if (url.pathname === "/api/recordings") {
     return reply(res, 200, url.searchParams.get("camera_id") === "cam1" ? SEGMENTS : []);
   }
@@ -114,6 +158,7 @@ afterEach(() => {
   failEvents = false;
   acceptSockets = false;
   requests.length = 0;
+  INCIDENTS = [incident("inc-low", "low", -300), incident("inc-high", "high", -60)];
   for (const socket of sockets.splice(0)) socket.destroy();
 });
 
@@ -199,5 +244,31 @@ describe("App", () => {
     // The server drops the link: the console says it is reconnecting.
     for (const socket of sockets.splice(0)) socket.destroy();
     await waitFor(() => expect(screen.getByTestId("ws-state").textContent).toBe("reconnecting"));
+  });
+
+  it("queues incidents by priority, adds pushed ones live and acknowledges from the queue", async () => {
+    acceptSockets = true;
+    render(<App />);
+    await waitFor(() => expect(screen.getAllByTestId("incident-item")).toHaveLength(2));
+    expect(screen.getAllByTestId("incident-item").map((el) => el.dataset.incidentId)).toEqual(["inc-high", "inc-low"]);
+    await waitFor(() => expect(screen.getByTestId("ws-state").textContent).toBe("live"));
+    expect(requests.some((r) => r.startsWith("/api/incidents?state=new"))).toBe(true);
+
+    const { allowed_actions: _unused, ...head } = incident("inc-crit", "critical", -1);
+    push({ type: "incident", cursor: 7, change: "created", actor: null, escalated_to: null, incident: head });
+    await waitFor(() => expect(screen.getAllByTestId("incident-item")).toHaveLength(3));
+    const top = screen.getAllByTestId("incident-item")[0] as HTMLElement;
+    expect(top.dataset.incidentId).toBe("inc-crit");
+    expect(top.textContent).toContain("Critical");
+    expect(top.textContent).toContain("NEW");
+
+    const high = screen.getAllByTestId("incident-item")[1] as HTMLElement;
+    fireEvent.click(within(high).getByTestId("incident-action-acknowledge"));
+    await waitFor(() =>
+      expect(screen.getAllByTestId("incident-item")[1]?.dataset.state).toBe("acknowledged"),
+    );
+    expect(within(screen.getAllByTestId("incident-item")[1] as HTMLElement).getByTestId("incident-state").textContent).toContain(
+      "Acknowledged",
+    );
   });
 });

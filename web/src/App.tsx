@@ -1,12 +1,17 @@
-import { useCallback, useMemo, useReducer, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 
 import {
+  type CameraOut,
   type EventOut,
+  type IncidentOut,
+  type MapSettingsOut,
   type SegmentOut,
   describeError,
   getHealth,
+  getMapSettings,
   listCameras,
   listEvents,
+  listIncidents,
   listRecordings,
 } from "./api/client";
 import type { Me } from "./api/auth";
@@ -16,13 +21,30 @@ import { CameraList } from "./components/CameraList";
 import { DeadLetters } from "./components/DeadLetters";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { EventList } from "./components/EventList";
+import { IncidentPage } from "./components/IncidentPage";
+import { IncidentQueue } from "./components/IncidentQueue";
+import { LiveView } from "./components/LiveView";
+import { MapView } from "./components/MapView";
 import { type Playback, RecordingPanel } from "./components/RecordingPanel";
 import { RetentionNote } from "./components/RetentionNote";
+import { splitPlaced } from "./lib/geo";
+import { INITIAL_INCIDENTS, OPEN_STATES, incidentsReducer } from "./lib/incidents";
 import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
+import { useHashRoute } from "./lib/useHashRoute";
+import { useIncidentOps } from "./lib/useIncidentOps";
 import { usePoll } from "./lib/usePoll";
 
 const CAMERA_POLL_MS = 10_000;
 const EVENT_POLL_MS = 15_000;
+const INCIDENT_POLL_MS = 20_000;
+const INCIDENT_LIMIT = 500;
+/** Used when the server does not say (an older server): its own offline grid. */
+const DEFAULT_MAP: MapSettingsOut = {
+  tile_url_template: "/tiles/{z}/{x}/{y}.png",
+  attribution: "Offline grid basemap",
+  offline_grid: true,
+  max_zoom: 20,
+};
 const RECORDING_POLL_MS = 4_000;
 const RECORDING_WINDOW_MS = 60 * 60 * 1000;
 const RECORDING_LIMIT = 1000;
@@ -67,6 +89,13 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [version, setVersion] = useState<string | null>(null);
   const lookup = useRef(0);
+  const [incidents, dispatchIncidents] = useReducer(incidentsReducer, INITIAL_INCIDENTS);
+  const [mapSettings, setMapSettings] = useState<MapSettingsOut | null>(null);
+  const [route, navigate] = useHashRoute();
+  const cursor = useRef<number | null>(null);
+  cursor.current = incidents.cursor;
+  const onIncidentUpdated = useCallback((incident: IncidentOut) => dispatchIncidents({ type: "updated", incident }), []);
+  const ops = useIncidentOps(onIncidentUpdated);
 
   const setError = useCallback((source: string, err: unknown | null) => {
     setErrors((current) => {
@@ -108,6 +137,40 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     (err) => setError("Events", err),
   );
   usePoll(
+    "map-settings",
+    3_600_000,
+    (signal) => getMapSettings(signal),
+    (settings) => setMapSettings(settings),
+    () => setMapSettings((current) => current ?? DEFAULT_MAP),
+  );
+  const loadIncidents = useCallback(
+    (signal?: AbortSignal) => {
+      const requestedAt = Date.now();
+      return listIncidents({ state: [...OPEN_STATES], limit: INCIDENT_LIMIT }, signal).then((page) => ({
+        page,
+        requestedAt,
+      }));
+    },
+    [],
+  );
+  usePoll(
+    "incidents",
+    INCIDENT_POLL_MS,
+    (signal) => loadIncidents(signal),
+    ({ page, requestedAt }) => dispatchIncidents({ type: "loaded", incidents: page.items, requestedAt }),
+    (err) => setError("Incidents", err),
+  );
+  const reloadIncidents = useCallback(() => {
+    loadIncidents().then(
+      ({ page, requestedAt }) => dispatchIncidents({ type: "loaded", incidents: page.items, requestedAt }),
+      (err: unknown) => setError("Incidents", err),
+    );
+  }, [loadIncidents, setError]);
+  useEffect(() => {
+    if (incidents.resync > 0) reloadIncidents();
+  }, [incidents.resync, reloadIncidents]);
+
+  usePoll(
     cameraId,
     RECORDING_POLL_MS,
     (signal) =>
@@ -120,8 +183,13 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   );
 
   const link = useLiveSocket(liveSocketUrl(window.location), {
-    onMessage: (message) => dispatch({ type: "ws", message }),
+    onMessage: (message) => {
+      if (message.type === "incident" || message.type === "cursor") dispatchIncidents({ type: "ws", message });
+      else dispatch({ type: "ws", message });
+    },
+    since: () => (cursor.current === null ? "now" : String(cursor.current)),
     onOpen: () => {
+      if (cursor.current === null) reloadIncidents();
       // Catch up on whatever happened while the socket was down.
       listEvents({ limit: MAX_EVENTS }).then(
         (events) => dispatch({ type: "events_loaded", events }),
@@ -191,6 +259,18 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   };
 
   const cameraNames = useMemo(() => new Map(state.cameras.map((c) => [c.id, c.name])), [state.cameras]);
+  const { unplaced } = useMemo(() => splitPlaced(state.cameras), [state.cameras]);
+  const peekEvents = useMemo(
+    () => state.events.filter((event) => event.camera_id === cameraId).slice(0, 5),
+    [state.events, cameraId],
+  );
+  const me = user?.username ?? null;
+  const openIncident = (id: string) => {
+    dispatchIncidents({ type: "seen", id });
+    navigate(`/incident/${encodeURIComponent(id)}`);
+  };
+  const pageId = route.startsWith("/incident/") ? decodeURIComponent(route.slice("/incident/".length)) : null;
+  const pageRevision = incidents.items.find((item) => item.id === pageId)?.revision ?? null;
   const errorList = Object.entries(errors).map(([source, message]) => `${source}: ${message}`);
 
   return (
@@ -199,6 +279,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         <h1>Watchkeeper</h1>
         <span className="muted small">{version ? `v${version}` : ""}</span>
         <RetentionNote />
+        <ThemeToggle />
         <span className={`link link-${link}`} title={LINK_HELP[link]}>
           <span className="dot" aria-hidden="true" />
           <span data-testid="ws-state" data-state={link}>
@@ -219,6 +300,62 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         ) : null}
       </header>
       <ErrorBanner errors={errorList} />
+      {pageId !== null ? (
+        <main className="incident-main">
+          <IncidentPage
+            id={pageId}
+            revision={pageRevision}
+            cameras={state.cameras}
+            settings={mapSettings}
+            me={me}
+            ops={ops}
+            onBack={() => navigate("/")}
+          />
+        </main>
+      ) : (
+      <>
+      <section className="ops" aria-label="Map and incidents">
+        <div className="map-column">
+          <MapView
+            cameras={state.cameras}
+            incidents={incidents.items}
+            settings={mapSettings}
+            selectedCameraId={cameraId}
+            onCameraClick={selectCamera}
+            onIncidentClick={openIncident}
+          />
+          <div className="map-strip">
+            <CameraPeek camera={camera} events={peekEvents} />
+            <section className="panel unplaced" aria-labelledby="unplaced-title" data-testid="unplaced-cameras">
+              <h2 id="unplaced-title">Not placed on the map</h2>
+              {unplaced.length === 0 ? (
+                <p className="empty">Every camera has a map position.</p>
+              ) : (
+                <ul className="list">
+                  {unplaced.map((c) => (
+                    <li key={c.id}>
+                      <button type="button" className="link-button" onClick={() => selectCamera(c.id)}>
+                        {c.name}
+                      </button>{" "}
+                      <span className="small muted">({c.status.state})</span>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </section>
+          </div>
+        </div>
+        <IncidentQueue
+          items={incidents.items}
+          loaded={incidents.loaded}
+          fresh={incidents.fresh}
+          cameraNames={cameraNames}
+          me={me}
+          ops={ops}
+          onOpen={openIncident}
+          onSeen={(id) => dispatchIncidents({ type: "seen", id })}
+        />
+      </section>
       <main className="layout">
         <CameraList cameras={state.cameras} loaded={camerasLoaded} selectedId={cameraId} onSelect={selectCamera} />
         <RecordingPanel
@@ -239,6 +376,66 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         />
         {user?.permissions.includes(MANAGE_INTEGRATIONS) ? <DeadLetters /> : null}
       </main>
+      </>
+      )}
     </div>
+  );
+}
+
+function CameraPeek({ camera, events }: { camera: CameraOut | null; events: EventOut[] }) {
+  if (!camera) {
+    return (
+      <section className="panel peek">
+        <p className="empty">Click a camera on the map for its live view.</p>
+      </section>
+    );
+  }
+  return (
+    <section className="panel peek" aria-labelledby="peek-title" data-testid="camera-peek" data-camera-id={camera.id}>
+      <h2 id="peek-title">{camera.name}</h2>
+      <LiveView cameraId={camera.id} cameraName={camera.name} />
+      <ul className="list small">
+        {events.map((event) => (
+          <li key={event.id}>
+            {event.kind} · {event.label} · {new Date(event.start).toLocaleTimeString()}
+          </li>
+        ))}
+      </ul>
+      {events.length === 0 ? <p className="empty small">No recent events from this camera.</p> : null}
+    </section>
+  );
+}
+
+type Theme = "dark" | "light";
+
+function storedTheme(): Theme {
+  try {
+    return window.localStorage.getItem("wk-theme") === "light" ? "light" : "dark";
+  } catch {
+    return "dark";
+  }
+}
+
+/** Dark (control rooms, the default) or light theme; remembered in this browser. */
+function ThemeToggle() {
+  const [theme, setTheme] = useState<Theme>(storedTheme);
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+    try {
+      window.localStorage.setItem("wk-theme", theme);
+    } catch {
+      // Private mode: the choice lasts for this page only.
+    }
+  }, [theme]);
+  return (
+    <button
+      type="button"
+      className="logout"
+      data-testid="theme-toggle"
+      aria-pressed={theme === "dark"}
+      onClick={() => setTheme(theme === "dark" ? "light" : "dark")}
+    >
+      {theme === "dark" ? "Light theme" : "Dark theme"}
+    </button>
   );
 }

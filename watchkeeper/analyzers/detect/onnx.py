@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -107,10 +108,11 @@ class OnnxDetector:
 
     @staticmethod
     def _open(config: DetectorConfig, path: Path) -> Any:
+        """Create the ONNX Runtime session (``threads: 0`` picks a count for this machine)."""
         if not path.is_file():
             raise DetectorError(f"detector model {path} not found")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads
+        options.intra_op_num_threads = config.threads or default_threads(os.cpu_count())
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         providers = choose_providers(config.device, ort.get_available_providers())
@@ -177,3 +179,15 @@ class OnnxDetector:
         candidates = candidates.select(candidates.class_ids < len(self._class_names))
         candidates = finish(candidates, self._config.nms_iou, self._config.max_detections)
         return to_detections(candidates, transform.to_frame(candidates.boxes))
+
+
+def default_threads(cpu_count: int | None) -> int:
+    """ONNX Runtime threads when the config says 0.
+
+    On a small box (2 cores or fewer) one thread is faster overall: the detector shares the cores with
+    the camera threads, and a second spinning intra-op thread only steals from them (measured on the
+    2-core machine: 93 % CPU instead of 112 % for the same 16-camera run, with shorter detector latency).
+    Larger machines use half their cores, leaving the rest to decoding.
+    """
+    cores = cpu_count or 1
+    return 1 if cores <= 2 else max(1, cores // 2)

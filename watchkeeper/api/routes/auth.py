@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from watchkeeper.api.custody import audit
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.policy import (
     AUTH_RESPONSES,
@@ -23,6 +24,8 @@ from watchkeeper.api.schemas.auth import (
     TokenIn,
     TokenOut,
 )
+from watchkeeper.audit.log import AuditAction
+from watchkeeper.auth.errors import AuthError
 from watchkeeper.auth.principal import Principal
 
 router = APIRouter(tags=["auth"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
@@ -43,7 +46,14 @@ def _source(request: Request) -> str:
 )
 def login(body: LoginIn, request: Request, response: Response, auth: AuthDep) -> LoginOut:
     """Check the password and start a session: sets the HTTP-only `wk_session` cookie."""
-    result = auth.login(body.username, body.password, _source(request), request.headers.get("user-agent", ""))
+    try:
+        result = auth.login(
+            body.username, body.password, _source(request), request.headers.get("user-agent", "")
+        )
+    except AuthError as err:
+        audit(request, body.username, AuditAction.LOGIN_FAILED, f"user:{body.username}", error=err.code)
+        raise
+    audit(request, body.username, AuditAction.LOGIN, f"user:{body.username}")
     max_age = int(auth.config.session_max_hours * 3600)
     response.set_cookie(
         SESSION_COOKIE,

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -362,7 +363,8 @@ def camera_timeline(
 def camera_snapshot(camera_id: str, request: Request, context: ContextDep, principal: LiveViewer) -> Response:
     """The newest analysed frame of the camera (JPEG, detect-stream size, never cached)."""
     camera = _camera(context, camera_id)
-    audit(request, principal.username, AuditAction.LIVE_SNAPSHOT, f"camera:{camera}")
+    if context.live_views.starts_view(principal.username, camera, time.monotonic()):
+        audit(request, principal.username, AuditAction.LIVE_SNAPSHOT, f"camera:{camera}")
     path = media_file(context.media_root, snapshot_path(context.media_root, camera))
     if path is None:  # refuses links leading outside the media root
         raise NoSnapshotError(f"camera {camera_id!r} has no snapshot yet")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
+from watchkeeper.api.custody import audit
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.policy import AUTH_RESPONSES, AuthDep, Require
 from watchkeeper.api.schemas.auth import UserIn, UserOut, UserPatch
+from watchkeeper.audit.log import AuditAction
 from watchkeeper.auth.errors import ForbiddenError
 from watchkeeper.auth.models import UserChange
 from watchkeeper.auth.permissions import Permission
@@ -25,10 +27,20 @@ def list_users(auth: AuthDep, _admin: Principal = AdminDep) -> list[UserOut]:
 
 
 @router.post("/api/users", operation_id="createUser", status_code=201)
-def create_user(body: UserIn, auth: AuthDep, _admin: Principal = AdminDep) -> UserOut:
+def create_user(body: UserIn, request: Request, auth: AuthDep, admin: Principal = AdminDep) -> UserOut:
     """Create a user with role grants."""
     grants = [grant.to_grant() for grant in body.roles]
-    return UserOut.of(auth.create_user(body.username, body.password, grants, body.display_name))
+    created = auth.create_user(body.username, body.password, grants, body.display_name)
+    roles = ",".join(grant.role for grant in grants)
+    audit(
+        request,
+        admin.username,
+        AuditAction.USER_CHANGE,
+        f"user:{body.username}",
+        change="create",
+        roles=roles,
+    )
+    return UserOut.of(created)
 
 
 @router.get("/api/users/{username}", operation_id="getUser")
@@ -41,7 +53,9 @@ def get_user(username: str, auth: AuthDep, _admin: Principal = AdminDep) -> User
 
 
 @router.patch("/api/users/{username}", operation_id="updateUser")
-def update_user(username: str, body: UserPatch, auth: AuthDep, admin: Principal = AdminDep) -> UserOut:
+def update_user(
+    username: str, body: UserPatch, request: Request, auth: AuthDep, admin: Principal = AdminDep
+) -> UserOut:
     """Change a user's name, state, grants or password (a new password or disabling ends their sessions)."""
     if username == admin.username and (body.disabled or body.roles is not None):
         raise ForbiddenError("you cannot disable yourself or change your own roles (ask another admin)")
@@ -51,13 +65,18 @@ def update_user(username: str, body: UserPatch, auth: AuthDep, admin: Principal 
     )
     if body.password is not None:
         auth.reset_password(username, body.password)
+    changed = ",".join(sorted(body.model_dump(exclude_none=True, exclude={"password"}))) or "password"
+    audit(
+        request, admin.username, AuditAction.USER_CHANGE, f"user:{username}", change="update", fields=changed
+    )
     return UserOut.of(updated)
 
 
 @router.delete("/api/users/{username}", operation_id="deleteUser", status_code=204)
-def delete_user(username: str, auth: AuthDep, admin: Principal = AdminDep) -> Response:
+def delete_user(username: str, request: Request, auth: AuthDep, admin: Principal = AdminDep) -> Response:
     """Delete a user with their sessions and tokens."""
     if username == admin.username:
         raise ForbiddenError("you cannot delete yourself")
     auth.delete_user(username)
+    audit(request, admin.username, AuditAction.USER_CHANGE, f"user:{username}", change="delete")
     return Response(status_code=204)

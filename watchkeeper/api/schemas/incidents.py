@@ -188,13 +188,13 @@ class NoteOut(_Out):
 
 
 class AttachmentOut(_Out):
-    """An attached analysis event and where its snapshot and clip are served."""
+    """An attached analysis event; ``event_url`` gives the event with its snapshot and clip URLs."""
 
     event_id: str
     added_by: str
     at: datetime
     snapshot_url: str
-    clip_url: str
+    event_url: str
 
     @classmethod
     def of(cls, item: Attachment) -> AttachmentOut:
@@ -204,8 +204,8 @@ class AttachmentOut(_Out):
             event_id=item.event_id,
             added_by=item.added_by,
             at=item.at,
-            snapshot_url=f"{base}/snapshot",
-            clip_url=f"{base}/clip",
+            snapshot_url=f"{base}/snapshot.jpg",
+            event_url=base,
         )
 
 

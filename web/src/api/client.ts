@@ -138,3 +138,119 @@ export async function listRecordings(query: RecordingQuery, signal?: AbortSignal
   if (data === undefined) throw toApiError(error, response);
   return data;
 }
+
+// ---- Incidents and the map ----
+
+export type IncidentOut = components["schemas"]["IncidentOut"];
+export type IncidentDetailOut = components["schemas"]["IncidentDetailOut"];
+export type IncidentPageOut = components["schemas"]["IncidentPageOut"];
+export type IncidentTypeOut = components["schemas"]["IncidentTypeOut"];
+export type IncidentState = IncidentOut["state"];
+export type IncidentAction = IncidentOut["allowed_actions"][number];
+export type Priority = IncidentOut["priority"];
+export type MapSettingsOut = components["schemas"]["MapSettingsOut"];
+export type PositionOut = NonNullable<CameraOut["position"]>;
+
+export interface IncidentQuery {
+  state?: IncidentState[];
+  priority?: Priority[];
+  camera_id?: string[];
+  limit?: number;
+  offset?: number;
+}
+
+/** A page of incidents matching `query`. */
+export async function listIncidents(query: IncidentQuery = {}, signal?: AbortSignal): Promise<IncidentPageOut> {
+  const { data, error, response } = await api.GET("/api/incidents", { params: { query }, signal });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function getIncident(id: string, signal?: AbortSignal): Promise<IncidentDetailOut> {
+  const { data, error, response } = await api.GET("/api/incidents/{incident_id}", {
+    params: { path: { incident_id: id } },
+    signal,
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function listIncidentTypes(signal?: AbortSignal): Promise<IncidentTypeOut[]> {
+  const { data, error, response } = await api.GET("/api/incident-types", { signal });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+/** Moves an incident through its workflow; a 409 names the actions its current state allows. */
+export async function incidentAction(id: string, action: IncidentAction, reason = ""): Promise<IncidentOut> {
+  const { data, error, response } = await api.POST("/api/incidents/{incident_id}/actions/{action}", {
+    params: { path: { incident_id: id, action } },
+    body: { reason },
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function assignIncident(id: string, user: string | null, team: string | null): Promise<IncidentOut> {
+  const { data, error, response } = await api.PUT("/api/incidents/{incident_id}/assignee", {
+    params: { path: { incident_id: id } },
+    body: { user, team },
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function setIncidentPriority(id: string, priority: Priority): Promise<IncidentOut> {
+  const { data, error, response } = await api.PUT("/api/incidents/{incident_id}/priority", {
+    params: { path: { incident_id: id } },
+    body: { priority },
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+/** Ticks SOP step `index`, or skips it when `skipReason` is given. */
+export async function setSopStep(id: string, index: number, skipReason: string | null = null): Promise<unknown> {
+  const { data, error, response } = await api.PUT("/api/incidents/{incident_id}/sop/{index}", {
+    params: { path: { incident_id: id, index } },
+    body: { skip_reason: skipReason },
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function addIncidentNote(id: string, text: string): Promise<unknown> {
+  const { data, error, response } = await api.POST("/api/incidents/{incident_id}/notes", {
+    params: { path: { incident_id: id } },
+    body: { text },
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function getEvent(id: string, signal?: AbortSignal): Promise<EventOut> {
+  const { data, error, response } = await api.GET("/api/events/{event_id}", {
+    params: { path: { event_id: id } },
+    signal,
+  });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+export async function getMapSettings(signal?: AbortSignal): Promise<MapSettingsOut> {
+  const { data, error, response } = await api.GET("/api/map/settings", { signal });
+  if (data === undefined) throw toApiError(error, response);
+  return data;
+}
+
+/** URL of a camera's newest analysed frame (the protected view); `tick` defeats caching. */
+export function snapshotUrl(cameraId: string, tick: number): string {
+  return `${API_ORIGIN}/api/cameras/${encodeURIComponent(cameraId)}/latest.jpg?t=${tick}`;
+}
+
+/** URL of a protected clip of a camera between two instants. */
+export function clipUrl(cameraId: string, startMs: number, endMs: number): string {
+  const start = encodeURIComponent(new Date(startMs).toISOString());
+  const end = encodeURIComponent(new Date(endMs).toISOString());
+  return `${API_ORIGIN}/api/cameras/${encodeURIComponent(cameraId)}/clip.mp4?start=${start}&end=${end}`;
+}

@@ -804,6 +804,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/map/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Map Settings
+         * @description Which tiles the console's map draws, and their attribution.
+         */
+        get: operations["getMapSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/recordings": {
         parameters: {
             query?: never;
@@ -978,6 +998,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tiles/{z}/{x}/{y}.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Map Tile
+         * @description One tile of the offline latitude/longitude grid (Web-Mercator ``z/x/y``).
+         */
+        get: operations["getMapTile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1008,7 +1048,7 @@ export interface components {
         };
         /**
          * AttachmentOut
-         * @description An attached analysis event and where its snapshot and clip are served.
+         * @description An attached analysis event; ``event_url`` gives the event with its snapshot and clip URLs.
          */
         AttachmentOut: {
             /** Added By */
@@ -1018,10 +1058,10 @@ export interface components {
              * Format: date-time
              */
             at: string;
-            /** Clip Url */
-            clip_url: string;
             /** Event Id */
             event_id: string;
+            /** Event Url */
+            event_url: string;
             /** Snapshot Url */
             snapshot_url: string;
         };
@@ -1510,6 +1550,29 @@ export interface components {
             /** Csrf Token */
             csrf_token: string;
             user: components["schemas"]["MeOut"];
+        };
+        /**
+         * MapSettingsOut
+         * @description How the console draws its map.
+         */
+        MapSettingsOut: {
+            /**
+             * Attribution
+             * @description Text shown in the map's corner.
+             */
+            attribution: string;
+            /** Max Zoom */
+            max_zoom: number;
+            /**
+             * Offline Grid
+             * @description True for Watchkeeper's own latitude/longitude grid tiles.
+             */
+            offline_grid: boolean;
+            /**
+             * Tile Url Template
+             * @description Leaflet tile URL with `{z}`, `{x}` and `{y}`.
+             */
+            tile_url_template: string;
         };
         /**
          * MeOut
@@ -5222,6 +5285,71 @@ export interface operations {
             };
         };
     };
+    getMapSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MapSettingsOut"];
+                };
+            };
+            /** @description Refused by a rule of the domain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     listRecordings: {
         parameters: {
             query: {
@@ -5925,6 +6053,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryOut"];
+                };
+            };
+            /** @description Refused by a rule of the domain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getMapTile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                z: number;
+                x: number;
+                y: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A 256 px grid tile */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": unknown;
                 };
             };
             /** @description Refused by a rule of the domain */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { backoffDelay, liveSocketUrl, parseWsMessage } from "./ws";
+import { backoffDelay, liveSocketUrl, parseWsMessage, withSince } from "./ws";
 
 const EVENT = {
   id: "ev1",
@@ -11,6 +11,61 @@ const EVENT = {
   score: 0.7,
   label: "motion",
 };
+
+const HEAD = {
+  id: "inc-1",
+  revision: 2,
+  type_code: "fire",
+  category: "safety",
+  title: "Smoke",
+  state: "new",
+  priority: "high",
+  source: "operator",
+  site_id: null,
+  camera_ids: ["cam1"],
+  lat: null,
+  lon: null,
+  owner: null,
+  assignee_user: null,
+  assignee_team: null,
+  alarm_count: 1,
+  escalation_level: 0,
+  created_at: "2025-11-25T10:00:00Z",
+  updated_at: "2025-11-25T10:00:00Z",
+};
+
+describe("incident messages", () => {
+  it("accepts an incident push and a cursor", () => {
+    const raw = { type: "incident", cursor: 9, change: "created", actor: null, escalated_to: null, incident: HEAD };
+    expect(parseWsMessage(JSON.stringify(raw))).toEqual({
+      type: "incident",
+      cursor: 9,
+      change: "created",
+      actor: null,
+      incident: HEAD,
+    });
+    expect(parseWsMessage(JSON.stringify({ type: "cursor", cursor: 9, replayed: 2, resync: true }))).toEqual({
+      type: "cursor",
+      cursor: 9,
+      replayed: 2,
+      resync: true,
+    });
+  });
+
+  it.each([
+    ["no cursor", { type: "incident", change: "created", incident: HEAD }],
+    ["an unknown change", { type: "incident", cursor: 1, change: "deleted", incident: HEAD }],
+    ["an unknown state", { type: "incident", cursor: 1, change: "created", incident: { ...HEAD, state: "lost" } }],
+    ["an unknown priority", { type: "incident", cursor: 1, change: "created", incident: { ...HEAD, priority: "p0" } }],
+  ])("rejects %s", (_name, raw) => {
+    expect(parseWsMessage(JSON.stringify(raw))).toBeNull();
+  });
+
+  it("adds the since cursor to the socket URL", () => {
+    expect(withSince("ws://h/api/ws", "now")).toBe("ws://h/api/ws?since=now");
+    expect(withSince("ws://h/api/ws", null)).toBe("ws://h/api/ws");
+  });
+});
 
 describe("parseWsMessage", () => {
   it("accepts an event message", () => {

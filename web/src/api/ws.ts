@@ -8,6 +8,11 @@
 import { useEffect, useRef, useState } from "react";
 
 import type { CameraStatusOut, EventOut } from "./client";
+import type { components } from "./schema";
+
+/** The head of an incident as pushed over the WebSocket. */
+export type WsIncidentHead = components["schemas"]["WsIncidentHead"];
+export type IncidentChange = components["schemas"]["WsIncident"]["change"];
 
 export interface EventMessage {
   type: "event";
@@ -22,7 +27,24 @@ export interface CameraStatusMessage {
   status: CameraStatusOut;
 }
 
-export type WsMessage = EventMessage | CameraStatusMessage;
+export interface IncidentMessage {
+  type: "incident";
+  /** Orders every incident change; reconnect with `?since=<cursor>` to replay what was missed. */
+  cursor: number;
+  change: IncidentChange;
+  actor: string | null;
+  incident: WsIncidentHead;
+}
+
+/** End of a replay: `cursor` is the newest change; `resync` asks for a reload over HTTP. */
+export interface CursorMessage {
+  type: "cursor";
+  cursor: number;
+  replayed: number;
+  resync: boolean;
+}
+
+export type WsMessage = EventMessage | CameraStatusMessage | IncidentMessage | CursorMessage;
 
 /** "connecting" before the first connection, "live" while open, "reconnecting" after a drop. */
 export type LinkState = "connecting" | "live" | "reconnecting";
@@ -59,6 +81,60 @@ function isEvent(value: unknown): value is EventOut {
   );
 }
 
+const INCIDENT_STATES = new Set(["new", "acknowledged", "in_progress", "on_hold", "resolved", "closed"]);
+const PRIORITIES = new Set(["critical", "high", "medium", "low"]);
+const CHANGES = new Set(["created", "alarm", "transition", "assigned", "priority", "note", "attachment", "sop", "escalated"]);
+
+function isNullableString(value: unknown): boolean {
+  return value === null || typeof value === "string";
+}
+
+function isNullableNumber(value: unknown): boolean {
+  return value === null || typeof value === "number";
+}
+
+function isIncidentHead(value: unknown): value is WsIncidentHead {
+  return (
+    isRecord(value) &&
+    typeof value.id === "string" &&
+    typeof value.revision === "number" &&
+    typeof value.title === "string" &&
+    typeof value.type_code === "string" &&
+    typeof value.state === "string" &&
+    INCIDENT_STATES.has(value.state) &&
+    typeof value.priority === "string" &&
+    PRIORITIES.has(value.priority) &&
+    Array.isArray(value.camera_ids) &&
+    value.camera_ids.every((id) => typeof id === "string") &&
+    isNullableNumber(value.lat) &&
+    isNullableNumber(value.lon) &&
+    isNullableString(value.assignee_user) &&
+    isNullableString(value.assignee_team) &&
+    typeof value.created_at === "string" &&
+    typeof value.updated_at === "string"
+  );
+}
+
+function parseIncidentOrCursor(value: Record<string, unknown>): IncidentMessage | CursorMessage | null {
+  if (typeof value.cursor !== "number") return null;
+  if (value.type === "cursor") {
+    return {
+      type: "cursor",
+      cursor: value.cursor,
+      replayed: typeof value.replayed === "number" ? value.replayed : 0,
+      resync: value.resync === true,
+    };
+  }
+  if (typeof value.change !== "string" || !CHANGES.has(value.change) || !isIncidentHead(value.incident)) return null;
+  return {
+    type: "incident",
+    cursor: value.cursor,
+    change: value.change as IncidentChange,
+    actor: typeof value.actor === "string" ? value.actor : null,
+    incident: value.incident,
+  };
+}
+
 /** Parses one raw WebSocket frame; returns null for anything that is not a known, well-formed message. */
 export function parseWsMessage(raw: string): WsMessage | null {
   let value: unknown;
@@ -74,6 +150,7 @@ export function parseWsMessage(raw: string): WsMessage | null {
   if (value.type === "camera_status" && typeof value.camera_id === "string" && isStatus(value.status)) {
     return { type: "camera_status", camera_id: value.camera_id, status: value.status };
   }
+  if (value.type === "incident" || value.type === "cursor") return parseIncidentOrCursor(value);
   return null;
 }
 
@@ -103,6 +180,13 @@ export interface LiveSocketHandlers {
   onMessage: (message: WsMessage) => void;
   /** Called on every (re)connection: a good moment to re-fetch what may have been missed. */
   onOpen?: () => void;
+  /** The `since` cursor to send when (re)connecting (`"now"` or the last incident cursor seen). */
+  since?: () => string | null;
+}
+
+/** `url` with `?since=<since>` when a cursor is given. */
+export function withSince(url: string, since: string | null | undefined): string {
+  return since ? `${url}?since=${encodeURIComponent(since)}` : url;
 }
 
 /** Keeps a WebSocket open to `url`, reconnecting with exponential backoff; returns the link state. */
@@ -118,7 +202,7 @@ export function useLiveSocket(url: string, handlers: LiveSocketHandlers): LinkSt
     let disposed = false;
 
     const connect = (): void => {
-      socket = new WebSocket(url);
+      socket = new WebSocket(withSince(url, handlersRef.current.since?.()));
       socket.onopen = () => {
         attempt = 0;
         setState("live");

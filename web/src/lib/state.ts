@@ -70,6 +70,7 @@ export function consoleReducer(state: ConsoleState, action: ConsoleAction): Cons
       if (message.type === "event") {
         return { ...state, events: mergeEvents(state.events, [message.event]) };
       }
+      if (message.type !== "camera_status") return state;
       const { camera_id: cameraId, status } = message;
       return {
         ...state,

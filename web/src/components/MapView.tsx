@@ -1,0 +1,272 @@
+/**
+ * The site map (Leaflet, bundled; no CDN): cameras at their positions with a
+ * field-of-view cone, clustered when zoomed out; open incidents as pins that
+ * pulse by priority. Tiles come from `server.tile_url_template` (by default the
+ * server's own offline grid); when they cannot be loaded a notice says so and
+ * the markers keep working.
+ */
+import L from "leaflet";
+import "leaflet.markercluster";
+import "leaflet/dist/leaflet.css";
+import "leaflet.markercluster/dist/MarkerCluster.css";
+import { useEffect, useRef, useState } from "react";
+
+import type { CameraOut, MapSettingsOut } from "../api/client";
+import { type LatLon, fovCone, incidentPoint } from "../lib/geo";
+import { PRIORITY_LABELS, type QueueItem, STATE_LABELS } from "../lib/incidents";
+
+const CAMERA_SYMBOLS: Record<CameraOut["status"]["state"], string> = {
+  connecting: "◌",
+  streaming: "●",
+  stalled: "▲",
+  offline: "■",
+};
+const FIT_MAX_ZOOM = 18;
+
+export interface MapViewProps {
+  cameras: CameraOut[];
+  incidents: QueueItem[];
+  settings: MapSettingsOut | null;
+  selectedCameraId?: string | null;
+  /** Centre on this point (the incident page); otherwise fit all placed cameras once. */
+  focus?: LatLon | null;
+  onCameraClick?: (cameraId: string) => void;
+  onIncidentClick?: (incidentId: string) => void;
+  /** Smaller map without the camera markers' labels (the incident page). */
+  compact?: boolean;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function cameraIcon(camera: CameraOut, selected: boolean, compact: boolean): L.DivIcon {
+  const state = camera.status.state;
+  const label = compact ? "" : `<span class="cam-label">${escapeHtml(camera.name)}</span>`;
+  return L.divIcon({
+    className: `cam-marker cam-${state}${selected ? " selected" : ""}`,
+    iconSize: [22, 22],
+    iconAnchor: [11, 11],
+    html:
+      `<span class="cam-symbol" data-testid="map-camera" data-camera-id="${escapeHtml(camera.id)}" ` +
+      `data-state="${state}">${CAMERA_SYMBOLS[state]}</span>${label}`,
+  });
+}
+
+function incidentIcon(incident: QueueItem): L.DivIcon {
+  return L.divIcon({
+    className: `incident-pin prio-${incident.priority} istate-${incident.state}`,
+    iconSize: [28, 28],
+    iconAnchor: [14, 28],
+    html:
+      `<span class="pin-body" data-testid="map-incident" data-incident-id="${escapeHtml(incident.id)}" ` +
+      `data-priority="${incident.priority}"><span>!</span></span>`,
+  });
+}
+
+function clusterIcon(cluster: L.MarkerCluster): L.DivIcon {
+  const count = cluster.getChildCount();
+  return L.divIcon({
+    className: "cam-cluster",
+    iconSize: [34, 34],
+    html: `<span aria-label="${count} cameras">${count}</span>`,
+  });
+}
+
+interface Layers {
+  map: L.Map;
+  cameras: L.MarkerClusterGroup;
+  cones: L.LayerGroup;
+  incidents: L.LayerGroup;
+  tiles: L.TileLayer | null;
+  coneByCamera: Map<L.Marker, L.Polygon>;
+  fitted: boolean;
+}
+
+/** Shows a camera's cone only while its marker is shown on its own (not inside a cluster). */
+function syncCones(layers: Layers): void {
+  for (const [marker, cone] of layers.coneByCamera) {
+    const visible = layers.cameras.getVisibleParent(marker) === marker;
+    if (visible && !layers.cones.hasLayer(cone)) layers.cones.addLayer(cone);
+    if (!visible && layers.cones.hasLayer(cone)) layers.cones.removeLayer(cone);
+  }
+}
+
+export function MapView({
+  cameras,
+  incidents,
+  settings,
+  selectedCameraId = null,
+  focus = null,
+  onCameraClick,
+  onIncidentClick,
+  compact = false,
+}: MapViewProps) {
+  const container = useRef<HTMLDivElement | null>(null);
+  const layers = useRef<Layers | null>(null);
+  const handlers = useRef({ onCameraClick, onIncidentClick });
+  handlers.current = { onCameraClick, onIncidentClick };
+  const focusRef = useRef<LatLon | null>(focus);
+  focusRef.current = focus;
+  const [tileProblem, setTileProblem] = useState(false);
+  const [failed, setFailed] = useState<string | null>(null);
+
+  // Create the map once.
+  useEffect(() => {
+    if (!container.current) return undefined;
+    let map: L.Map;
+    try {
+      map = L.map(container.current, { zoomControl: true, worldCopyJump: false, minZoom: 2, maxZoom: 20 });
+    } catch (err) {
+      setFailed(err instanceof Error ? err.message : String(err));
+      return undefined;
+    }
+    const initial = focusRef.current;
+    if (initial) map.setView(initial, FIT_MAX_ZOOM);
+    else map.setView([20, 0], 2);
+    map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+    L.control.scale({ imperial: false }).addTo(map);
+    const cameraGroup = L.markerClusterGroup({
+      showCoverageOnHover: false,
+      maxClusterRadius: 40,
+      spiderfyOnMaxZoom: true,
+      iconCreateFunction: clusterIcon,
+    });
+    const state: Layers = {
+      map,
+      cameras: cameraGroup,
+      cones: L.layerGroup(),
+      incidents: L.layerGroup(),
+      tiles: null,
+      coneByCamera: new Map(),
+      fitted: false,
+    };
+    state.cones.addTo(map);
+    cameraGroup.addTo(map);
+    state.incidents.addTo(map);
+    const sync = () => syncCones(state);
+    map.on("zoomend moveend", sync);
+    cameraGroup.on("animationend", sync);
+    layers.current = state;
+    // Keep Leaflet's idea of the container size right when the layout changes (and stay on the focus).
+    const observer =
+      typeof ResizeObserver === "undefined"
+        ? null
+        : new ResizeObserver(() => {
+            map.invalidateSize({ animate: false });
+            const point = focusRef.current;
+            if (point) map.setView(point, map.getZoom(), { animate: false });
+          });
+    observer?.observe(container.current);
+    return () => {
+      observer?.disconnect();
+      layers.current = null;
+      map.remove();
+    };
+  }, []);
+
+  // Tiles: (re)created when the configured template is known or changes.
+  const template = settings?.tile_url_template ?? null;
+  const attribution = settings?.attribution ?? "";
+  const maxZoom = settings?.max_zoom ?? 19;
+  useEffect(() => {
+    const state = layers.current;
+    if (!state || template === null) return undefined;
+    const tiles = L.tileLayer(template, { attribution: escapeHtml(attribution), maxZoom, maxNativeZoom: maxZoom });
+    let failures = 0;
+    tiles.on("tileerror", () => {
+      failures += 1;
+      setTileProblem(true);
+    });
+    tiles.on("tileload", () => {
+      if (failures === 0) setTileProblem(false);
+      failures = Math.max(0, failures - 1);
+    });
+    tiles.addTo(state.map);
+    tiles.bringToBack();
+    state.tiles = tiles;
+    return () => {
+      tiles.remove();
+      state.tiles = null;
+    };
+  }, [template, attribution, maxZoom]);
+
+  // Cameras and their cones.
+  useEffect(() => {
+    const state = layers.current;
+    if (!state) return;
+    state.cameras.clearLayers();
+    state.cones.clearLayers();
+    state.coneByCamera.clear();
+    const points: L.LatLngExpression[] = [];
+    for (const camera of cameras) {
+      const position = camera.position;
+      if (!position) continue;
+      const marker = L.marker([position.lat, position.lon], {
+        icon: cameraIcon(camera, camera.id === selectedCameraId, compact),
+        title: `Camera ${camera.name}: ${camera.status.state}`,
+        alt: `Camera ${camera.name}`,
+        keyboard: true,
+      });
+      marker.on("click", () => handlers.current.onCameraClick?.(camera.id));
+      state.cameras.addLayer(marker);
+      const cone = fovCone(position);
+      if (cone) {
+        state.coneByCamera.set(marker, L.polygon(cone, { className: `cone cone-${camera.status.state}`, interactive: false }));
+      }
+      points.push([position.lat, position.lon]);
+    }
+    syncCones(state);
+    if (!state.fitted && !focus && points.length > 0) {
+      state.fitted = true;
+      state.map.fitBounds(L.latLngBounds(points), { maxZoom: FIT_MAX_ZOOM, padding: [40, 40], animate: false });
+    }
+  }, [cameras, selectedCameraId, compact, focus]);
+
+  // Incident pins.
+  useEffect(() => {
+    const state = layers.current;
+    if (!state) return;
+    state.incidents.clearLayers();
+    for (const incident of incidents) {
+      const point = incidentPoint(incident, cameras);
+      if (!point) continue;
+      const marker = L.marker(point, {
+        icon: incidentIcon(incident),
+        title: `${PRIORITY_LABELS[incident.priority]} · ${STATE_LABELS[incident.state]}: ${incident.title}`,
+        alt: `Incident ${incident.title}`,
+        keyboard: true,
+        zIndexOffset: 1000,
+      });
+      marker.on("click", () => handlers.current.onIncidentClick?.(incident.id));
+      state.incidents.addLayer(marker);
+    }
+  }, [incidents, cameras]);
+
+  // Centre on the focus point (the incident page).
+  const focusLat = focus?.[0] ?? null;
+  const focusLon = focus?.[1] ?? null;
+  useEffect(() => {
+    const state = layers.current;
+    if (!state || focusLat === null || focusLon === null) return;
+    state.fitted = true;
+    state.map.setView([focusLat, focusLon], FIT_MAX_ZOOM, { animate: false });
+  }, [focusLat, focusLon]);
+
+  return (
+    <div className={`map-wrap${compact ? " compact" : ""}`}>
+      <div ref={container} className="map" data-testid="map" role="region" aria-label="Site map" />
+      {tileProblem && template !== null ? (
+        <p className="map-notice" role="status" data-testid="map-tile-notice">
+          Map background unavailable: the tile server ({template}) does not answer. Cameras and incidents are still
+          shown.
+        </p>
+      ) : null}
+      {failed ? (
+        <p className="map-notice" role="status">
+          The map could not start ({failed}); the lists keep working.
+        </p>
+      ) : null}
+    </div>
+  );
+}
