@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.pg import fresh_pg_database
+from tests.storage.pg import migrated_store
 from watchkeeper.domain import CameraId, ConflictError, Event, EventKind, NotFoundError, Segment
 from watchkeeper.domain.evidence import EvidenceLock
-from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -22,19 +21,8 @@ OTHER = CameraId("dock-east")
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
-        try:
-            yield opened
-        finally:
-            opened.close()
-        return
-    with fresh_pg_database() as url:
-        opened = open_store(url)
-        try:
-            yield opened
-        finally:
-            opened.close()
+    with migrated_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 def add_seg(store: Store, start_s: float, end_s: float, camera: CameraId = CAM, size: int = 1000) -> Segment:

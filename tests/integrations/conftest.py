@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.pg import fresh_pg_database
+from tests.storage.pg import migrated_store
 from watchkeeper.bus.messages import IncidentChange, IncidentMessage
 from watchkeeper.domain import CameraId, SiteId
 from watchkeeper.domain.incidents import AlarmSource, IncidentCategory, IncidentState, Priority
@@ -25,19 +25,8 @@ T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A migrated store on SQLite and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
-        try:
-            yield opened
-        finally:
-            opened.close()
-        return
-    with fresh_pg_database() as url:
-        opened = open_store(url)
-        try:
-            yield opened
-        finally:
-            opened.close()
+    with migrated_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -2,12 +2,15 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from uuid import uuid4
 
 import psycopg
 from psycopg import sql
 
 from tests.support.services import require_service
+from watchkeeper.storage.factory import open_store
+from watchkeeper.storage.protocols import Store
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -27,3 +30,21 @@ def fresh_pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def migrated_store(backend: str, folder: Path) -> Iterator[Store]:
+    """A migrated store on ``backend``: ``sqlite`` in ``folder``, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        opened = open_store(f"sqlite:///{folder / 'wk.db'}")
+        try:
+            yield opened
+        finally:
+            opened.close()
+        return
+    with fresh_pg_database() as url:
+        opened = open_store(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
