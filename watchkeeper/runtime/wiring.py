@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -427,11 +426,3 @@ def schema_only_context() -> AppContext:
         static_dir=None,
         version=VERSION,
     )
-
-
-def env_flag(name: str) -> bool:
-    """True when environment variable ``name`` is set to something other than empty/0/false."""
-    return os.environ.get(name, "").lower() not in ("", "0", "false", "no")
-
-
-Finalizer = Callable[[], None]
