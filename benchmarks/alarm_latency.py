@@ -22,6 +22,11 @@ What it does, in one run:
    arrival counts, and ``frame_to_every_console_ms_p95`` counts every console's. ``fanout_ms``: per incident
    and console, arrival at that console minus arrival at the first console.
 
+The split (from the server log's ``incident ... opened ... alarm_age_ms=... open_ms=...`` lines):
+``frame_to_event_ms`` (frame -> analytics -> the event reaching the incident service),
+``event_to_incident_ms`` (alarm -> incident written and announced) and ``incident_to_console_ms``
+(announced -> journal -> WebSocket -> first console).
+
 Last line: ``{"alarms", "frame_to_console_ms_p50", "frame_to_console_ms_p95", "consoles", "fanout_ms_p95",
 ...}``: frame to console from phase 1 (one console), fan-out from phase 2. ``--profile FILE`` records the
 server with py-spy during phase 2 (raw collapsed stacks).
@@ -34,6 +39,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import re
 import subprocess
 import sys
 import tempfile
@@ -220,8 +226,41 @@ async def phase(server: LiveServer, args: argparse.Namespace, consoles: int) -> 
     return [begin, sinks, zone_events]
 
 
+OPENED = re.compile(
+    r"^(\S+Z) INFO\s+\S+\s+incident (\S+) opened: .* alarm_age_ms=([\d.-]+) open_ms=([\d.-]+)", re.MULTILINE
+)
+
+
+def opened_in_log(text: str) -> dict[str, tuple[float, float, float]]:
+    """Per incident id from the server log: (opened at, ms frame -> service, ms service -> opened)."""
+    found: dict[str, tuple[float, float, float]] = {}
+    for stamp, incident_id, age_ms, open_ms in OPENED.findall(text):
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        found[incident_id] = (at, float(age_ms), float(open_ms))
+    return found
+
+
+def split(opened: dict[str, tuple[float, float, float]], first: dict[str, float]) -> dict[str, float]:
+    """frame -> event, event -> incident, incident -> first console (p50/p95) over the measured incidents."""
+    ids = [i for i in first if i in opened]
+    parts = {
+        "frame_to_event_ms": [opened[i][1] for i in ids],
+        "event_to_incident_ms": [opened[i][2] for i in ids],
+        "incident_to_console_ms": [(first[i] - opened[i][0]) * 1000 for i in ids],
+    }
+    figures: dict[str, float] = {}
+    for name, values in parts.items():
+        figures[f"{name}_p50"] = round(percentile(values, 0.50), 1)
+        figures[f"{name}_p95"] = round(percentile(values, 0.95), 1)
+    return figures
+
+
 def summarise(
-    begin: float, sinks: list[Any], zone_events: list[Any], args: argparse.Namespace
+    begin: float,
+    sinks: list[Any],
+    zone_events: list[Any],
+    args: argparse.Namespace,
+    opened: dict[str, tuple[float, float, float]] | None = None,
 ) -> dict[str, Any]:
     """Figures over the first ``args.alarms`` incidents created after every console was connected."""
     created: dict[str, float] = {}
@@ -246,6 +285,7 @@ def summarise(
         "frame_to_zone_event_on_console_ms_p50": round(percentile(to_event, 0.50), 1),
         "frame_to_zone_event_on_console_ms_p95": round(percentile(to_event, 0.95), 1),
         "incomplete": len(ids) - len(complete) if len(complete) < args.alarms else 0,
+        **split(opened or {}, first),
     }
 
 
@@ -288,9 +328,12 @@ def main(argv: list[str] | None = None) -> None:
                 time.sleep(10)  # cameras connect, detector warms up
                 loads.append(loadavg())
                 if not args.skip_single:
-                    results["single"] = summarise(*asyncio.run(phase(server, args, 1)), args)
+                    measured = asyncio.run(phase(server, args, 1))
+                    opened = opened_in_log(server.log_text())
+                    results["single"] = summarise(*measured, args, opened)
                     loads.append(loadavg())
-                results["many"] = summarise(*profiled(server, args, args.consoles), args)
+                measured = profiled(server, args, args.consoles)
+                results["many"] = summarise(*measured, args, opened_in_log(server.log_text()))
                 loads.append(loadavg())
             finally:
                 stop_server(server)
@@ -310,6 +353,9 @@ def main(argv: list[str] | None = None) -> None:
                 "consoles": many["consoles"],
                 "fanout_ms_p95": many["fanout_ms_p95"],
                 "with_consoles_frame_to_console_ms_p95": many["frame_to_console_ms_p95"],
+                "frame_to_event_ms_p95": single["frame_to_event_ms_p95"],
+                "event_to_incident_ms_p95": single["event_to_incident_ms_p95"],
+                "incident_to_console_ms_p95": single["incident_to_console_ms_p95"],
             }
         )
     )

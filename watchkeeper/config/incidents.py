@@ -300,6 +300,26 @@ class IncidentsConfig(ConfigModel):
         ge=0,
         le=86400,
     )
+    recording_gap_s: int = Field(
+        default=60,
+        title="Recording gap (s)",
+        description=(
+            "A streaming camera that records no segment for this long, or a gap this long between two "
+            "of its segments, raises a recording-gap incident; keep it above `recording.segment_seconds`."
+        ),
+        ge=2,
+        le=86400,
+    )
+    storage_alarm_free_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        title="Disk-full alarm (bytes free)",
+        description=(
+            "Less free space than this on the media volume raises a storage-failure incident, closed "
+            "when space is back (0: only when the volume cannot be read)."
+        ),
+        ge=0,
+        le=2**50,
+    )
     escalation: list[EscalationPolicyConfig] = Field(
         default_factory=_default_escalation,
         title="Escalation",

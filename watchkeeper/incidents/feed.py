@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from watchkeeper.bus.messages import CameraStatusMessage, EventMessage
+from watchkeeper.bus.messages import CameraStatusMessage, EventMessage, SegmentMessage
 from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.incidents.service import IncidentService
@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 EVENT_SUBJECT = "wk.events.>"
 STATUS_SUBJECT = "wk.cameras.*.status"
+SEGMENT_SUBJECT = "wk.segments.*"
 DURABLE_EVENTS = "incidents-events"
 DURABLE_STATUS = "incidents-status"
+DURABLE_SEGMENTS = "incidents-segments"
 
 
 class IncidentFeed:
@@ -39,9 +41,11 @@ class IncidentFeed:
         self._loop = asyncio.get_running_loop()
         events = await self._bus.subscribe(EVENT_SUBJECT, durable=DURABLE_EVENTS)
         statuses = await self._bus.subscribe(STATUS_SUBJECT, durable=DURABLE_STATUS)
+        segments = await self._bus.subscribe(SEGMENT_SUBJECT, durable=DURABLE_SEGMENTS)
         self._tasks = [
             asyncio.create_task(self._consume(events), name="incident-events"),
             asyncio.create_task(self._consume(statuses), name="incident-status"),
+            asyncio.create_task(self._consume(segments), name="incident-segments"),
             asyncio.create_task(self._tick(), name="incident-ticker"),
         ]
 
@@ -84,6 +88,8 @@ class IncidentFeed:
                 self._sources.on_event(message.to_domain(), message.event_state)
             elif isinstance(message, CameraStatusMessage):
                 self._sources.on_camera_status(message.to_domain())
+            elif isinstance(message, SegmentMessage):
+                self._sources.on_segment(message.camera_id, message.start, message.end)
         except WatchkeeperError as err:
             log.error("alarm from %s not handled: %s", type(message).__name__, err)  # noqa: TRY400
 
@@ -96,7 +102,8 @@ class IncidentFeed:
                 log.error("incident tick failed: %s", err)  # noqa: TRY400
 
     def tick(self) -> None:
-        """One round of periodic work: camera-offline alarms, merged alarm counts, due escalations."""
+        """One round of periodic work: equipment alarms, merged alarm counts, due escalations."""
         self._sources.check_cameras()
+        self._sources.check_storage()
         self._service.flush()
         self._service.escalate_due()

@@ -63,6 +63,7 @@ class Alarm:
         caller: Phone-in caller details (stored encrypted).
         inbound_key: Idempotency key of an inbound webhook alarm.
         event_id: Analytics event to attach.
+        received_at: When the alarm reached the incident service (logged to split the alarm latency).
     """
 
     type_code: str
@@ -79,6 +80,7 @@ class Alarm:
     caller: CallerContact | None = None
     inbound_key: InboundKey | None = None
     event_id: str | None = None
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +191,17 @@ class IncidentService:
                 self._correlator.track(key, incident.id, alarm.at)
         incident = self._after_open(incident, alarm)
         self._deps.publish(IncidentMessage.from_domain(incident, "created", alarm.created_by))
-        log.info("incident %s opened: %s (%s)", incident.id, incident.type_code, alarm.source.value)
+        if alarm.received_at is None:
+            log.info("incident %s opened: %s (%s)", incident.id, incident.type_code, alarm.source.value)
+        else:
+            log.info(
+                "incident %s opened: %s (%s) alarm_age_ms=%.1f open_ms=%.1f",
+                incident.id,
+                incident.type_code,
+                alarm.source.value,
+                (alarm.received_at - alarm.at).total_seconds() * 1000,
+                (self._deps.clock() - alarm.received_at).total_seconds() * 1000,
+            )
         return AlarmOutcome(incident.id, created=True)
 
     def _merge(self, key: str, at: datetime) -> str | None:
@@ -205,10 +217,12 @@ class IncidentService:
     def _open(self, alarm: Alarm, name: str, priority: Priority) -> Incident:
         kind = self.taxonomy.get(alarm.type_code)
         incident_id = new_incident_id()
-        site = alarm.site_id
-        if site is None and alarm.camera_id is not None:
+        site, location = alarm.site_id, alarm.location
+        if alarm.camera_id is not None and (site is None or location is None):
             camera = self._deps.cameras.get(alarm.camera_id)
-            site = camera.site_id if camera is not None else None
+            if camera is not None:  # an alarm from a camera happens where the camera is
+                site = site or camera.site_id
+                location = location or _point(camera.position)
         chosen = alarm.priority or priority
         vault = self._deps.vault
         if alarm.caller is not None and vault is None:
@@ -228,7 +242,7 @@ class IncidentService:
             updated_at=alarm.at,
             site_id=site,
             camera_ids=(alarm.camera_id,) if alarm.camera_id is not None else (),
-            location=alarm.location,
+            location=location,
             created_by=alarm.created_by,
             correlation_key=alarm.correlation_key,
             last_alarm_at=alarm.at,
@@ -413,6 +427,13 @@ class IncidentService:
     def _announce(self, incident: Incident, change: IncidentChange, actor: str) -> Incident:
         self._deps.publish(IncidentMessage.from_domain(incident, change, actor))
         return incident
+
+
+def _point(position: MapPosition | None) -> MapPosition | None:
+    """A camera's map position as an incident location: where it is, not where it looks."""
+    if position is None:
+        return None
+    return MapPosition(lat=position.lat, lon=position.lon, floor=position.floor)
 
 
 def _bumped(incident: Incident, at: datetime) -> Incident:

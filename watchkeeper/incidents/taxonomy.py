@@ -42,6 +42,12 @@ _EQUIPMENT = IncidentCategory.EQUIPMENT
 
 CAMERA_OFFLINE: Final = "CAMERA_OFFLINE"
 """Code of the equipment alarm raised when a camera stays offline or stalled past the grace period."""
+CAMERA_TAMPERED: Final = "CAMERA_TAMPERED"
+"""Code of the equipment alarm raised by tamper detection (covered, dark, defocused, moved)."""
+STORAGE_FAILURE: Final = "STORAGE_FAILURE"
+"""Code of the equipment alarm raised when the media volume is full or unreadable."""
+RECORDING_GAP: Final = "RECORDING_GAP"
+"""Code of the equipment alarm raised when a camera's recording has a gap."""
 
 SHIPPED_TYPES: Final[tuple[IncidentType, ...]] = (
     IncidentType(
@@ -107,14 +113,14 @@ SHIPPED_TYPES: Final[tuple[IncidentType, ...]] = (
         auto_close=True,
     ),
     IncidentType(
-        "CAMERA_TAMPERED",
+        CAMERA_TAMPERED,
         "Camera tampered",
         _EQUIPMENT,
         Priority.HIGH,
         ("Verify the view", "Dispatch a patrol", "Open a maintenance ticket"),
     ),
     IncidentType(
-        "STORAGE_FAILURE",
+        STORAGE_FAILURE,
         "Storage failure",
         _EQUIPMENT,
         Priority.HIGH,
@@ -122,7 +128,7 @@ SHIPPED_TYPES: Final[tuple[IncidentType, ...]] = (
         auto_close=True,
     ),
     IncidentType(
-        "RECORDING_GAP",
+        RECORDING_GAP,
         "Recording gap",
         _EQUIPMENT,
         Priority.LOW,

@@ -30,6 +30,7 @@ from watchkeeper.domain import CameraId, CameraStatus, Segment, WatchkeeperError
 from watchkeeper.events.motion import EventChange
 from watchkeeper.events.rules import RuleEngine
 from watchkeeper.incidents.crypto import CallerVault, load_or_create_key
+from watchkeeper.incidents.equipment import DiskUsageProbe
 from watchkeeper.incidents.feed import IncidentFeed
 from watchkeeper.incidents.service import IncidentDeps, IncidentService
 from watchkeeper.incidents.sources import AlarmSources
@@ -388,7 +389,9 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         workers=workers,
         retention=retention,
         analysis=analysis,
-        incident_feed=IncidentFeed(bus, incidents, AlarmSources(incidents, config.incidents)),
+        incident_feed=IncidentFeed(
+            bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
+        ),
         integrations=build_integrations(config, store, bus, hub),
         anchor_loop=anchor_loop(config, custody),
     )

@@ -1,0 +1,188 @@
+"""Equipment alarms beside camera offline: recording gaps, storage running out, tampered cameras.
+
+Each monitor turns observations into "raise" and "clear" signals; :class:`~watchkeeper.incidents.sources.
+AlarmSources` turns those into incidents (correlated per camera or per volume, auto-closed on clear where
+the type says so). None of them is thread-safe: callers lock.
+
+- :class:`RecordingGaps`: a camera that streams but closes no segment for ``gap`` raises (live), and a gap
+  longer than ``gap`` between two consecutive segments of a camera that was not reported down meanwhile
+  raises after the fact (for example the server could not index). The next segment clears a live gap.
+- :class:`StorageWatch`: free space of the media volume under a floor (or unreadable) raises; back above
+  the floor clears. The free space comes from a :class:`FreeSpaceProbe` (``DiskUsageProbe`` in production).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from watchkeeper.domain import CameraId, CameraState, CameraStatus
+from watchkeeper.incidents.auto_close import DOWN_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class GapAlarm:
+    """A camera wrote no footage from ``since`` on; ``until`` is set when the gap is over (after the fact)."""
+
+    camera_id: CameraId
+    since: datetime
+    until: datetime | None = None
+
+    def describe(self) -> str:
+        """One line for the incident note."""
+        if self.until is None:
+            return f"no footage recorded since {self.since.isoformat()} while the camera streams"
+        seconds = (self.until - self.since).total_seconds()
+        since, until = self.since.isoformat(), self.until.isoformat()
+        return f"no footage recorded from {since} to {until} ({seconds:.0f} s)"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentOutcome:
+    """What a closed segment means: a live gap ``cleared``, or an after-the-fact ``gap`` to raise."""
+
+    cleared: bool = False
+    gap: GapAlarm | None = None
+
+
+@dataclass(slots=True)
+class _CameraRecording:
+    """What is known of one camera's recording (internal, mutable by design)."""
+
+    last_end: datetime | None = None
+    streaming_since: datetime | None = None
+    down_since: datetime | None = None
+    last_down: datetime | None = None
+    alarmed: bool = False
+
+
+class RecordingGaps:
+    """Finds recording gaps of cameras from their segments and statuses."""
+
+    def __init__(self, gap: timedelta) -> None:
+        """Raise for gaps longer than ``gap`` (keep it above the segment length)."""
+        self._gap = gap
+        self._cameras: dict[CameraId, _CameraRecording] = {}
+
+    def _camera(self, camera_id: CameraId) -> _CameraRecording:
+        return self._cameras.setdefault(camera_id, _CameraRecording())
+
+    def status(self, status: CameraStatus) -> None:
+        """Note a camera's state: footage is only expected while it streams."""
+        camera = self._camera(status.camera_id)
+        if status.state is CameraState.STREAMING:
+            if camera.streaming_since is None:
+                camera.streaming_since = status.since
+            camera.down_since = None
+        elif status.state in DOWN_STATES:
+            camera.streaming_since = None
+            camera.down_since = camera.down_since or status.since
+            camera.last_down = status.since
+
+    def segment(self, camera_id: CameraId, start: datetime, end: datetime) -> SegmentOutcome:
+        """Note a closed segment of ``camera_id``."""
+        camera = self._camera(camera_id)
+        previous = camera.last_end
+        cleared = camera.alarmed
+        camera.alarmed = False
+        if previous is None or end > previous:
+            camera.last_end = end
+        if cleared or previous is None or start - previous <= self._gap:
+            return SegmentOutcome(cleared=cleared)
+        if camera.last_down is not None and camera.last_down >= previous - self._gap:
+            return SegmentOutcome()  # the camera was down meanwhile: camera-offline alarms cover that
+        return SegmentOutcome(gap=GapAlarm(camera_id, previous, start))
+
+    def due(self, now: datetime) -> list[GapAlarm]:
+        """Cameras streaming yet without a new segment for longer than the gap (each raised once)."""
+        found: list[GapAlarm] = []
+        for camera_id, camera in self._cameras.items():
+            if camera.alarmed or camera.streaming_since is None or camera.last_end is None:
+                continue
+            since = max(camera.last_end, camera.streaming_since)
+            if now - since > self._gap:
+                camera.alarmed = True
+                found.append(GapAlarm(camera_id, since))
+        return found
+
+
+class FreeSpaceProbe(Protocol):
+    """Reports the free bytes of the media volume."""
+
+    @property
+    def where(self) -> str:
+        """What is measured (for messages)."""
+        ...
+
+    def free_bytes(self) -> int:
+        """Free bytes now.
+
+        Raises:
+            OSError: When the volume cannot be read.
+        """
+        ...
+
+
+class DiskUsageProbe:
+    """The free space of the volume holding ``path`` (``shutil.disk_usage``)."""
+
+    def __init__(self, path: Path) -> None:
+        """Measure the volume of ``path``."""
+        self._path = path
+
+    @property
+    def where(self) -> str:
+        """The measured folder."""
+        return str(self._path)
+
+    def free_bytes(self) -> int:
+        """Free bytes now."""
+        return shutil.disk_usage(self._path).free
+
+
+@dataclass(frozen=True, slots=True)
+class StorageReading:
+    """One free-space check: ``alarm`` is the reason to raise, ``cleared`` that an alarm cleared."""
+
+    alarm: str | None = None
+    cleared: bool = False
+
+
+class StorageWatch:
+    """Raises when the media volume runs out of space (under ``floor_bytes`` free) or cannot be read."""
+
+    def __init__(self, probe: FreeSpaceProbe, floor_bytes: int) -> None:
+        """Check ``probe`` against ``floor_bytes``."""
+        self._probe = probe
+        self._floor = floor_bytes
+        self.alarmed = False
+
+    @property
+    def where(self) -> str:
+        """What is measured."""
+        return self._probe.where
+
+    def check(self) -> StorageReading:
+        """Read the free space once."""
+        try:
+            free = self._probe.free_bytes()
+        except OSError as err:
+            return self._raise(f"cannot read the free space of {self._probe.where}: {err}")
+        if free < self._floor:
+            return self._raise(
+                f"disk full: {free} bytes free on {self._probe.where} (alarm under {self._floor}); "
+                "recording fails or evicts continuously"
+            )
+        if self.alarmed:
+            self.alarmed = False
+            return StorageReading(cleared=True)
+        return StorageReading()
+
+    def _raise(self, reason: str) -> StorageReading:
+        if self.alarmed:
+            return StorageReading()
+        self.alarmed = True
+        return StorageReading(alarm=reason)
