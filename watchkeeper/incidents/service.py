@@ -433,7 +433,7 @@ def _point(position: MapPosition | None) -> MapPosition | None:
     """A camera's map position as an incident location: where it is, not where it looks."""
     if position is None:
         return None
-    return MapPosition(lat=position.lat, lon=position.lon, floor=position.floor)
+    return MapPosition(lat=position.lat, lon=position.lon)
 
 
 def _bumped(incident: Incident, at: datetime) -> Incident:

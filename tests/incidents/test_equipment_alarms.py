@@ -1,0 +1,325 @@
+"""Recording-gap, disk-full and tamper alarms, and the camera's place on incidents raised from a camera.
+
+Real parts: a camera worker recording a simulated RTSP camera (recording gap), the tamper analysis of the
+runtime on synthetic grey frames (tamper), ``shutil.disk_usage`` on a real folder. Mocked, and why: the
+disk-full test uses a free-space probe whose value the test sets, because filling a real volume to a
+chosen level is slow and needs a mount (the recorder's own disk-full path is tested on a real tmpfs in
+tests/recorder/test_disk_full.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
+from tests.incidents.conftest import T0, Clock, Published, build_service
+from watchkeeper.config.analytics import TamperConfig
+from watchkeeper.config.incidents import IncidentsConfig, IncidentTypeConfig
+from watchkeeper.config.loader import load_config
+from watchkeeper.domain import (
+    Camera,
+    CameraId,
+    CameraState,
+    CameraStatus,
+    Event,
+    EventKind,
+    MapPosition,
+    Segment,
+    SiteId,
+    utcnow,
+)
+from watchkeeper.domain.incidents import (
+    AlarmSource,
+    Incident,
+    IncidentAction,
+    IncidentCategory,
+    IncidentQuery,
+    IncidentState,
+    Note,
+)
+from watchkeeper.events.motion import EventChange
+from watchkeeper.incidents.equipment import DiskUsageProbe, RecordingGaps
+from watchkeeper.incidents.service import Alarm, IncidentService
+from watchkeeper.incidents.sources import AlarmSources
+from watchkeeper.runtime.analysis import TamperEvents
+from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
+from watchkeeper.simulator import RtspServer, serve_simulated_cameras
+from watchkeeper.storage.protocols import Store
+
+CAM = CameraId("a1")
+
+
+def of_type(service: IncidentService, code: str) -> list[Incident]:
+    return list(service.list(IncidentQuery(type_codes=frozenset({code}))).items)
+
+
+def notes(service: IncidentService, incident_id: str) -> list[str]:
+    return [note.text for note in service.detail(incident_id).notes if isinstance(note, Note)]
+
+
+# -- recording gap ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def camera_server() -> Iterator[RtspServer]:
+    """One simulated RTSP camera."""
+    with serve_simulated_cameras(1, TEST_FOOTAGE) as server:
+        yield server
+
+
+def test_a_streaming_camera_whose_segments_stop_arriving_raises_a_gap_closed_when_they_resume(
+    camera_server: RtspServer, store: Store, tmp_path: Path
+) -> None:
+    """The worker streams and records for real; the test loses its segments for a while (index failing)."""
+    published = Published()
+    service = build_service(store, utcnow, published, IncidentsConfig(recording_gap_s=2))
+    sources = AlarmSources(service, service.config)
+    losing = threading.Event()
+    segments: list[Segment] = []
+
+    def on_segment(segment: Segment) -> None:
+        segments.append(segment)
+        if not losing.is_set():
+            sources.on_segment(segment.camera_id, segment.start, segment.end)
+
+    def ignore_event(_: EventChange) -> None:
+        return None
+
+    config = load_config(write_test_config(tmp_path / "cfg", {"a1": camera_server.url("/cam1")}))
+    settings = WorkerSettings(
+        camera=config.cameras[0],
+        recording=config.recording,
+        detection=config.detection,
+        media_root=tmp_path / "media",
+    )
+    worker = CameraWorker(
+        settings,
+        WorkerCallbacks(on_status=sources.on_camera_status, on_segment=on_segment, on_event=ignore_event),
+    )
+    worker.start()
+    try:
+        wait_for(lambda: len(segments) >= 2, timeout=30, what="recorded segments")
+        assert sources.check_cameras() == 0  # recording normally: no gap
+        losing.set()
+        wait_for(lambda: sources.check_cameras() == 1, timeout=15, what="recording-gap alarm")
+        assert sources.check_cameras() == 0  # one alarm per gap
+        (incident,) = of_type(service, "RECORDING_GAP")
+        assert incident.source is AlarmSource.EQUIPMENT
+        assert incident.category is IncidentCategory.EQUIPMENT
+        assert incident.camera_ids == ("a1",)
+        assert incident.site_id == "a"
+        assert "no footage recorded since" in notes(service, incident.id)[0]
+        losing.clear()
+        wait_for(
+            lambda: service.get(incident.id).state is IncidentState.CLOSED, timeout=15, what="auto-close"
+        )
+    finally:
+        worker.stop()
+    detail = service.detail(incident.id)
+    assert [(t.action, t.actor) for t in detail.transitions] == [
+        (IncidentAction.RESOLVE, "system"),
+        (IncidentAction.CLOSE, "system"),
+    ]
+    assert "recording again" in (detail.incident.resolution or "")
+
+
+def test_a_gap_between_two_segments_found_after_the_fact_is_raised_with_its_range(
+    service: IncidentService, clock: Clock
+) -> None:
+    sources = AlarmSources(service, IncidentsConfig(recording_gap_s=10))
+    sources.on_segment(CAM, T0, T0 + timedelta(seconds=4))
+    sources.on_segment(CAM, T0 + timedelta(seconds=4), T0 + timedelta(seconds=8))  # back to back
+    assert of_type(service, "RECORDING_GAP") == []
+    sources.on_segment(CAM, T0 + timedelta(seconds=68), T0 + timedelta(seconds=72))
+    (incident,) = of_type(service, "RECORDING_GAP")
+    assert incident.state is IncidentState.NEW  # found after the fact: someone should look
+    (text,) = notes(service, incident.id)
+    assert "to 2026-03-02T09:01:08+00:00 (60 s)" in text
+
+
+def test_a_gap_while_the_camera_was_down_is_left_to_the_camera_offline_alarm(
+    service: IncidentService,
+) -> None:
+    sources = AlarmSources(service, IncidentsConfig(recording_gap_s=10))
+    sources.on_segment(CAM, T0, T0 + timedelta(seconds=4))
+    sources.on_camera_status(CameraStatus(CAM, CameraState.OFFLINE, T0 + timedelta(seconds=5), "refused"))
+    sources.on_camera_status(CameraStatus(CAM, CameraState.STREAMING, T0 + timedelta(seconds=60)))
+    sources.on_segment(CAM, T0 + timedelta(seconds=61), T0 + timedelta(seconds=65))
+    assert of_type(service, "RECORDING_GAP") == []
+
+
+def test_a_camera_that_is_not_streaming_raises_no_live_gap(clock: Clock) -> None:
+    gaps = RecordingGaps(timedelta(seconds=5))
+    gaps.segment(CAM, T0, T0 + timedelta(seconds=1))
+    gaps.status(CameraStatus(CAM, CameraState.STALLED, T0 + timedelta(seconds=2), "no packets"))
+    assert gaps.due(T0 + timedelta(seconds=60)) == []
+    gaps.status(CameraStatus(CAM, CameraState.STREAMING, T0 + timedelta(seconds=60)))
+    assert gaps.due(T0 + timedelta(seconds=64)) == []  # streaming again for only 4 s
+    (gap,) = gaps.due(T0 + timedelta(seconds=66))
+    assert gap.since == T0 + timedelta(seconds=60)
+
+
+# -- disk full -------------------------------------------------------------------------------------------
+
+
+class SetFreeSpace:
+    """A free-space probe the test sets (see the module docstring for why it is not a real volume)."""
+
+    def __init__(self, free: int) -> None:
+        self.free: int | OSError = free
+
+    @property
+    def where(self) -> str:
+        return "/media"
+
+    def free_bytes(self) -> int:
+        if isinstance(self.free, OSError):
+            raise self.free
+        return self.free
+
+
+def test_a_full_media_volume_raises_one_storage_incident_closed_when_space_is_back(
+    service: IncidentService, clock: Clock, published: Published
+) -> None:
+    probe = SetFreeSpace(10_000_000)
+    sources = AlarmSources(service, IncidentsConfig(storage_alarm_free_bytes=1_000_000), probe)
+    assert sources.check_storage() is False
+    probe.free = 200_000
+    assert sources.check_storage() is True
+    clock.advance(5)
+    assert sources.check_storage() is False  # still full: no second incident
+    (incident,) = of_type(service, "STORAGE_FAILURE")
+    assert incident.camera_ids == ()
+    assert "disk full: 200000 bytes free on /media" in notes(service, incident.id)[0]
+    probe.free = 5_000_000
+    clock.advance(5)
+    assert sources.check_storage() is False
+    closed = service.detail(incident.id)
+    assert closed.incident.state is IncidentState.CLOSED
+    assert "free space on /media is back" in (closed.incident.resolution or "")
+    probe.free = 100
+    assert sources.check_storage() is True  # full again later: a new incident
+    assert len(of_type(service, "STORAGE_FAILURE")) == 2
+
+
+def test_an_unreadable_media_volume_raises_a_storage_incident(service: IncidentService) -> None:
+    probe = SetFreeSpace(0)
+    probe.free = OSError(5, "Input/output error")
+    sources = AlarmSources(service, IncidentsConfig(storage_alarm_free_bytes=0), probe)
+    assert sources.check_storage() is True
+    (incident,) = of_type(service, "STORAGE_FAILURE")
+    assert "cannot read the free space of /media" in notes(service, incident.id)[0]
+
+
+def test_the_disk_usage_probe_reads_a_real_folder_and_fails_on_a_missing_one(tmp_path: Path) -> None:
+    assert DiskUsageProbe(tmp_path).free_bytes() > 0
+    with pytest.raises(OSError, match="No such file"):
+        DiskUsageProbe(tmp_path / "missing").free_bytes()
+
+
+# -- tamper ----------------------------------------------------------------------------------------------
+
+
+def scene(rng: np.random.Generator) -> np.ndarray:
+    """A textured grey 160x90 scene with a little noise."""
+    base = np.tile(np.linspace(40, 200, 160, dtype=np.float32), (90, 1))
+    base[30:60, 50:110] = 220
+    return np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)
+
+
+def run_tamper(sources: AlarmSources, clock: Clock, frames: Iterator[np.ndarray], seconds: float) -> None:
+    """Feed ``seconds`` of 5 fps frames through the runtime's tamper analysis into the alarm sources."""
+    tamper = TamperEvents(CAM, TamperConfig(raise_s=1.0, clear_s=1.0))
+    for _ in range(int(seconds * 5)):
+        clock.advance(0.2)
+        for change in tamper.update(next(frames), clock.now):
+            sources.on_event(change.event, change.change.value)
+
+
+def frames_of(rng: np.random.Generator, healthy_s: float, dark_s: float) -> Iterator[np.ndarray]:
+    for _ in range(int(healthy_s * 5)):
+        yield scene(rng)
+    for _ in range(int(dark_s * 5)):
+        yield np.full((90, 160), 5, dtype=np.uint8)
+    while True:
+        yield scene(rng)
+
+
+def test_a_covered_camera_raises_camera_tampered_and_its_clearing_is_noted(
+    service: IncidentService, clock: Clock
+) -> None:
+    sources = AlarmSources(service, service.config)
+    run_tamper(sources, clock, frames_of(np.random.default_rng(1), healthy_s=5, dark_s=4), seconds=14)
+    (incident,) = of_type(service, "CAMERA_TAMPERED")
+    assert incident.source is AlarmSource.EQUIPMENT
+    assert incident.camera_ids == ("a1",)
+    assert incident.state is IncidentState.NEW  # a person verifies a tampered camera
+    texts = notes(service, incident.id)
+    assert "image too dark since" in texts[0]
+    assert "image too dark cleared at" in texts[-1]
+    assert len(service.detail(incident.id).attachments) == 1  # the tamper event
+
+
+def test_camera_tampered_auto_closes_when_the_configuration_says_so(
+    store: Store, clock: Clock, published: Published
+) -> None:
+    config = IncidentsConfig(
+        types=[
+            IncidentTypeConfig(
+                code="CAMERA_TAMPERED",
+                name="Camera tampered",
+                category=IncidentCategory.EQUIPMENT,
+                auto_close=True,
+            )
+        ]
+    )
+    service = build_service(store, clock, published, config)
+    sources = AlarmSources(service, config)
+    run_tamper(sources, clock, frames_of(np.random.default_rng(2), healthy_s=5, dark_s=4), seconds=14)
+    (incident,) = of_type(service, "CAMERA_TAMPERED")
+    assert incident.state is IncidentState.CLOSED
+    assert "cleared at" in (incident.resolution or "")
+
+
+# -- location --------------------------------------------------------------------------------------------
+
+
+def test_an_alarm_from_a_placed_camera_carries_the_cameras_position_and_site(
+    store: Store, service: IncidentService, clock: Clock
+) -> None:
+    position = MapPosition(lat=48.8566, lon=2.3522, heading_deg=90.0, fov_deg=60.0, floor="1")
+    store.cameras.upsert(Camera(CameraId("a2"), "Camera a2", SiteId("a"), position))
+    event = Event(
+        id="ev-1",
+        camera_id=CameraId("a2"),
+        kind=EventKind.ZONE,
+        start=clock.now,
+        end=None,
+        score=0.9,
+        rule="gate-enter",
+        zone="gate",
+    )
+    sources = AlarmSources(service, IncidentsConfig.model_validate({"analytics": [{"type": "BREAK_IN"}]}))
+    sources.on_event(event, "started")
+    (incident,) = of_type(service, "BREAK_IN")
+    assert incident.site_id == "a"
+    assert incident.location == MapPosition(lat=48.8566, lon=2.3522)
+
+
+def test_an_explicit_alarm_location_wins_over_the_cameras_and_an_unplaced_camera_gives_none(
+    store: Store, service: IncidentService, clock: Clock
+) -> None:
+    store.cameras.upsert(Camera(CameraId("a2"), "Camera a2", SiteId("a"), MapPosition(lat=1.0, lon=2.0)))
+    point = MapPosition(lat=10.0, lon=20.0)
+    kwargs = {"type_code": "GATE_OPEN", "source": AlarmSource.OPERATOR, "at": clock.now}
+    placed = service.raise_alarm(Alarm(**kwargs, camera_id=CameraId("a2"), location=point))
+    unplaced = service.raise_alarm(Alarm(**kwargs, camera_id=CameraId("b1")))
+    assert service.get(placed.incident_id).location == point
+    assert service.get(unplaced.incident_id).location is None
+    assert service.get(unplaced.incident_id).site_id == "b"
