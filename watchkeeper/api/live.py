@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from watchkeeper.api.schemas.live import WsIncident
 from watchkeeper.auth.permissions import Permission
+from watchkeeper.auth.principal import Principal
 from watchkeeper.bus.messages import IncidentMessage
 from watchkeeper.bus.protocol import Bus, Subscription
-from watchkeeper.domain import CameraId, CameraState, CameraStatus, SiteId, WatchkeeperError, utcnow
+from watchkeeper.domain import Camera, CameraId, CameraState, CameraStatus, SiteId, WatchkeeperError, utcnow
 from watchkeeper.domain.integrations import JournalEntry
 from watchkeeper.storage.protocols import IncidentJournal
 
@@ -80,27 +84,158 @@ class StatusBoard:
         return status
 
 
+class LiveClient:
+    """One console's outgoing queue: bounded; a console that falls behind is told to resync instead.
+
+    When ``size`` messages wait unsent, they are all dropped and the console's next message is a
+    ``WsCursor`` with ``resync`` (reload the lists over HTTP, then carry on from the cursor), so one slow
+    console never holds the others back or grows the server's memory.
+    """
+
+    def __init__(self, size: int) -> None:
+        """An empty queue of at most ``size`` messages."""
+        self._size = size
+        self._items: deque[LiveMessage] = deque()
+        self._ready = asyncio.Event()
+        self.resync_cursor: int | None = None
+        """Set when messages were dropped: the newest incident cursor at the time."""
+        self.closed = False
+
+    def offer(self, message: LiveMessage, cursor: int) -> None:
+        """Queue ``message`` (``cursor``: the newest incident cursor pushed so far)."""
+        if len(self._items) >= self._size:
+            self._items.clear()
+            self.resync_cursor = cursor
+        else:
+            self._items.append(message)
+        self._ready.set()
+
+    def close(self) -> None:
+        """Wake the reader for good (the console went away)."""
+        self.closed = True
+        self._ready.set()
+
+    async def next(self, timeout_s: float) -> LiveMessage | int | None:
+        """The next message, a resync cursor (messages were dropped), or ``None`` (timeout or closed)."""
+        if not self._items and self.resync_cursor is None and not self.closed:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._ready.wait()
+        if self.closed:
+            return None
+        if self.resync_cursor is not None:
+            cursor, self.resync_cursor = self.resync_cursor, None
+            return cursor
+        return self._items.popleft() if self._items else None
+
+
+FORCED_RELOAD_S = 1.0
+"""A forced camera reload (a console met an unknown camera) happens at most this often."""
+
+
+class CameraDirectory:
+    """Every camera by id, in memory, for the WebSocket filters (reloaded at most every ``ttl_s``)."""
+
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        """Empty until the first :meth:`refresh`."""
+        self._ttl_s = ttl_s
+        self._cameras: dict[CameraId, Camera] = {}
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+
+    def refresh(self, load: Callable[[], Sequence[Camera]], *, force: bool = False) -> None:
+        """Reload with ``load`` when stale, or with ``force`` unless it was loaded under a second ago.
+
+        Blocking: call it from a thread.
+        """
+        with self._lock:
+            now = time.monotonic()
+            age = now - self._loaded_at if self._loaded_at is not None else None
+            if age is not None and age < (FORCED_RELOAD_S if force else self._ttl_s):
+                return
+            self._cameras = {camera.id: camera for camera in load()}
+            self._loaded_at = now
+
+    def get(self, camera_id: CameraId) -> Camera | None:
+        """The camera, or ``None`` when unknown."""
+        return self._cameras.get(camera_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    principal: Principal
+    until: float
+
+
+class PrincipalCache:
+    """Who a credential belongs to, checked at most once per ``ttl_s`` for all consoles that share it.
+
+    Consoles re-authenticate every ``ttl_s`` (a revoked session, a deleted user or a changed role ends
+    their stream); 200 consoles of one user then cost one lookup per period instead of 200.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        """Keep checks ``ttl_s`` seconds."""
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._checked: dict[str, _Checked] = {}
+        self._lock = threading.Lock()
+
+    def check(self, credential: str, authenticate: Callable[[], Principal]) -> Principal:
+        """The principal of ``credential``, from a check younger than the TTL or a new one.
+
+        Raises:
+            AuthError: From ``authenticate`` when the credential is no longer valid (not cached).
+        """
+        key = hashlib.sha256(credential.encode("utf-8")).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            found = self._checked.get(key)
+        if found is not None and found.until > now:
+            return found.principal
+        principal = authenticate()
+        with self._lock:
+            if len(self._checked) >= self._max_entries:
+                self._checked = {k: v for k, v in self._checked.items() if v.until > now}
+            self._checked[key] = _Checked(principal, now + self._ttl_s)
+        return principal
+
+    def forget(self) -> None:
+        """Drop every cached check (users, roles or grants changed)."""
+        with self._lock:
+            self._checked.clear()
+
+
 class LiveHub:
     """Fans JSON messages out to connected WebSocket clients.
 
-    Each client has a bounded queue; a client too slow to keep up loses its oldest messages rather than
-    slowing everyone else down (it can reload the lists over HTTP).
+    Each client has a bounded queue (:class:`LiveClient`); a client too slow to keep up is told to resync
+    rather than slowing everyone else down. The hub also holds what the clients' filters share: the
+    camera directory and the credential checks.
     """
 
-    def __init__(self, queue_size: int = 256) -> None:
+    def __init__(self, queue_size: int = 256, recheck_s: float = 30.0) -> None:
         """Create an empty hub."""
         self._queue_size = queue_size
-        self._clients: set[asyncio.Queue[LiveMessage]] = set()
+        self.recheck_s = recheck_s
+        """How often a console's credentials are checked again."""
+        self._clients: set[LiveClient] = set()
+        self.last_cursor = 0
+        """The newest incident cursor pushed."""
+        self.cameras = CameraDirectory(ttl_s=recheck_s)
+        self.principals = PrincipalCache(ttl_s=recheck_s)
 
-    def connect(self) -> asyncio.Queue[LiveMessage]:
+    def connect(self) -> LiveClient:
         """Register a client; returns its queue."""
-        queue: asyncio.Queue[LiveMessage] = asyncio.Queue(self._queue_size)
-        self._clients.add(queue)
-        return queue
+        client = LiveClient(self._queue_size)
+        self._clients.add(client)
+        return client
 
-    def disconnect(self, queue: asyncio.Queue[LiveMessage]) -> None:
+    def disconnect(self, client: LiveClient) -> None:
         """Forget a client."""
-        self._clients.discard(queue)
+        self._clients.discard(client)
+        client.close()
 
     @property
     def client_count(self) -> int:
@@ -114,11 +249,11 @@ class LiveHub:
         self.push(LiveMessage(text, camera_id, permission))
 
     def push(self, message: LiveMessage) -> None:
-        """Queue ``message`` for every client (call from the event loop)."""
-        for queue in self._clients:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(message)
+        """Queue ``message`` (serialised once) for every client (call from the event loop)."""
+        if message.incident is not None:
+            self.last_cursor = max(self.last_cursor, message.incident.cursor)
+        for client in self._clients:
+            client.offer(message, self.last_cursor)
 
 
 def incident_push(message: IncidentMessage, cursor: int) -> LiveMessage:

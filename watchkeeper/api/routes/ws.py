@@ -8,19 +8,27 @@ incident's site or one of its cameras.
 
 The handshake authenticates with the session cookie (same-origin only) or ``?token=<API token>``; each
 client receives only messages about cameras it may see. Credentials are checked again every
-``RECHECK_S`` seconds, so a revoked session, a deleted user or a removed role ends the stream.
+``LiveHub.recheck_s`` seconds (30), so a revoked session, a deleted user or a removed role ends the stream.
+
+Fan-out costs one serialisation per message (the hub queues the same text for every console). A console's
+filter decides from memory: cameras come from the hub's :class:`~watchkeeper.api.live.CameraDirectory`,
+credential re-checks from its :class:`~watchkeeper.api.live.PrincipalCache` (one lookup per credential and
+period, in a thread), and each console's first re-check falls at a random point of its first period so
+consoles connected together do not all re-check at once. A console that falls behind by a whole queue
+gets a ``WsCursor`` with ``resync`` instead of the dropped messages.
 """
 
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from watchkeeper.api.deps import get_context
-from watchkeeper.api.live import IncidentScope, LiveMessage, incident_push
+from watchkeeper.api.live import IncidentScope, LiveClient, LiveHub, LiveMessage, incident_push
 from watchkeeper.api.policy import SESSION_COOKIE, get_auth
 from watchkeeper.api.schemas.live import WsCursor
 from watchkeeper.auth.errors import AuthError, UnauthenticatedError
@@ -34,13 +42,14 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["live"])
 
-RECHECK_S = 30.0
 CLOSE_UNAUTHORIZED = 4401
 """Close code when credentials are missing or stop being valid."""
 CLOSE_BAD_REQUEST = 4400
 """Close code for a malformed ``since`` cursor."""
 REPLAY_LIMIT = 1000
 """Most incident changes one reconnection replays; beyond it the console is told to resync."""
+MEMO_LIMIT = 4096
+"""Most visibility decisions one console remembers between two credential checks."""
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -48,6 +57,14 @@ def _same_origin(websocket: WebSocket) -> bool:
     if origin is None:
         return True  # not a browser: the cookie was not sent on someone else's behalf
     return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
+
+
+def _credential(websocket: WebSocket) -> str:
+    """The handshake's credential as a cache key (``""`` when there is none)."""
+    token = websocket.query_params.get("token")
+    if token:
+        return f"token:{token}"
+    return f"cookie:{websocket.cookies.get(SESSION_COOKIE, '')}"
 
 
 def ws_principal(websocket: WebSocket) -> Principal:
@@ -69,50 +86,80 @@ def ws_principal(websocket: WebSocket) -> Principal:
 
 
 class _Filter:
-    """Which messages a principal may receive (camera lookups cached per connection)."""
+    """Which messages a principal may receive, decided from memory (decisions memoised per connection)."""
 
-    def __init__(self, websocket: WebSocket, principal: Principal) -> None:
+    def __init__(self, websocket: WebSocket, principal: Principal, hub: LiveHub) -> None:
         self._websocket = websocket
+        self._hub = hub
         self.principal = principal
-        self._cameras: dict[CameraId, Camera | None] = {}
-        self.checked = time.monotonic()
+        self._decisions: dict[object, bool] = {}
+        # The first re-check falls anywhere in the first period: consoles connected together spread out.
+        spread = random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
+        self.next_check = time.monotonic() + hub.recheck_s * spread
         self.cursor = 0
         """Cursor the replay reached: live incident pushes at or below it were already sent."""
 
-    def _camera(self, camera_id: CameraId) -> Camera | None:
-        if camera_id not in self._cameras:
+    async def _camera(self, camera_id: CameraId) -> Camera | None:
+        camera = self._hub.cameras.get(camera_id)
+        if camera is None:  # added since the directory was loaded, or unknown: ask the store once
             store = get_context(self._websocket).store
-            self._cameras[camera_id] = store.cameras.get(camera_id)
-        return self._cameras[camera_id]
+            await asyncio.to_thread(self._hub.cameras.refresh, store.cameras.list, force=True)
+            camera = self._hub.cameras.get(camera_id)
+        return camera
 
-    def sees_incident(self, scope: IncidentScope) -> bool:
+    async def sees_incident(self, scope: IncidentScope) -> bool:
         """May view incidents of the incident's site or of one of its cameras (unplaced: everywhere)."""
         targets: list[Camera | Site] = []
         if scope.site_id is not None:
             targets.append(Site(scope.site_id, scope.site_id))
-        targets.extend(camera for camera in map(self._camera, scope.camera_ids) if camera is not None)
+        for camera_id in scope.camera_ids:
+            camera = await self._camera(camera_id)
+            if camera is not None:
+                targets.append(camera)
         if not targets:
             return self.principal.sees_everything(Permission.VIEW_INCIDENTS)
         return any(self.principal.can(Permission.VIEW_INCIDENTS, target) for target in targets)
 
-    def allows(self, message: LiveMessage) -> bool:
+    async def _decide(self, message: LiveMessage) -> bool:
         if message.incident is not None:
-            return self.sees_incident(message.incident)
+            return await self.sees_incident(message.incident)
         if message.camera_id is None:
             return self.principal.can(message.permission)
-        camera = self._camera(message.camera_id)
+        camera = await self._camera(message.camera_id)
         return (
             camera is not None
             and self.principal.can(Permission.VIEW_CAMERAS, camera)
             and self.principal.can(message.permission, camera)
         )
 
-    def recheck(self) -> None:
-        """Authenticate again after ``RECHECK_S`` (raises ``AuthError`` when no longer valid)."""
-        if time.monotonic() - self.checked >= RECHECK_S:
-            self.principal = ws_principal(self._websocket)
-            self._cameras.clear()
-            self.checked = time.monotonic()
+    async def allows(self, message: LiveMessage) -> bool:
+        """May the principal receive ``message``."""
+        scope = message.incident
+        key = (
+            ("incident", scope.site_id, scope.camera_ids)
+            if scope is not None
+            else (message.camera_id, message.permission)
+        )
+        found = self._decisions.get(key)
+        if found is None:
+            found = await self._decide(message)
+            if len(self._decisions) >= MEMO_LIMIT:
+                self._decisions.clear()
+            self._decisions[key] = found
+        return found
+
+    async def recheck(self) -> None:
+        """Authenticate again once the hub's ``recheck_s`` passed (raises ``AuthError`` when invalid)."""
+        if time.monotonic() < self.next_check:
+            return
+        websocket = self._websocket
+        store = get_context(websocket).store
+        self.principal = await asyncio.to_thread(
+            self._hub.principals.check, _credential(websocket), lambda: ws_principal(websocket)
+        )
+        await asyncio.to_thread(self._hub.cameras.refresh, store.cameras.list)
+        self._decisions.clear()
+        self.next_check = time.monotonic() + self._hub.recheck_s
 
 
 def _since(websocket: WebSocket) -> int | None:
@@ -153,7 +200,7 @@ async def _replay(websocket: WebSocket, since: int, rights: _Filter) -> int:
             continue
         if isinstance(message, IncidentMessage):
             push = incident_push(message, cursor)
-            if rights.allows(push):
+            if await rights.allows(push):
                 await websocket.send_text(push.text)
                 sent += 1
     await websocket.send_text(WsCursor(cursor=max(cursor, since), replayed=sent).model_dump_json())
@@ -164,7 +211,7 @@ async def _replay(websocket: WebSocket, since: int, rights: _Filter) -> int:
 async def live(websocket: WebSocket) -> None:
     """Send every ``WsEvent`` / ``WsCameraStatus`` / ``WsIncident`` the caller may see until it goes away."""
     try:
-        principal = ws_principal(websocket)
+        principal = await asyncio.to_thread(ws_principal, websocket)
         since = _since(websocket)
     except AuthError as err:
         log.info("refused WebSocket: %s", err)
@@ -173,15 +220,18 @@ async def live(websocket: WebSocket) -> None:
     except ValueError as err:
         await websocket.close(code=CLOSE_BAD_REQUEST, reason=str(err)[:120])
         return
-    hub = get_context(websocket).hub
+    context = get_context(websocket)
+    hub = context.hub
+    await asyncio.to_thread(hub.cameras.refresh, context.store.cameras.list)
     await websocket.accept()
-    queue = hub.connect()  # before the replay: nothing falls between the replay and the live pushes
+    client = hub.connect()  # before the replay: nothing falls between the replay and the live pushes
     receiver = asyncio.create_task(_drain(websocket))
-    rights = _Filter(websocket, principal)
+    receiver.add_done_callback(lambda _: client.close())
+    rights = _Filter(websocket, principal, hub)
     try:
         if since is not None:
             rights.cursor = await _replay(websocket, since, rights)
-        await _pump(websocket, queue, receiver, rights)
+        await _pump(websocket, client, rights)
     except WatchkeeperError as err:
         log.warning("WebSocket replay failed: %s", err)
         await websocket.close(code=1011, reason="replay failed")
@@ -190,32 +240,28 @@ async def live(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        hub.disconnect(queue)
+        hub.disconnect(client)
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await receiver
 
 
-async def _pump(
-    websocket: WebSocket, queue: asyncio.Queue[LiveMessage], receiver: asyncio.Task[None], rights: _Filter
-) -> None:
-    while not receiver.done():
-        getter = asyncio.create_task(queue.get())
-        done, _ = await asyncio.wait(
-            {getter, receiver}, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        if getter not in done:
-            getter.cancel()
-            if receiver in done:
-                break
-            rights.recheck()
+async def _pump(websocket: WebSocket, client: LiveClient, rights: _Filter) -> None:
+    while True:
+        item = await client.next(max(0.0, rights.next_check - time.monotonic()))
+        if client.closed:
+            return
+        await rights.recheck()
+        if item is None:
             continue
-        rights.recheck()
-        message = getter.result()
-        if message.incident is not None and message.incident.cursor <= rights.cursor:
+        if isinstance(item, int):  # this console fell behind and lost messages: it must reload
+            resync = WsCursor(cursor=item, replayed=0, resync=True)
+            await websocket.send_text(resync.model_dump_json())
+            continue
+        if item.incident is not None and item.incident.cursor <= rights.cursor:
             continue  # already sent by the replay
-        if rights.allows(message):
-            await websocket.send_text(message.text)
+        if await rights.allows(item):
+            await websocket.send_text(item.text)
 
 
 async def _drain(websocket: WebSocket) -> None:
