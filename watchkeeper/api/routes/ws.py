@@ -232,11 +232,11 @@ async def live(websocket: WebSocket) -> None:
         if since is not None:
             rights.cursor = await _replay(websocket, since, rights)
         await _pump(websocket, client, rights)
+    except AuthError:  # before WatchkeeperError, which it is: a revoked session is no server failure
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="session ended")
     except WatchkeeperError as err:
         log.warning("WebSocket replay failed: %s", err)
         await websocket.close(code=1011, reason="replay failed")
-    except AuthError:
-        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="session ended")
     except WebSocketDisconnect:
         pass
     finally:
