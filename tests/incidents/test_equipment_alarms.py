@@ -156,13 +156,23 @@ def test_a_gap_while_the_camera_was_down_is_left_to_the_camera_offline_alarm(
 
 def test_a_camera_that_is_not_streaming_raises_no_live_gap(clock: Clock) -> None:
     gaps = RecordingGaps(timedelta(seconds=5))
-    gaps.segment(CAM, T0, T0 + timedelta(seconds=1))
+    gaps.segment(CAM, T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1))
     gaps.status(CameraStatus(CAM, CameraState.STALLED, T0 + timedelta(seconds=2), "no packets"))
     assert gaps.due(T0 + timedelta(seconds=60)) == []
     gaps.status(CameraStatus(CAM, CameraState.STREAMING, T0 + timedelta(seconds=60)))
     assert gaps.due(T0 + timedelta(seconds=64)) == []  # streaming again for only 4 s
     (gap,) = gaps.due(T0 + timedelta(seconds=66))
     assert gap.since == T0 + timedelta(seconds=60)
+
+
+def test_a_recorder_lagging_behind_is_no_live_gap_while_its_segments_keep_arriving() -> None:
+    gaps = RecordingGaps(timedelta(seconds=10))
+    gaps.status(CameraStatus(CAM, CameraState.STREAMING, T0))
+    for index in range(10):  # footage 30 s behind the clock, but a segment arrives every 4 s
+        start = T0 + timedelta(seconds=4 * index)
+        gaps.segment(CAM, start, start + timedelta(seconds=4), start + timedelta(seconds=34))
+        assert gaps.due(start + timedelta(seconds=37)) == []
+    assert gaps.due(T0 + timedelta(seconds=36 + 34 + 11)) != []  # then nothing arrives for 11 s
 
 
 # -- disk full -------------------------------------------------------------------------------------------

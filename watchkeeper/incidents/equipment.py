@@ -4,7 +4,8 @@ Each monitor turns observations into "raise" and "clear" signals; :class:`~watch
 AlarmSources` turns those into incidents (correlated per camera or per volume, auto-closed on clear where
 the type says so). None of them is thread-safe: callers lock.
 
-- :class:`RecordingGaps`: a camera that streams but closes no segment for ``gap`` raises (live), and a gap
+- :class:`RecordingGaps`: a camera that streams but from which no segment arrives for ``gap`` raises (live;
+  arrival time, not footage time, so a recorder that lags behind under load is not a gap), and a gap
   longer than ``gap`` between two consecutive segments of a camera that was not reported down meanwhile
   raises after the fact (for example the server could not index). The next segment clears a live gap.
 - :class:`StorageWatch`: free space of the media volume under a floor (or unreadable) raises; back above
@@ -53,6 +54,7 @@ class _CameraRecording:
     """What is known of one camera's recording (internal, mutable by design)."""
 
     last_end: datetime | None = None
+    last_arrival: datetime | None = None
     streaming_since: datetime | None = None
     down_since: datetime | None = None
     last_down: datetime | None = None
@@ -82,9 +84,12 @@ class RecordingGaps:
             camera.down_since = camera.down_since or status.since
             camera.last_down = status.since
 
-    def segment(self, camera_id: CameraId, start: datetime, end: datetime) -> SegmentOutcome:
-        """Note a closed segment of ``camera_id``."""
+    def segment(
+        self, camera_id: CameraId, start: datetime, end: datetime, arrived: datetime
+    ) -> SegmentOutcome:
+        """Note a closed segment of ``camera_id`` (footage from ``start`` to ``end``) that ``arrived``."""
         camera = self._camera(camera_id)
+        camera.last_arrival = arrived
         previous = camera.last_end
         cleared = camera.alarmed
         camera.alarmed = False
@@ -100,12 +105,12 @@ class RecordingGaps:
         """Cameras streaming yet without a new segment for longer than the gap (each raised once)."""
         found: list[GapAlarm] = []
         for camera_id, camera in self._cameras.items():
-            if camera.alarmed or camera.streaming_since is None or camera.last_end is None:
+            arrival, streaming = camera.last_arrival, camera.streaming_since
+            if camera.alarmed or streaming is None or arrival is None or camera.last_end is None:
                 continue
-            since = max(camera.last_end, camera.streaming_since)
-            if now - since > self._gap:
+            if now - max(arrival, streaming) > self._gap:
                 camera.alarmed = True
-                found.append(GapAlarm(camera_id, since))
+                found.append(GapAlarm(camera_id, max(camera.last_end, streaming)))
         return found
 
 

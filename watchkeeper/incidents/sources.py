@@ -106,7 +106,7 @@ class AlarmSources:
     def on_segment(self, camera_id: CameraId, start: datetime, end: datetime) -> None:
         """A segment was indexed: a live recording gap clears, a gap found after the fact raises."""
         with self._lock:
-            outcome = self._gaps.segment(camera_id, start, end)
+            outcome = self._gaps.segment(camera_id, start, end, self._service.now())
         if outcome.cleared:
             self.auto_close(
                 _gap_key(camera_id), RECORDING_GAP, f"recording again: a segment from {start.isoformat()}"
