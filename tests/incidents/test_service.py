@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -156,17 +155,14 @@ def test_a_flood_of_10000_alarms_is_one_incident_counting_all(
     store: Store, clock: Clock, published: Published
 ) -> None:
     service = build_service(store, clock, published, IncidentsConfig(publish_interval_s=1.0))
-    started = time.perf_counter()
     outcomes = {service.raise_alarm(_alarm(i * 0.006)).incident_id for i in range(10_000)}
     clock.advance(61)
     service.flush()
-    elapsed = time.perf_counter() - started
     assert len(outcomes) == 1
     incident = service.get(outcomes.pop())
     assert incident.alarm_count == 10_000
     assert published.changes() == ["created", "alarm"]  # rate-limited: one announcement per interval
     assert service.list(IncidentQuery()).total == 1
-    assert elapsed < 5, f"10,000 alarms took {elapsed:.1f} s"
 
 
 def test_errors(store: Store, clock: Clock, published: Published, tmp_path: Path) -> None:
