@@ -75,7 +75,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-single", action="store_true", help="skip phase 1 (one console)")
     parser.add_argument("--profile", type=Path, help="py-spy the server during phase 2 into this file")
     parser.add_argument("--timeout-s", type=float, default=900.0, help="give up a phase after this long")
+    parser.add_argument(
+        "--source",
+        choices=["camera", "report"],
+        default="camera",
+        help="camera: zone rule on live footage (the whole path); report: operator reports over HTTP, "
+        "cameras record only (the incident -> console path and the fan-out, without analytics)",
+    )
+    parser.add_argument("--report-interval-s", type=float, default=0.5, help="seconds between reports")
     return parser.parse_args(argv)
+
+
+async def post_reports(server: LiveServer, interval_s: float, stop: Any) -> None:
+    """``--source report``: an operator reports an incident on ``cam1`` every ``interval_s`` seconds."""
+    with server.client() as client:
+        while not stop():
+            body = {"type_code": "BREAK_IN", "camera_id": "cam1", "note": "benchmark report"}
+            response = await asyncio.to_thread(client.post, "/api/incidents", json=body)
+            response.raise_for_status()
+            await asyncio.sleep(interval_s)
+
+
+def record_only(document: dict[str, Any]) -> dict[str, Any]:
+    """``--source report``: cameras record (no analysis), so the figures leave the analytics out."""
+    for camera in document["cameras"]:
+        for item in camera["inputs"]:
+            item["roles"] = ["record"]
+        camera.pop("rules", None)
+    return document
 
 
 def serve(args: argparse.Namespace, queue: Any, stop: Any) -> None:
@@ -207,6 +234,11 @@ async def phase(server: LiveServer, args: argparse.Namespace, consoles: int) -> 
     for _ in children:
         await asyncio.to_thread(queue.get, True, 180)
     begin = time.time()
+    reports = (
+        asyncio.create_task(post_reports(server, args.report_interval_s, stop.is_set))
+        if args.source == "report"
+        else None
+    )
     deadline = time.monotonic() + args.timeout_s
     while time.monotonic() < deadline:
         fresh = [i for i, at in mine[1].items() if at >= begin]
@@ -216,6 +248,8 @@ async def phase(server: LiveServer, args: argparse.Namespace, consoles: int) -> 
     await asyncio.sleep(3.0)  # the last incidents reach the other consoles
     stop.set()
     await task
+    if reports is not None:
+        await reports
     sinks = [[mine[0], mine[1]]]
     zone_events = [(start, at) for start, at in mine[2] if start >= begin]
     for _ in children:
@@ -323,7 +357,11 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="wk-alarm-bench-") as folder:
             port = free_port()
             urls = {f"cam{i}": rtsp.url(f"/cam{i}") for i in range(1, args.cameras + 1)}
-            server = start_server(write_config(Path(folder), urls, port), port)
+            config_path = write_config(Path(folder), urls, port)
+            if args.source == "report":
+                document = yaml.safe_load(config_path.read_text())
+                config_path.write_text(yaml.safe_dump(record_only(document), sort_keys=False))
+            server = start_server(config_path, port)
             try:
                 time.sleep(10)  # cameras connect, detector warms up
                 loads.append(loadavg())

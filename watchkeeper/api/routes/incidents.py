@@ -263,10 +263,12 @@ def report_incident(
     camera = _check_place(store, principal, body.camera_id, Permission.REPORT_INCIDENTS)
     if camera is None and _position(body.lat, body.lon) is None:
         raise IncidentInputError("give a camera_id or a map point (lat and lon)")
+    now = service.now()
     alarm = Alarm(
         type_code=body.type_code,
         source=AlarmSource.OPERATOR,
-        at=service.now(),
+        at=now,
+        received_at=now,
         camera_id=camera.id if camera is not None else None,
         site_id=SiteId(body.site_id) if body.site_id else None,
         location=_position(body.lat, body.lon),
