@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from tests.incidents.conftest import T0, Published, build_service
 from watchkeeper.bus.local import LocalBus
-from watchkeeper.bus.messages import EventMessage, IncidentMessage, decode, encode
+from watchkeeper.bus.messages import EventMessage, IncidentMessage, SegmentMessage, decode, encode
 from watchkeeper.config.incidents import IncidentsConfig
 from watchkeeper.domain import CameraId, Event, EventKind
 from watchkeeper.domain.incidents import IncidentQuery
@@ -107,3 +107,41 @@ def test_incident_messages_round_trip_without_caller_details() -> None:
     assert message.subject == "wk.incidents.inc-0123"
     assert decode(encode(message)) == message
     assert "caller" not in IncidentMessage.model_fields
+
+
+async def test_segments_and_tamper_events_on_the_bus_raise_equipment_incidents(store: Store) -> None:
+    published = Published()
+    config = IncidentsConfig(recording_gap_s=10)
+    service = build_service(store, lambda: T0 + timedelta(seconds=90), published, config)
+    bus = LocalBus()
+    await bus.start()
+    feed = IncidentFeed(bus, service, AlarmSources(service, config), tick_s=0.05)
+    await feed.start()
+
+    def segment(start_s: float) -> SegmentMessage:
+        start = T0 + timedelta(seconds=start_s)
+        return SegmentMessage(
+            camera_id=CameraId("a1"),
+            start=start,
+            end=start + timedelta(seconds=4),
+            path="a1/x.mp4",
+            size_bytes=1,
+        )
+
+    try:
+        for start_s in (0, 4, 64):  # 56 s without footage between the second and the third
+            await bus.publish(segment(start_s))
+        tamper = _event("t-1", kind=EventKind.TAMPER, camera="b1", rule="covered", label="camera covered")
+        await bus.publish(EventMessage.from_domain(tamper, "started"))
+        for _ in range(100):
+            if service.list(IncidentQuery()).total == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await feed.stop()
+        await bus.close()
+    by_type = {item.type_code: item for item in service.list(IncidentQuery()).items}
+    assert set(by_type) == {"RECORDING_GAP", "CAMERA_TAMPERED"}
+    assert by_type["RECORDING_GAP"].camera_ids == ("a1",)
+    assert by_type["CAMERA_TAMPERED"].camera_ids == ("b1",)
+    assert by_type["CAMERA_TAMPERED"].title == "Camera b1 tampered: camera covered"
