@@ -97,11 +97,11 @@ async def post_reports(server: LiveServer, interval_s: float, stop: Any) -> None
 
 
 def record_only(document: dict[str, Any]) -> dict[str, Any]:
-    """``--source report``: cameras record (no analysis), so the figures leave the analytics out."""
+    """``--source report``: no object detection and 1 fps motion only, so the figures leave analytics out."""
     for camera in document["cameras"]:
-        for item in camera["inputs"]:
-            item["roles"] = ["record"]
         camera.pop("rules", None)
+    document["detection"] = {"fps": 1, "objects": {"enabled": False}, "tamper": {"enabled": False}}
+    document["incidents"].pop("analytics", None)
     return document
 
 
@@ -182,7 +182,9 @@ async def console(url: str, headers: dict[str, str], sink: Any, ready: asyncio.E
     """One console: connect, then record incident pushes until ``stop()`` is true."""
     import websockets
 
-    async with websockets.connect(f"{url}?since=now", additional_headers=headers, max_queue=None) as ws:
+    async with websockets.connect(
+        f"{url}?since=now", additional_headers=headers, max_queue=None, open_timeout=120
+    ) as ws:
         await ws.recv()  # the cursor message: connected and authenticated
         ready.set()
         while not stop():
@@ -369,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
                     measured = asyncio.run(phase(server, args, 1))
                     opened = opened_in_log(server.log_text())
                     results["single"] = summarise(*measured, args, opened)
+                    print(f"single  {json.dumps(results['single'])}", flush=True)
                     loads.append(loadavg())
                 measured = profiled(server, args, args.consoles)
                 results["many"] = summarise(*measured, args, opened_in_log(server.log_text()))
