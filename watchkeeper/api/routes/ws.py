@@ -222,20 +222,20 @@ async def live(websocket: WebSocket) -> None:
         return
     context = get_context(websocket)
     hub = context.hub
-    await asyncio.to_thread(hub.cameras.refresh, context.store.cameras.list)
     await websocket.accept()
     client = hub.connect()  # before the replay: nothing falls between the replay and the live pushes
     receiver = asyncio.create_task(_drain(websocket))
     receiver.add_done_callback(lambda _: client.close())
     rights = _Filter(websocket, principal, hub)
     try:
+        await asyncio.to_thread(hub.cameras.refresh, context.store.cameras.list)
         if since is not None:
             rights.cursor = await _replay(websocket, since, rights)
         await _pump(websocket, client, rights)
     except AuthError:  # before WatchkeeperError, which it is: a revoked session is no server failure
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="session ended")
     except WatchkeeperError as err:
-        log.warning("WebSocket replay failed: %s", err)
+        log.warning("WebSocket replay or camera lookup failed: %s", err)
         await websocket.close(code=1011, reason="replay failed")
     except WebSocketDisconnect:
         pass
