@@ -175,6 +175,14 @@ def test_a_recorder_lagging_behind_is_no_live_gap_while_its_segments_keep_arrivi
     assert gaps.due(T0 + timedelta(seconds=36 + 34 + 11)) != []  # then nothing arrives for 11 s
 
 
+def test_segments_longer_than_the_gap_are_no_live_gap_until_two_lengths_pass() -> None:
+    gaps = RecordingGaps(timedelta(seconds=10))
+    gaps.status(CameraStatus(CAM, CameraState.STREAMING, T0))
+    gaps.segment(CAM, T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=30))
+    assert gaps.due(T0 + timedelta(seconds=30 + 59)) == []
+    assert len(gaps.due(T0 + timedelta(seconds=30 + 61))) == 1
+
+
 # -- disk full -------------------------------------------------------------------------------------------
 
 

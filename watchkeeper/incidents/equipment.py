@@ -5,7 +5,8 @@ AlarmSources` turns those into incidents (correlated per camera or per volume, a
 the type says so). None of them is thread-safe: callers lock.
 
 - :class:`RecordingGaps`: a camera that streams but from which no segment arrives for ``gap`` raises (live;
-  arrival time, not footage time, so a recorder that lags behind under load is not a gap), and a gap
+  arrival time, not footage time, so a recorder that lags behind under load is not a gap; at least twice
+  the last segment's length, so long segments are not gaps either), and a gap
   longer than ``gap`` between two consecutive segments of a camera that was not reported down meanwhile
   raises after the fact (for example the server could not index). The next segment clears a live gap.
 - :class:`StorageWatch`: free space of the media volume under a floor (or unreadable) raises; back above
@@ -55,6 +56,7 @@ class _CameraRecording:
 
     last_end: datetime | None = None
     last_arrival: datetime | None = None
+    last_length: timedelta = timedelta(0)
     streaming_since: datetime | None = None
     down_since: datetime | None = None
     last_down: datetime | None = None
@@ -90,6 +92,7 @@ class RecordingGaps:
         """Note a closed segment of ``camera_id`` (footage from ``start`` to ``end``) that ``arrived``."""
         camera = self._camera(camera_id)
         camera.last_arrival = arrived
+        camera.last_length = end - start
         previous = camera.last_end
         cleared = camera.alarmed
         camera.alarmed = False
@@ -108,7 +111,8 @@ class RecordingGaps:
             arrival, streaming = camera.last_arrival, camera.streaming_since
             if camera.alarmed or streaming is None or arrival is None or camera.last_end is None:
                 continue
-            if now - max(arrival, streaming) > self._gap:
+            limit = max(self._gap, 2 * camera.last_length)  # long segments arrive seldom
+            if now - max(arrival, streaming) > limit:
                 camera.alarmed = True
                 found.append(GapAlarm(camera_id, max(camera.last_end, streaming)))
         return found
