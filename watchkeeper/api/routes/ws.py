@@ -93,7 +93,7 @@ class _Filter:
         self._hub = hub
         self.principal = principal
         self._decisions: dict[object, bool] = {}
-        # The first re-check falls anywhere in the first period: consoles connected together spread out.
+        # The first re-check falls in the second half of the first period: consoles connected together spread.
         spread = random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
         self.next_check = time.monotonic() + hub.recheck_s * spread
         self.cursor = 0
