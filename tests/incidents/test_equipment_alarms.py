@@ -1,10 +1,10 @@
 """Recording-gap, disk-full and tamper alarms, and the camera's place on incidents raised from a camera.
 
 Real parts: a camera worker recording a simulated RTSP camera (recording gap), the tamper analysis of the
-runtime on synthetic grey frames (tamper), ``shutil.disk_usage`` on a real folder. Mocked, and why: the
-disk-full test uses a free-space probe whose value the test sets, because filling a real volume to a
-chosen level is slow and needs a mount (the recorder's own disk-full path is tested on a real tmpfs in
-tests/recorder/test_disk_full.py).
+runtime on synthetic grey frames (tamper), a real 4 MiB volume filled by a file (disk full; skipped where
+nothing can be mounted). Mocked, and why: the other disk-full tests use a free-space probe whose value the
+test sets, to reach states a real volume reaches only slowly or by breaking it (unreadable volume,
+repeated fill and free).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
 from tests.incidents.conftest import T0, Clock, Published, build_service
+from tests.recorder.test_disk_full import small_volume  # noqa: F401 - the 4 MiB volume fixture
 from watchkeeper.config.analytics import TamperConfig
 from watchkeeper.config.incidents import IncidentsConfig, IncidentTypeConfig
 from watchkeeper.config.loader import load_config
@@ -233,6 +234,24 @@ def test_an_unreadable_media_volume_raises_a_storage_incident(service: IncidentS
     assert sources.check_storage() is True
     (incident,) = of_type(service, "STORAGE_FAILURE")
     assert "cannot read the free space of /media" in notes(service, incident.id)[0]
+
+
+def test_a_real_volume_filling_up_raises_and_freeing_it_closes(
+    small_volume: Path,  # noqa: F811 - the imported fixture
+    service: IncidentService,
+) -> None:
+    sources = AlarmSources(
+        service, IncidentsConfig(storage_alarm_free_bytes=1024 * 1024), DiskUsageProbe(small_volume)
+    )
+    assert sources.check_storage() is False
+    filler = small_volume / "other-data.bin"
+    filler.write_bytes(b"\0" * (3 * 1024 * 1024 + 512 * 1024))
+    assert sources.check_storage() is True
+    (incident,) = of_type(service, "STORAGE_FAILURE")
+    assert f"on {small_volume}" in notes(service, incident.id)[0]
+    filler.unlink()
+    assert sources.check_storage() is False
+    assert service.get(incident.id).state is IncidentState.CLOSED
 
 
 def test_the_disk_usage_probe_reads_a_real_folder_and_fails_on_a_missing_one(tmp_path: Path) -> None:
