@@ -58,7 +58,6 @@ class _CameraRecording:
     last_arrival: datetime | None = None
     last_length: timedelta = timedelta(0)
     streaming_since: datetime | None = None
-    down_since: datetime | None = None
     last_down: datetime | None = None
     alarmed: bool = False
 
@@ -80,10 +79,8 @@ class RecordingGaps:
         if status.state is CameraState.STREAMING:
             if camera.streaming_since is None:
                 camera.streaming_since = status.since
-            camera.down_since = None
         elif status.state in DOWN_STATES:
             camera.streaming_since = None
-            camera.down_since = camera.down_since or status.since
             camera.last_down = status.since
 
     def segment(
