@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
 
 from watchkeeper.audit.anchor import AnchorFile
 from watchkeeper.audit.log import AuditLog
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.domain.custody import UnmaskGrant
-from watchkeeper.privacy.crypto import SegmentSealer
+from watchkeeper.privacy.crypto import (
+    CHUNK_SIZE,
+    DecryptingReader,
+    SegmentCryptoError,
+    SegmentSealer,
+    TamperedSegmentError,
+    is_encrypted,
+)
 from watchkeeper.privacy.exports import ExportDeps, ExportService
 from watchkeeper.privacy.grants import GrantService, GrantSettings
-from watchkeeper.privacy.keys import FileKeyProvider, SegmentKeys
+from watchkeeper.privacy.keys import FileKeyProvider, KeyUnavailableError, SegmentKeys
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.privacy.signing import ExportSigner
+from watchkeeper.recorder.recovery import SealedOpener, UnreadableSegmentError, UnverifiableSegmentError
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +47,41 @@ def open_key_provider(config: WatchkeeperConfig, store: Store) -> FileKeyProvide
     """
     path = config.custody.paths(config.storage.media_root).master_key_file
     return FileKeyProvider.open(path, encrypted_data_exists=store.data_keys.count() > 0)
+
+
+def sealed_opener(config: WatchkeeperConfig, store: Store) -> SealedOpener | None:
+    """How start-up recovery reads encrypted originals (``None`` when nothing is or gets encrypted).
+
+    Raises:
+        MasterKeyFileError: With a one-line reason (as at start-up).
+    """
+    if not config.custody.encrypt_originals and store.data_keys.count() == 0:
+        return None
+    keys = SegmentKeys(open_key_provider(config, store), store.data_keys)
+    return lambda path: open_verified(keys, path)
+
+
+def open_verified(keys: SegmentKeys, path: Path) -> BinaryIO | None:
+    """Plaintext of an encrypted segment once every chunk authenticated (``None``: not encrypted).
+
+    Raises:
+        UnreadableSegmentError: Truncated, altered or not readable.
+        UnverifiableSegmentError: Its data key is unavailable.
+    """
+    if not is_encrypted(path):
+        return None
+    try:
+        reader = DecryptingReader(path, keys.for_reading)
+    except KeyUnavailableError as err:
+        raise UnverifiableSegmentError(f"{path}: {err}") from err
+    except SegmentCryptoError as err:
+        raise UnreadableSegmentError(str(err)) from err
+    try:
+        reader.verify()
+    except (TamperedSegmentError, SegmentCryptoError) as err:
+        reader.close()
+        raise UnreadableSegmentError(str(err)) from err
+    return io.BufferedReader(reader, CHUNK_SIZE)
 
 
 def build_custody(

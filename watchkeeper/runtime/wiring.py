@@ -43,7 +43,13 @@ from watchkeeper.privacy.rendition import PrivacyServices
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
-from watchkeeper.runtime.custody import AnchorLoop, anchor_loop, build_custody, segment_finisher
+from watchkeeper.runtime.custody import (
+    AnchorLoop,
+    anchor_loop,
+    build_custody,
+    sealed_opener,
+    segment_finisher,
+)
 from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.storage.factory import open_store
@@ -345,7 +351,7 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
     analysis = build_analysis_services(config)
     store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
     try:
-        await asyncio.to_thread(recover_media, store, media_root)
+        await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
         sync_inventory(store, config)
         await asyncio.to_thread(create_first_admin, store, config)
         bus = build_bus(config.storage.bus)
