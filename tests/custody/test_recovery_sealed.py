@@ -1,4 +1,4 @@
-"""Start-up recovery of encrypted originals: complete ones (GCM verifies) are indexed, damaged ones quarantined."""
+"""Start-up recovery of encrypted originals: complete ones (GCM verifies) indexed, damaged quarantined."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def test_complete_encrypted_originals_are_indexed_damaged_ones_quarantined(
         assert recovered.video_codec == "h264"
         assert recovered.keyframes == original.keyframes
         assert recovered.size_bytes == (media / original.path).stat().st_size
-    assert not flipped.exists() and not cut.exists()
+    assert not flipped.exists()
+    assert not cut.exists()
     assert len(list((media / ".quarantine").iterdir())) == 2
     assert "failed authentication" in caplog.text
     assert not recover_media(store, media, lambda path: open_verified(keys, path)).repaired
@@ -58,7 +59,8 @@ def test_without_the_reader_an_encrypted_original_is_unreadable(
     segment = record_segments(clip_file, tmp_path, SegmentSealer(keys.for_writing))[0]
     with pytest.raises(UnreadableSegmentError):
         probe_segment(tmp_path / segment.path)
-    assert probe_segment(tmp_path / segment.path, lambda path: open_verified(keys, path)).video_codec == "h264"
+    probed = probe_segment(tmp_path / segment.path, lambda path: open_verified(keys, path))
+    assert probed.video_codec == "h264"
 
 
 def test_an_original_whose_key_is_unavailable_is_left_in_place(
@@ -81,6 +83,8 @@ def test_an_original_whose_key_is_unavailable_is_left_in_place(
     other_store.close()
 
 
-def test_a_plain_original_passes_through_the_reader(tmp_path: Path, keys: SegmentKeys, clip_file: Path) -> None:
+def test_a_plain_original_passes_through_the_reader(
+    tmp_path: Path, keys: SegmentKeys, clip_file: Path
+) -> None:
     segment = record_segments(clip_file, tmp_path, None)[0]
     assert open_verified(keys, tmp_path / segment.path) is None

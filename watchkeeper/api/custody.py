@@ -30,6 +30,7 @@ from watchkeeper.privacy.crypto import (
 from watchkeeper.privacy.grants import Actor
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.export import ClipSource
+from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, scan_layout, scan_stream
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -97,6 +98,28 @@ def _report_tamper(custody: CustodyServices, request: Request, path: Path, err: 
         client=client_address(request),
         details={"error": str(err)},
     )
+
+
+def original_layout(request: Request, custody: CustodyServices, path: Path) -> Mp4Layout:
+    """The fMP4 layout of an original's plaintext, for an HLS playlist of originals.
+
+    Only the chunks holding box headers are decrypted, in memory. Byte offsets are of the plaintext, which
+    :func:`serve_original` serves.
+
+    Raises:
+        Mp4LayoutError: Not a fragmented MP4, unreadable, or failed authentication (then also audited and
+            logged as tampering).
+    """
+    if not is_encrypted(path):
+        return scan_layout(path)
+    try:
+        with custody.open_original(path) as reader:
+            return scan_stream(reader, reader.size, path.name)  # type: ignore[arg-type]
+    except TamperedSegmentError as err:
+        _report_tamper(custody, request, path, err)
+        raise Mp4LayoutError(str(err)) from err
+    except SegmentCryptoError as err:
+        raise Mp4LayoutError(str(err)) from err
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -108,6 +108,7 @@ class PrivacyTap:
         self._motion = motion
         self._faces = services.faces
         self._face_every = timedelta(seconds=config.faces.interval_s)
+        self._face_idle = timedelta(seconds=max(config.faces.interval_s, config.faces.idle_interval_s))
         self._face_boxes = np.zeros((0, 4), dtype=np.float32)
         self._face_at: datetime | None = None
         self._width = config.rendition.width or detection.width
@@ -185,10 +186,11 @@ class PrivacyTap:
             people = view.boxes * np.float32(width / max(1, view.width))
             ages, detection_age = view.ages_s, view.detection_age_s
         motion = self._motion() if self._motion is not None else None
+        changing = len(people) > 0 or (motion is not None and bool(motion.any()))
         return PrivacyScene(
             people=people,
             ages_s=ages,
-            faces=self._faces_of(rgb, at),
+            faces=self._faces_of(rgb, at, changing),
             motion=motion,
             detection_age_s=detection_age,
             blind=self._people is not None and detection_age is None,
@@ -215,11 +217,17 @@ class PrivacyTap:
         except EncoderError as err:
             log.warning("camera %s: protected rendition: %s", self.camera_id, err)
 
-    def _faces_of(self, rgb: NDArray[np.uint8], at: datetime) -> NDArray[np.float32]:
+    def _faces_of(self, rgb: NDArray[np.uint8], at: datetime, changing: bool) -> NDArray[np.float32]:
+        """Face boxes, kept between detector runs.
+
+        The detector runs every ``faces.interval_s`` while the scene changes (motion or people) or faces
+        were found last time, else every ``faces.idle_interval_s``.
+        """
         if self._faces is None:
             return self._face_boxes
         last = self._face_at
-        if last is None or at - last >= self._face_every or at < last:
+        wait = self._face_every if changing or len(self._face_boxes) else self._face_idle
+        if last is None or at - last >= wait or at < last:
             self._face_at = at
             self._face_boxes = self._faces.detect(rgb)
         return self._face_boxes
