@@ -24,6 +24,7 @@ from watchkeeper.privacy.crypto import DecryptingReader, SegmentSealer
 from watchkeeper.privacy.exports import ExportDeps, ExportService
 from watchkeeper.privacy.grants import GrantService, GrantSettings
 from watchkeeper.privacy.keys import SegmentKeys
+from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.privacy.signing import ExportSigner
 from watchkeeper.storage.protocols import Store
@@ -61,7 +62,7 @@ def make_api(
     deps = ExportDeps(
         store, audit, grants, ExportSigner.open(tmp_path / "sign.key"), media, tmp_path / "exp", keys
     )
-    custody = CustodyServices(audit, grants, keys, ExportService(deps), 7, 14)
+    custody = CustodyServices(audit, grants, keys, ExportService(deps), 7, 14, LiveOriginals())
     context = AppContext(
         store=store,
         bus=LocalBus(),

@@ -103,23 +103,72 @@ def _export_body() -> dict[str, Any]:
     }
 
 
-def _leaks(api: Api, who: str) -> list[str]:
-    """Every operation of the schema, asked for originals; returns those answering with original footage."""
-    leaks = []
+ORIGINAL_ROUTES = {
+    "getCameraPlaylist",
+    "getRecordingMedia",
+    "getRecordingMediaMp4",
+    "getCameraClip",
+    "createExport",
+    "downloadExport",
+    "getLiveOriginalFrame",
+    "streamLiveOriginal",
+}
+"""Operations known to serve originals; the schema must mark each (``x-serves-originals``)."""
+
+
+def _playlist_leaks(api: Api, who: str, playlist: str, sample: bytes) -> bool:
+    """True when a segment a playlist points at serves original bytes."""
+    urls = {line for line in playlist.splitlines() if line.startswith("/api/")}
+    for url in urls:
+        response = api.client.get(url, headers=api.headers[who])
+        if response.status_code < 300 and sample in response.content:
+            return True
+    return False
+
+
+def _probe(api: Api, who: str) -> tuple[list[str], dict[str, int]]:
+    """Every operation of the schema, asked for originals.
+
+    Returns the operations answering with original footage (bytes of an original, a video, or a playlist
+    whose segments serve original bytes), and the status of every operation marked as serving originals.
+    """
+    leaks, marked = [], {}
     schema = api.client.app.openapi()  # type: ignore[attr-defined]
     segment = api.segments[0]
     sample = api.plain[segment.id or 0][200:4000]
+    export = _original_export(api)
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             url, query = _fill(path, operation, segment)
+            url = url.replace("exp-x", export)
             body = _export_body() if operation["operationId"] == "createExport" else None
             response = api.client.request(
                 method.upper(), url, params=query, json=body, headers=api.headers[who]
             )
             kind = response.headers.get("content-type", "")
-            if response.status_code < 300 and (sample in response.content or kind.startswith("video")):
+            ok = response.status_code < 300
+            if ok and (sample in response.content or kind.startswith(("video", "image", "multipart"))):
                 leaks.append(f"{method.upper()} {path}")
-    return leaks
+            elif ok and "mpegurl" in kind and _playlist_leaks(api, who, response.text, sample):
+                leaks.append(f"{method.upper()} {path}")
+            if operation.get("x-serves-originals"):
+                marked[operation["operationId"]] = response.status_code
+    return leaks, marked
+
+
+def _original_export(api: Api) -> str:
+    """An export of originals made by ada under a grant of her own that is then revoked."""
+    grant = request_grant(api, "ada")
+    approve_grant(api, grant["id"])
+    made = api.client.post("/api/exports", json=_export_body(), headers=api.headers["ada"])
+    assert made.status_code == 201, made.text
+    revoked = api.client.post(f"/api/grants/{grant['id']}/revoke", headers=api.headers["ada"])
+    assert revoked.status_code == 200
+    return str(made.json()["id"])
+
+
+def _leaks(api: Api, who: str) -> list[str]:
+    return _probe(api, who)[0]
 
 
 def test_the_leak_probe_sees_originals_under_a_valid_grant(api: Api) -> None:
@@ -127,6 +176,8 @@ def test_the_leak_probe_sees_originals_under_a_valid_grant(api: Api) -> None:
     leaks = _leaks(api, "ivy")
     assert "GET /api/recordings/{segment_id}/media" in leaks
     assert "GET /api/recordings/{segment_id}/media.mp4" in leaks
+    assert "GET /api/cameras/{camera_id}/hls.m3u8" in leaks
+    assert "GET /api/cameras/{camera_id}/clip.mp4" in leaks
 
 
 @pytest.mark.parametrize("state", ["none", "pending", "expired", "revoked", "other-range"])
@@ -144,8 +195,11 @@ def test_no_route_serves_originals_without_a_valid_grant(api: Api, state: str) -
             assert stored is not None
             moved = replace(stored, start=T0 + timedelta(days=1), end=T0 + timedelta(days=2))
             api.store.grants.save(moved, "approved")
-    assert _leaks(api, "ivy") == []
-    assert _leaks(api, "ada") == []
+    for who in ("ivy", "ada"):
+        leaks, marked = _probe(api, who)
+        assert leaks == []
+        assert set(marked) == ORIGINAL_ROUTES  # every original-serving route is marked and was tried
+        assert all(status in (403, 409) for status in marked.values()), marked
 
 
 def test_retention_is_shown(api: Api) -> None:

@@ -7,7 +7,9 @@ and :func:`serve_original` / :func:`original_sources` for footage of the origina
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +35,10 @@ from watchkeeper.recorder.export import ClipSource
 from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, scan_layout, scan_stream
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+SERVES_ORIGINALS: dict[str, object] = {"x-serves-originals": True}
+"""OpenAPI extension on every operation that can return original footage (live or recorded): each refuses
+without a covering grant, and the tests try every operation carrying it (plus a content probe of all)."""
 
 
 class CustodyDisabledError(WatchkeeperError):
@@ -73,6 +79,50 @@ def audit(
     context.custody.audit.record(
         username, action, target, client=client_address(connection), reason=reason, details=details
     )
+
+
+@dataclass(slots=True)
+class LiveView:
+    """One streamed live view (WebSocket, MJPEG, MSE...): audited when it starts and when it stops.
+
+    ``live.start`` and ``live.stop`` records name the viewer, the camera (target), the client address and
+    the rendition; the stop record adds how long the view lasted. Use :meth:`start` when the stream is
+    accepted and :meth:`stop` in a ``finally`` (idempotent).
+    """
+
+    connection: HTTPConnection
+    username: str
+    camera_id: CameraId
+    rendition: Rendition
+    started: float
+    stopped: bool = False
+
+    @classmethod
+    def start(
+        cls,
+        connection: HTTPConnection,
+        username: str,
+        camera_id: CameraId,
+        rendition: Rendition = Rendition.PROTECTED,
+    ) -> LiveView:
+        """Audit the start of a live view and return it."""
+        audit(connection, username, AuditAction.LIVE_START, f"camera:{camera_id}", rendition=rendition.value)
+        return cls(connection, username, camera_id, rendition, time.monotonic())
+
+    def stop(self, why: str = "") -> None:
+        """Audit the end of the view with its duration (once)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        audit(
+            self.connection,
+            self.username,
+            AuditAction.LIVE_STOP,
+            f"camera:{self.camera_id}",
+            rendition=self.rendition.value,
+            duration_s=round(time.monotonic() - self.started, 3),
+            ended=why,
+        )
 
 
 def authorize_original(

@@ -70,11 +70,11 @@ def scaled_blur(image: NDArray[np.uint8], radius: int) -> NDArray[np.uint8]:
         return box_blur(image, radius)
     frame = VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
     small = frame.reformat(width=width // factor, height=height // factor, interpolation="AREA")
-    soft = box_blur(small.to_ndarray(), SMALL_RADIUS)
+    soft = box_blur(np.asarray(small.to_ndarray(), dtype=np.uint8), SMALL_RADIUS)
     large = VideoFrame.from_ndarray(soft, format="rgb24").reformat(
         width=width, height=height, interpolation="BILINEAR"
     )
-    blurred: NDArray[np.uint8] = large.to_ndarray()
+    blurred: NDArray[np.uint8] = np.asarray(large.to_ndarray(), dtype=np.uint8)
     return blurred
 
 

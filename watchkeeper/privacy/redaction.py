@@ -116,7 +116,7 @@ def motion_cells(motion: NDArray[np.bool_], cell: int = 8) -> NDArray[np.bool_]:
     cols = -(-mask_w // cell)
     padded = np.zeros((rows * cell, cols * cell), dtype=np.bool_)
     padded[:mask_h, :mask_w] = motion
-    cells: NDArray[np.bool_] = padded.reshape(rows, cell, cols, cell).any(axis=(1, 3))
+    cells: NDArray[np.bool_] = np.asarray(padded.reshape(rows, cell, cols, cell).any(axis=(1, 3)))
     return cells
 
 

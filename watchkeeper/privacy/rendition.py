@@ -31,6 +31,7 @@ from watchkeeper.config.privacy import PrivacyConfig
 from watchkeeper.domain import CameraId, Segment
 from watchkeeper.privacy.encoder import EncoderError, EncoderSettings, SegmentEncoder
 from watchkeeper.privacy.faces import FaceDetector
+from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.redaction import PrivacyRedactor, PrivacyScene, RedactionSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class PrivacyServices:
     segment_seconds: float = 10.0
     person_classes: tuple[int, ...] = (0,)
     faces: FaceDetector | None = None
+    live: LiveOriginals | None = None
+    """Where unredacted frames go while an entitled viewer watches live originals (break glass)."""
 
 
 def redactor_for(
@@ -107,6 +110,7 @@ class PrivacyTap:
         self._people = people
         self._motion = motion
         self._faces = services.faces
+        self._live = services.live
         self._face_every = timedelta(seconds=config.faces.interval_s)
         self._face_idle = timedelta(seconds=max(config.faces.interval_s, config.faces.idle_interval_s))
         self._face_boxes = np.zeros((0, 4), dtype=np.float32)
@@ -166,6 +170,8 @@ class PrivacyTap:
         rgb: NDArray[np.uint8] = np.ascontiguousarray(
             frame.reformat(width=width, height=height, format="rgb24").to_ndarray(), dtype=np.uint8
         )
+        if self._live is not None:
+            self._live.offer(self.camera_id, rgb, at)
         redacted = self._redactor.redact(rgb, self.scene(rgb, at))
         if self._rendition_due(at):
             self._next_due = at + self._period

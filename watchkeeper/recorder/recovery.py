@@ -140,7 +140,7 @@ def probe_segment(path: Path, open_sealed: SealedOpener | None = None) -> Probed
     """
     handle = open_sealed(path) if open_sealed is not None else None
     try:
-        with av.open(handle if handle is not None else str(path)) as container:
+        with av.open(handle if handle is not None else str(path), mode="r") as container:
             if not container.streams.video:
                 raise UnreadableSegmentError(f"{path} has no video stream")
             video = container.streams.video[0]

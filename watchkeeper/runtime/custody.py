@@ -7,11 +7,14 @@ import io
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import BinaryIO
 
 from watchkeeper.audit.anchor import AnchorFile
 from watchkeeper.audit.log import AuditLog
+from watchkeeper.bus.messages import BreakGlassMessage
+from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.domain.custody import UnmaskGrant
@@ -26,6 +29,7 @@ from watchkeeper.privacy.crypto import (
 from watchkeeper.privacy.exports import ExportDeps, ExportService
 from watchkeeper.privacy.grants import GrantService, GrantSettings
 from watchkeeper.privacy.keys import FileKeyProvider, KeyUnavailableError, SegmentKeys
+from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.privacy.signing import ExportSigner
 from watchkeeper.recorder.recovery import SealedOpener, UnreadableSegmentError, UnverifiableSegmentError
@@ -84,10 +88,44 @@ def open_verified(keys: SegmentKeys, path: Path) -> BinaryIO | None:
     return io.BufferedReader(reader, CHUNK_SIZE)
 
 
+class BreakGlassNotice:
+    """Tells approvers of every break glass: a ``BreakGlassMessage`` on the bus (console, MQTT, webhooks)."""
+
+    def __init__(self, bus: Bus) -> None:
+        """Publish on ``bus`` (started; publishing works from any thread)."""
+        self._bus = bus
+
+    def __call__(self, grant: UnmaskGrant) -> None:
+        """Publish the notice of ``grant`` (a failure is logged: the break glass itself is audited)."""
+        message = BreakGlassMessage(
+            grant_id=grant.id,
+            requester=grant.requester,
+            camera_ids=grant.camera_ids,
+            reason=grant.reason,
+            at=grant.requested_at,
+            expires_at=grant.expires_at or grant.end,
+        )
+        try:
+            self._bus.publish_threadsafe(message).add_done_callback(_log_failure)
+        except WatchkeeperError as err:
+            log.error("approvers NOT notified of break glass %s: %s", grant.id, err)  # noqa: TRY400
+
+
+def _log_failure(done: Future[None]) -> None:
+    error = done.exception()
+    if error is not None:
+        log.error("approvers NOT notified of a break glass: %s", error)
+
+
 def build_custody(
-    config: WatchkeeperConfig, store: Store, notify: Callable[[UnmaskGrant], None] | None = None
+    config: WatchkeeperConfig,
+    store: Store,
+    notify: Callable[[UnmaskGrant], None] | None = None,
+    live: LiveOriginals | None = None,
 ) -> CustodyServices:
     """Keys, audit log, grants and exports of ``config``; audits a configuration change.
+
+    ``notify`` hears of every break glass; ``live`` carries unredacted live frames from the cameras.
 
     Raises:
         WatchkeeperError: An unusable master or signing key file (one line each).
@@ -117,7 +155,13 @@ def build_custody(
     audit.config_loaded(config_hash(config))
     recording = config.recording
     return CustodyServices(
-        audit, grants, keys, ExportService(deps), recording.retain_days, recording.event_retain_days
+        audit,
+        grants,
+        keys,
+        ExportService(deps),
+        recording.retain_days,
+        recording.event_retain_days,
+        live,
     )
 
 

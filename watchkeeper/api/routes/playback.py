@@ -20,7 +20,14 @@ from starlette.background import BackgroundTask
 
 from watchkeeper.analyzers.snapshot import snapshot_path
 from watchkeeper.api.context import AppContext
-from watchkeeper.api.custody import audit, authorize_original, clip_source, original_layout, serve_original
+from watchkeeper.api.custody import (
+    SERVES_ORIGINALS,
+    audit,
+    authorize_original,
+    clip_source,
+    original_layout,
+    serve_original,
+)
 from watchkeeper.api.deps import ContextDep
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.files import media_file
@@ -178,6 +185,7 @@ def _layout(context: AppContext, segment: Segment, scan: Callable[[Path], Mp4Lay
     operation_id="getCameraPlaylist",
     response_class=Response,
     responses={200: {"content": {MEDIA_TYPE_HLS: {}}, "description": "HLS media playlist (fMP4)"}},
+    openapi_extra=SERVES_ORIGINALS,
 )
 def camera_playlist(
     camera_id: str,
@@ -217,6 +225,7 @@ def camera_playlist(
     operation_id="getRecordingMediaMp4",
     response_class=FileResponse,
     responses={200: {"content": {"video/mp4": {}}, "description": "Fragmented MP4 (Range supported)"}},
+    openapi_extra=SERVES_ORIGINALS,
 )
 def recording_media_mp4(
     segment_id: SegmentIdPath, request: Request, context: ContextDep, principal: Player
@@ -269,6 +278,7 @@ def _clip_sources(context: AppContext, segments: Sequence[Segment]) -> list[Clip
             },
         }
     },
+    openapi_extra=SERVES_ORIGINALS,
 )
 def camera_clip(
     camera_id: str,
