@@ -142,7 +142,7 @@ def test_break_glass_serves_live_originals_tells_approvers_and_is_audited(
     assert "BREAK GLASS by ivy on cam1" in server.log_text()
     store = open_store(f"sqlite:///{tmp_path / 'srv' / 'data' / 'watchkeeper.db'}")
     try:
-        records = all_records(store.audit)
+        records = list(all_records(store.audit))
     finally:
         store.close()
     assert verify_chain(records).ok
