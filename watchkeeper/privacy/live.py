@@ -1,7 +1,8 @@
 """Live originals: the newest unredacted analysis frame of a camera, for break glass and live grants only.
 
-The camera's ``PrivacyTap`` offers every frame it takes before redaction; :class:`LiveOriginals` keeps the
-newest one of a camera **only while someone is entitled to watch it** (``want`` is called by the API after
+The camera's ``PrivacyTap`` offers every frame it takes before redaction (static privacy masks are still
+destroyed: they mark what must never be seen); :class:`LiveOriginals` keeps the newest one of a camera
+**only while someone is entitled to watch it** (``want`` is called by the API after
 it checked a break-glass or live grant, and lapses after a few seconds unless renewed). Frames live in
 memory only and are JPEG-encoded on demand; nothing unredacted is written to disk.
 """
@@ -68,6 +69,11 @@ class LiveOriginals:
                 return
             self._frames[camera_id] = LiveFrame(rgb, at)
             self._changed.notify_all()
+
+    def forget(self, camera_id: CameraId) -> None:
+        """Drop the camera's frame (nobody entitled watches it any more)."""
+        with self._changed:
+            self._frames.pop(camera_id, None)
 
     def latest(self, camera_id: CameraId, after: datetime | None, timeout_s: float) -> LiveFrame | None:
         """The newest frame taken after ``after`` (any, when ``None``), waiting up to ``timeout_s``."""

@@ -184,6 +184,15 @@ class PrivacyRedactor:
             self._mask_cache = {key: cached}
         return cached
 
+    def masks_only(self, frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """``frame`` with only the static masks destroyed (a copy when there are masks)."""
+        destroyed = self.static_mask(frame.shape[0], frame.shape[1])
+        if destroyed is None:
+            return frame
+        out = frame.copy()
+        out[destroyed] = MASK_FILL
+        return out
+
     def apply(self, frame: NDArray[np.uint8], dets: Detections) -> NDArray[np.uint8]:
         """``Redactor``: hide the person boxes of ``dets`` (fresh) and the static masks.
 

@@ -170,8 +170,11 @@ class PrivacyTap:
         rgb: NDArray[np.uint8] = np.ascontiguousarray(
             frame.reformat(width=width, height=height, format="rgb24").to_ndarray(), dtype=np.uint8
         )
-        if self._live is not None:
-            self._live.offer(self.camera_id, rgb, at)
+        if self._live is not None:  # live originals (break glass): unredacted but for the static masks
+            if self._live.wanted(self.camera_id):
+                self._live.offer(self.camera_id, self._redactor.masks_only(rgb), at)
+            else:
+                self._live.forget(self.camera_id)
         redacted = self._redactor.redact(rgb, self.scene(rgb, at))
         if self._rendition_due(at):
             self._next_due = at + self._period
