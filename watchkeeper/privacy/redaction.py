@@ -165,6 +165,7 @@ class PrivacyRedactor:
         self._masks = [list(map(list, polygon)) for polygon in masks]
         self._person_classes = np.array(sorted(set(person_classes)), dtype=np.int32)
         self._mask_cache: dict[tuple[int, int], NDArray[np.bool_]] = {}
+        self._pixel_cache: dict[tuple[int, int], NDArray[np.bool_]] = {}
 
     @property
     def settings(self) -> RedactionSettings:
@@ -186,12 +187,23 @@ class PrivacyRedactor:
 
     def masks_only(self, frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """``frame`` with only the static masks destroyed (a copy when there are masks)."""
-        destroyed = self.static_mask(frame.shape[0], frame.shape[1])
-        if destroyed is None:
+        if not self._masks:
             return frame
         out = frame.copy()
-        out[destroyed] = MASK_FILL
+        self.destroy_masked(out)
         return out
+
+    def destroy_masked(self, frame: NDArray[np.uint8]) -> None:
+        """Overwrite the static masks' pixels of the ``(H, W, 3)`` ``frame`` in place (one pass)."""
+        destroyed = self.static_mask(frame.shape[0], frame.shape[1])
+        if destroyed is None:
+            return
+        key = (frame.shape[0], frame.shape[1])
+        channels = self._pixel_cache.get(key)
+        if channels is None:
+            channels = np.repeat(destroyed[:, :, None], frame.shape[2], axis=2)
+            self._pixel_cache = {key: channels}
+        np.copyto(frame, np.uint8(MASK_FILL), where=channels)
 
     def apply(self, frame: NDArray[np.uint8], dets: Detections) -> NDArray[np.uint8]:
         """``Redactor``: hide the person boxes of ``dets`` (fresh) and the static masks.
@@ -249,9 +261,7 @@ class PrivacyRedactor:
                 out[y1:y2, x1:x2] = self._pixelate(out[y1:y2, x1:x2])
         elif len(rects):
             self._blur(frame, out, rects)
-        destroyed = self.static_mask(height, width)
-        if destroyed is not None:
-            out[destroyed] = MASK_FILL
+        self.destroy_masked(out)
         return out
 
     def _pixelate(self, crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
