@@ -8,8 +8,9 @@ process CPU time (``time.process_time``, all threads) of:
 * ``analysis_decode``: decoding every packet (the sampler must, H.264 frames depend on each other) plus the
   grey 160x120 analysis frame at 5 fps and motion detection, which runs with or without the rendition;
 * ``rendition``: on top of that, ``PrivacyTap`` at the default settings: 640x480 RGB at 5 fps, redaction
-  (moving regions, no detector), CenterFace once a second (when ``var/models/centerface.onnx`` exists),
-  libx264 ultrafast encode into fMP4 segments, ``latest.jpg`` once a second;
+  (moving regions, no detector; one downscaled blur per frame), CenterFace every ``privacy.faces.interval_s``
+  while the scene moves (when ``var/models/centerface.onnx`` exists), libx264 ultrafast on one thread into
+  fMP4 segments, ``latest.jpg`` once a second;
 * ``rendition_no_faces``: the same without the face detector (its share of the cost);
 * ``mask_originals``: the opt-in re-encode of the originals with static masks (``MaskedRecorder``: full
   decode, mask, libx264 at 768x576, 10 fps).

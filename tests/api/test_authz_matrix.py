@@ -80,6 +80,10 @@ EXPECTED: dict[str, str | frozenset[str]] = {
     "getCameraClip": _EXPORTERS,
     "getCameraTimeline": _PLAYERS,
     "getCameraSnapshot": _VIEWERS,
+    # Live originals: any live viewer of the camera passes the policy; the grant check then refuses (403
+    # unmask_grant_required) without break glass or a grant covering now.
+    "getLiveOriginalFrame": _VIEWERS,
+    "streamLiveOriginal": _VIEWERS,
     "getEventSnapshot": _VIEWERS,
     "listWebhookDeliveries": GLOBAL,
     "retryWebhookDelivery": GLOBAL,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,13 +15,16 @@ from tests.conftest import TEST_FOOTAGE
 from watchkeeper.audit.log import AuditLog
 from watchkeeper.domain import CameraId, Segment
 from watchkeeper.privacy.crypto import SegmentSealer
-from watchkeeper.privacy.grants import GrantService
+from watchkeeper.privacy.grants import GrantService, GrantSettings
 from watchkeeper.privacy.keys import FileKeyProvider, SegmentKeys
 from watchkeeper.recorder.segmenter import Segmenter, SegmenterSettings
 from watchkeeper.simulator import write_mp4
 from watchkeeper.sources import PyAVSource, ReceivedPacket, SourceSpec
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
+
+if TYPE_CHECKING:
+    from tests.custody.http import Api
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CAM = CameraId("cam1")
@@ -67,6 +71,14 @@ def audit(store: Store, clock: Clock) -> AuditLog:
 @pytest.fixture
 def grants(store: Store, audit: AuditLog, clock: Clock) -> GrantService:
     return GrantService(store.grants, audit, clock=clock)
+
+
+@pytest.fixture
+def api(tmp_path: Path, store: Store, keys: SegmentKeys, clip_file: Path, clock: Clock) -> Api:
+    """The API over a store holding the encrypted originals of ``clip_file`` (break glass on)."""
+    from tests.custody.http import make_api
+
+    return make_api(tmp_path, store, keys, clip_file, clock, GrantSettings(break_glass=True))
 
 
 def record_segments(

@@ -4,103 +4,29 @@ every route of the OpenAPI schema tried for originals without, with expired and 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.auth.support import TEST_PASSWORD, fast_passwords, user_token
-from tests.custody.conftest import CAM, T0, Clock, index_segments, record_segments
-from watchkeeper.api.app import create_app
-from watchkeeper.api.context import AppContext
-from watchkeeper.api.live import LiveHub, StatusBoard
-from watchkeeper.audit.log import AuditLog
+from tests.auth.support import TEST_PASSWORD
+from tests.custody.conftest import CAM, T0
+from tests.custody.http import Api, approve_grant, request_grant
 from watchkeeper.audit.verify import all_records, verify_chain
-from watchkeeper.auth.models import RoleGrant
-from watchkeeper.bus.local import LocalBus
-from watchkeeper.config.server import RateLimitConfig, ServerConfig
-from watchkeeper.domain import Camera, Segment, Site, SiteId
-from watchkeeper.privacy.crypto import DecryptingReader, SegmentSealer
-from watchkeeper.privacy.exports import ExportDeps, ExportService
-from watchkeeper.privacy.grants import GrantService
+from watchkeeper.domain import Segment
+from watchkeeper.privacy.crypto import DecryptingReader
 from watchkeeper.privacy.keys import SegmentKeys
-from watchkeeper.privacy.services import CustodyServices
-from watchkeeper.privacy.signing import ExportSigner
-from watchkeeper.storage.protocols import Store
-
-
-@dataclass
-class Api:
-    client: TestClient
-    store: Store
-    clock: Clock
-    segments: list[Segment]
-    plain: dict[int, bytes]
-    media: Path
-    headers: dict[str, dict[str, str]]
-
-
-@pytest.fixture
-def api(tmp_path: Path, store: Store, keys: SegmentKeys, clip_file: Path, clock: Clock) -> Iterator[Api]:
-    media = tmp_path / "media"
-    store.sites.upsert(Site(SiteId("s"), "Site"))
-    store.cameras.upsert(Camera(CAM, "Cam 1", SiteId("s")))
-    segments = index_segments(store, record_segments(clip_file, media, SegmentSealer(keys.for_writing)))
-    plain = {}
-    for segment in segments:
-        with DecryptingReader(media / segment.path, keys.for_reading) as reader:
-            plain[segment.id or 0] = reader.read()
-    audit = AuditLog(store.audit, clock)
-    grants = GrantService(store.grants, audit, clock=clock)
-    deps = ExportDeps(
-        store, audit, grants, ExportSigner.open(tmp_path / "sign.key"), media, tmp_path / "exp", keys
-    )
-    custody = CustodyServices(audit, grants, keys, ExportService(deps), 7, 14)
-    context = AppContext(
-        store=store,
-        bus=LocalBus(),
-        media_root=media,
-        statuses=StatusBoard([CAM]),
-        hub=LiveHub(),
-        passwords=fast_passwords(),
-        custody=custody,
-    )
-    headers = {
-        name: {"Authorization": f"Bearer {user_token(store, name, RoleGrant(role))}"}
-        for name, role in (("ivy", "investigator"), ("abe", "approver"), ("vic", "viewer"), ("ada", "admin"))
-    }
-    app = create_app(context, ServerConfig(rate_limits=RateLimitConfig(enabled=False)))
-    return Api(TestClient(app), store, clock, segments, plain, media, headers)
-
-
-def _request(api: Api, who: str = "ivy") -> dict[str, Any]:
-    body = {
-        "camera_ids": [CAM],
-        "start": (T0 - timedelta(minutes=1)).isoformat(),
-        "end": (T0 + timedelta(minutes=5)).isoformat(),
-        "reason": "incident 42: theft at the loading dock",
-    }
-    response = api.client.post("/api/grants", json=body, headers=api.headers[who])
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def _approve(api: Api, grant_id: str, who: str = "abe") -> Any:
-    return api.client.post(f"/api/grants/{grant_id}/approve", json={"note": "ok"}, headers=api.headers[who])
 
 
 def test_four_eyes_over_http(api: Api) -> None:
     assert api.client.post("/api/grants", json={}, headers=api.headers["vic"]).status_code == 403
-    grant = _request(api, "ada")
-    refused = _approve(api, grant["id"], "ada")
+    grant = request_grant(api, "ada")
+    refused = approve_grant(api, grant["id"], "ada")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "grant_refused"
-    assert _approve(api, grant["id"], "ivy").status_code == 403  # investigators cannot approve at all
-    approved = _approve(api, grant["id"], "abe")
+    assert approve_grant(api, grant["id"], "ivy").status_code == 403  # investigators cannot approve at all
+    approved = approve_grant(api, grant["id"], "abe")
     assert approved.status_code == 200
     assert approved.json()["state"] == "approved"
     mine = api.client.get("/api/grants", headers=api.headers["vic"]).json()
@@ -113,8 +39,8 @@ def test_originals_only_under_a_grant_decrypted_and_ranged(api: Api) -> None:
     denied = api.client.get(url, headers=api.headers["ivy"])
     assert denied.status_code == 403
     assert denied.json()["error"]["code"] == "unmask_grant_required"
-    grant = _request(api)
-    _approve(api, grant["id"])
+    grant = request_grant(api)
+    approve_grant(api, grant["id"])
     full = api.client.get(url, headers=api.headers["ivy"])
     assert full.status_code == 200
     assert full.content == api.plain[segment.id or 0]
@@ -135,7 +61,7 @@ def test_originals_only_under_a_grant_decrypted_and_ranged(api: Api) -> None:
 
 def test_a_tampered_original_is_refused_and_reported(api: Api) -> None:
     segment = api.segments[0]
-    _approve(api, _request(api)["id"])
+    approve_grant(api, request_grant(api)["id"])
     path = api.media / segment.path
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x10
@@ -177,38 +103,89 @@ def _export_body() -> dict[str, Any]:
     }
 
 
-def _leaks(api: Api, who: str) -> list[str]:
-    """Every operation of the schema, asked for originals; returns those answering with original footage."""
-    leaks = []
+ORIGINAL_ROUTES = {
+    "getCameraPlaylist",
+    "getRecordingMedia",
+    "getRecordingMediaMp4",
+    "getCameraClip",
+    "createExport",
+    "downloadExport",
+    "getLiveOriginalFrame",
+    "streamLiveOriginal",
+}
+"""Operations known to serve originals; the schema must mark each (``x-serves-originals``)."""
+
+
+def _playlist_leaks(api: Api, who: str, playlist: str, sample: bytes) -> bool:
+    """True when a segment a playlist points at serves original bytes."""
+    urls = {line for line in playlist.splitlines() if line.startswith("/api/")}
+    for url in urls:
+        response = api.client.get(url, headers=api.headers[who])
+        if response.status_code < 300 and sample in response.content:
+            return True
+    return False
+
+
+def _probe(api: Api, who: str) -> tuple[list[str], dict[str, int]]:
+    """Every operation of the schema, asked for originals.
+
+    Returns the operations answering with original footage (bytes of an original, a video, or a playlist
+    whose segments serve original bytes), and the status of every operation marked as serving originals.
+    """
+    leaks, marked = [], {}
     schema = api.client.app.openapi()  # type: ignore[attr-defined]
     segment = api.segments[0]
     sample = api.plain[segment.id or 0][200:4000]
+    export = _original_export(api)
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
             url, query = _fill(path, operation, segment)
+            url = url.replace("exp-x", export)
             body = _export_body() if operation["operationId"] == "createExport" else None
             response = api.client.request(
                 method.upper(), url, params=query, json=body, headers=api.headers[who]
             )
             kind = response.headers.get("content-type", "")
-            if response.status_code < 300 and (sample in response.content or kind.startswith("video")):
+            ok = response.status_code < 300
+            if ok and (sample in response.content or kind.startswith(("video", "image", "multipart"))):
                 leaks.append(f"{method.upper()} {path}")
-    return leaks
+            elif ok and "mpegurl" in kind and _playlist_leaks(api, who, response.text, sample):
+                leaks.append(f"{method.upper()} {path}")
+            if operation.get("x-serves-originals"):
+                marked[operation["operationId"]] = response.status_code
+    return leaks, marked
+
+
+def _original_export(api: Api) -> str:
+    """An export of originals made by ada under a grant of her own that is then revoked."""
+    grant = request_grant(api, "ada")
+    approve_grant(api, grant["id"])
+    made = api.client.post("/api/exports", json=_export_body(), headers=api.headers["ada"])
+    assert made.status_code == 201, made.text
+    revoked = api.client.post(f"/api/grants/{grant['id']}/revoke", headers=api.headers["ada"])
+    assert revoked.status_code == 200
+    return str(made.json()["id"])
+
+
+def _leaks(api: Api, who: str) -> list[str]:
+    return _probe(api, who)[0]
 
 
 def test_the_leak_probe_sees_originals_under_a_valid_grant(api: Api) -> None:
-    _approve(api, _request(api)["id"])
+    approve_grant(api, request_grant(api)["id"])
     leaks = _leaks(api, "ivy")
     assert "GET /api/recordings/{segment_id}/media" in leaks
     assert "GET /api/recordings/{segment_id}/media.mp4" in leaks
+    assert "GET /api/cameras/{camera_id}/hls.m3u8" in leaks
+    assert "GET /api/cameras/{camera_id}/clip.mp4" in leaks
 
 
 @pytest.mark.parametrize("state", ["none", "pending", "expired", "revoked", "other-range"])
 def test_no_route_serves_originals_without_a_valid_grant(api: Api, state: str) -> None:
     if state != "none":
-        grant = _request(api)
+        grant = request_grant(api)
         if state != "pending":
-            _approve(api, grant["id"])
+            approve_grant(api, grant["id"])
         if state == "expired":
             api.clock.now = T0 + timedelta(hours=25)
         if state == "revoked":
@@ -218,8 +195,11 @@ def test_no_route_serves_originals_without_a_valid_grant(api: Api, state: str) -
             assert stored is not None
             moved = replace(stored, start=T0 + timedelta(days=1), end=T0 + timedelta(days=2))
             api.store.grants.save(moved, "approved")
-    assert _leaks(api, "ivy") == []
-    assert _leaks(api, "ada") == []
+    for who in ("ivy", "ada"):
+        leaks, marked = _probe(api, who)
+        assert leaks == []
+        assert set(marked) == ORIGINAL_ROUTES  # every original-serving route is marked and was tried
+        assert all(status in (403, 409) for status in marked.values()), marked
 
 
 def test_retention_is_shown(api: Api) -> None:

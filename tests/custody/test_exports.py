@@ -127,3 +127,14 @@ def test_wrong_key_and_cli(tmp_path: Path, exports: ExportService) -> None:
     assert "signature does not verify" in failed.output
     ok = runner.invoke(app, ["export", "verify", str(bundle)])
     assert ok.exit_code == 0, ok.output
+
+
+def test_an_edited_manifest_fails_the_signature(exports: ExportService) -> None:
+    bundle = exports.bundle_path(exports.create(IVY, _ask()))
+    with zipfile.ZipFile(bundle) as source:
+        manifest = source.read(MANIFEST)
+    assert b"incident 42 evidence" in manifest
+    _rewrite(bundle, MANIFEST, manifest.replace(b"incident 42 evidence", b"incident 43 evidence"))
+    report = verify_bundle(bundle)
+    assert not report.ok
+    assert any("signature does not verify" in problem for problem in report.problems), report.problems

@@ -93,7 +93,7 @@ def test_validity_is_bounded(store: Store, grants: GrantService) -> None:
 
 def test_break_glass_is_live_only_loud_and_notifies(store: Store, grants: GrantService, clock: Clock) -> None:
     told: list[UnmaskGrant] = []
-    service = GrantService(store.grants, grants._audit, GrantSettings(), told.append, clock)
+    service = GrantService(store.grants, grants._audit, GrantSettings(break_glass=True), told.append, clock)
     with pytest.raises(GrantRefusedError, match="reason"):
         service.break_glass(INV, [CAM], "hurry")
     grant = service.break_glass(INV, [CAM], "person collapsed on camera 1, need to see")
@@ -104,6 +104,10 @@ def test_break_glass_is_live_only_loud_and_notifies(store: Store, grants: GrantS
     with pytest.raises(NoGrantError):  # never recordings
         service.authorize(INV, CAM, T0, T0 + timedelta(minutes=1), GrantScope.RECORDINGS)
     assert any(r.action == "unmask.break_glass" for r in all_records(store.audit))
-    off = GrantService(store.grants, grants._audit, GrantSettings(break_glass=False), None, clock)
+    assert service.authorize_live(INV, CAM).id == grant.id
+    clock.now = T0 + timedelta(minutes=16)  # 15 minutes by default
+    with pytest.raises(NoGrantError):
+        service.authorize_live(INV, CAM)
+    off = GrantService(store.grants, grants._audit, GrantSettings(), None, clock)  # off by default
     with pytest.raises(GrantRefusedError, match="turned off"):
         off.break_glass(INV, [CAM], "person collapsed on camera 1")

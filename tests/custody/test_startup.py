@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port, write_test_config
 from watchkeeper.audit.verify import all_records
+from watchkeeper.config.loader import load_config
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import StorageConfig
 from watchkeeper.domain import CameraId
 from watchkeeper.domain.time import utcnow
-from watchkeeper.privacy.keys import MasterKeyFileError
+from watchkeeper.privacy.keys import FileKeyProvider, MasterKeyFileError, SegmentKeys
 from watchkeeper.runtime.custody import build_custody, segment_finisher
+from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 
@@ -47,3 +52,33 @@ def test_missing_key_file_with_encrypted_data_stops_startup(tmp_path: Path, stor
     (tmp_path / "keys" / "master.key").unlink()
     with pytest.raises(MasterKeyFileError, match="missing but encrypted recordings exist"):
         build_custody(_config(tmp_path), store)
+
+
+@pytest.mark.parametrize("problem", ["loose", "missing"])
+def test_serve_stops_with_a_one_line_reason_for_a_bad_master_key(tmp_path: Path, problem: str) -> None:
+    path = write_test_config(tmp_path, {"cam1": "rtsp://127.0.0.1:9/none"}, http_port=free_port())
+    config = load_config(path)
+    key_file = config.custody.paths(config.storage.media_root).master_key_file
+    store = open_store(config.storage.database_url.get_secret_value())
+    try:
+        keys = SegmentKeys(FileKeyProvider.open(key_file, encrypted_data_exists=False), store.data_keys)
+        keys.for_writing(CameraId("cam1"), utcnow())  # encrypted data exists from now on
+    finally:
+        store.close()
+    if problem == "loose":
+        key_file.chmod(0o644)
+    else:
+        key_file.unlink()
+    result = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    expected = (
+        "readable by group or others" if problem == "loose" else "missing but encrypted recordings exist"
+    )
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr

@@ -23,6 +23,7 @@ from watchkeeper.api.routes import (
     grants,
     health,
     incidents,
+    live_originals,
     metrics,
     playback,
     recordings,
@@ -32,14 +33,15 @@ from watchkeeper.api.routes import (
     ws,
 )
 from watchkeeper.api.schemas import CameraStatusOut, EventOut, WsCameraStatus, WsEvent
+from watchkeeper.api.schemas.custody import WsBreakGlass
 from watchkeeper.api.security import install_security
 from watchkeeper.auth.permissions import Permission
-from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage
+from watchkeeper.bus.messages import BreakGlassMessage, BusMessage, CameraStatusMessage, EventMessage
 from watchkeeper.config.server import ServerConfig
 
 log = logging.getLogger(__name__)
 
-LIVE_SUBJECTS = ("wk.events.>", "wk.cameras.>")
+LIVE_SUBJECTS = ("wk.events.>", "wk.cameras.>", "wk.custody.>")
 
 
 def create_app(context: AppContext, server: ServerConfig | None = None) -> FastAPI:
@@ -89,6 +91,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         ws,
         grants,
         exports,
+        live_originals,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))
@@ -131,3 +134,6 @@ def _dispatch(context: AppContext, message: BusMessage) -> None:
         event = message.to_domain()
         ws_event = WsEvent(state=message.event_state, event=EventOut.of(event))
         context.hub.broadcast(ws_event.model_dump_json(), event.camera_id, Permission.VIEW_EVENTS)
+    elif isinstance(message, BreakGlassMessage):  # approvers are told at once
+        notice = WsBreakGlass.model_validate(message.model_dump(exclude={"type", "version"}))
+        context.hub.broadcast(notice.model_dump_json(), None, Permission.APPROVE_UNMASK)

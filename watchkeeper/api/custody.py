@@ -7,7 +7,9 @@ and :func:`serve_original` / :func:`original_sources` for footage of the origina
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -30,8 +32,13 @@ from watchkeeper.privacy.crypto import (
 from watchkeeper.privacy.grants import Actor
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.export import ClipSource
+from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, scan_layout, scan_stream
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+SERVES_ORIGINALS: dict[str, object] = {"x-serves-originals": True}
+"""OpenAPI extension on every operation that can return original footage (live or recorded): each refuses
+without a covering grant, and the tests try every operation carrying it (plus a content probe of all)."""
 
 
 class CustodyDisabledError(WatchkeeperError):
@@ -74,6 +81,50 @@ def audit(
     )
 
 
+@dataclass(slots=True)
+class LiveView:
+    """One streamed live view (WebSocket, MJPEG, MSE...): audited when it starts and when it stops.
+
+    ``live.start`` and ``live.stop`` records name the viewer, the camera (target), the client address and
+    the rendition; the stop record adds how long the view lasted. Use :meth:`start` when the stream is
+    accepted and :meth:`stop` in a ``finally`` (idempotent).
+    """
+
+    connection: HTTPConnection
+    username: str
+    camera_id: CameraId
+    rendition: Rendition
+    started: float
+    stopped: bool = False
+
+    @classmethod
+    def start(
+        cls,
+        connection: HTTPConnection,
+        username: str,
+        camera_id: CameraId,
+        rendition: Rendition = Rendition.PROTECTED,
+    ) -> LiveView:
+        """Audit the start of a live view and return it."""
+        audit(connection, username, AuditAction.LIVE_START, f"camera:{camera_id}", rendition=rendition.value)
+        return cls(connection, username, camera_id, rendition, time.monotonic())
+
+    def stop(self, why: str = "") -> None:
+        """Audit the end of the view with its duration (once)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        audit(
+            self.connection,
+            self.username,
+            AuditAction.LIVE_STOP,
+            f"camera:{self.camera_id}",
+            rendition=self.rendition.value,
+            duration_s=round(time.monotonic() - self.started, 3),
+            ended=why,
+        )
+
+
 def authorize_original(
     request: Request, principal: Principal, camera_id: CameraId, start: datetime, end: datetime
 ) -> CustodyServices:
@@ -97,6 +148,28 @@ def _report_tamper(custody: CustodyServices, request: Request, path: Path, err: 
         client=client_address(request),
         details={"error": str(err)},
     )
+
+
+def original_layout(request: Request, custody: CustodyServices, path: Path) -> Mp4Layout:
+    """The fMP4 layout of an original's plaintext, for an HLS playlist of originals.
+
+    Only the chunks holding box headers are decrypted, in memory. Byte offsets are of the plaintext, which
+    :func:`serve_original` serves.
+
+    Raises:
+        Mp4LayoutError: Not a fragmented MP4, unreadable, or failed authentication (then also audited and
+            logged as tampering).
+    """
+    if not is_encrypted(path):
+        return scan_layout(path)
+    try:
+        with custody.open_original(path) as reader:
+            return scan_stream(reader, reader.size, path.name)  # type: ignore[arg-type]
+    except TamperedSegmentError as err:
+        _report_tamper(custody, request, path, err)
+        raise Mp4LayoutError(str(err)) from err
+    except SegmentCryptoError as err:
+        raise Mp4LayoutError(str(err)) from err
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:

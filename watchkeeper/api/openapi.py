@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from watchkeeper.api.schemas import WsCameraStatus, WsEvent
+from watchkeeper.api.schemas.custody import WsBreakGlass
 from watchkeeper.api.schemas.live import WsCursor, WsIncident
 
 
@@ -24,7 +25,7 @@ def build_openapi() -> dict[str, Any]:
     app = create_app(schema_only_context())
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (WsEvent, WsCameraStatus, WsIncident, WsCursor):
+    for model in (WsEvent, WsCameraStatus, WsIncident, WsCursor, WsBreakGlass):
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in extra.pop("$defs", {}).items():
             components.setdefault(name, definition)

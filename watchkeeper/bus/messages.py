@@ -286,7 +286,30 @@ class IncidentMessage(_Message):
         )
 
 
-BusMessage: TypeAlias = EventMessage | CameraStatusMessage | SegmentMessage | IncidentMessage
+class BreakGlassMessage(_Message):
+    """Someone broke the glass: emergency access to live originals (subject ``wk.custody.break_glass``).
+
+    Approvers are told at once (console, MQTT, webhooks); the grant is already active and audited.
+    """
+
+    type: Literal["break_glass"] = "break_glass"
+    version: Literal[1] = 1
+    grant_id: Annotated[str, AfterValidator(lambda value: check_token(value, "grant id"))]
+    requester: str = Field(min_length=1)
+    camera_ids: tuple[CameraId, ...] = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    at: UtcDatetime
+    expires_at: UtcDatetime
+
+    @property
+    def subject(self) -> str:
+        """``wk.custody.break_glass``."""
+        return f"{ROOT}.custody.break_glass"
+
+
+BusMessage: TypeAlias = (
+    EventMessage | CameraStatusMessage | SegmentMessage | IncidentMessage | BreakGlassMessage
+)
 """Any message the bus carries."""
 
 Upgrader: TypeAlias = Callable[[Payload], Payload]
@@ -296,7 +319,13 @@ Upgrader: TypeAlias = Callable[[Payload], Payload]
 class _Codec:
     """How to read one message type: its current model and the upgraders from each older version."""
 
-    model: type[EventMessage] | type[CameraStatusMessage] | type[SegmentMessage] | type[IncidentMessage]
+    model: (
+        type[EventMessage]
+        | type[CameraStatusMessage]
+        | type[SegmentMessage]
+        | type[IncidentMessage]
+        | type[BreakGlassMessage]
+    )
     current: int
     upgraders: Mapping[int, Upgrader]
 
@@ -320,6 +349,7 @@ _CODECS: Final[Mapping[str, _Codec]] = MappingProxyType(
         "camera_status": _Codec(CameraStatusMessage, 1, MappingProxyType({})),
         "segment": _Codec(SegmentMessage, 1, MappingProxyType({})),
         "incident": _Codec(IncidentMessage, 1, MappingProxyType({})),
+        "break_glass": _Codec(BreakGlassMessage, 1, MappingProxyType({})),
     }
 )
 

@@ -73,9 +73,12 @@ class CustodyConfig(ConfigModel):
         le=720,
     )
     break_glass: bool = Field(
-        default=True,
+        default=False,
         title="Break glass",
-        description="Allow emergency access to live originals without approval (reason required, audited).",
+        description=(
+            "Allow emergency access to live originals without approval: live only, reason required, "
+            "audited with a WARNING log, approvers notified (console, MQTT, webhooks). Off by default."
+        ),
     )
     break_glass_minutes: float = Field(
         default=15.0,

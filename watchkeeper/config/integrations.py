@@ -28,8 +28,10 @@ WebhookEvent: TypeAlias = Literal[
     "incident.sop",
     "incident.escalated",
     "camera.status",
+    "custody.break_glass",
 ]
-"""Events a webhook may subscribe to: one per kind of incident change, and camera state changes."""
+"""Events a webhook may subscribe to: one per kind of incident change, camera state changes, and break glass
+(emergency access to live originals, sent by default so approvers hear of it)."""
 
 INCIDENT_EVENTS: tuple[WebhookEvent, ...] = (
     "incident.created",
@@ -147,7 +149,7 @@ class WebhookConfig(ConfigModel):
     events: list[WebhookEvent] = Field(
         default_factory=list,
         title="Events",
-        description="Events to send (empty: every incident event, no camera states).",
+        description="Events to send (empty: every incident event and break glass, no camera states).",
         max_length=20,
     )
     timeout_s: float = Field(
@@ -166,7 +168,7 @@ class WebhookConfig(ConfigModel):
     def wants(self, event: str) -> bool:
         """True when this webhook subscribes to ``event``."""
         if not self.events:
-            return event in INCIDENT_EVENTS
+            return event in INCIDENT_EVENTS or event == "custody.break_glass"
         return event in self.events
 
     def backoff_s(self, attempts: int) -> float:

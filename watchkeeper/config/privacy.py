@@ -92,11 +92,22 @@ class FacesConfig(ConfigModel):
         default=0.4, title="Threshold", description="Face score at which a box is blurred.", gt=0, lt=1
     )
     interval_s: float = Field(
-        default=1.0,
+        default=2.0,
         title="Interval",
-        description="Seconds between face detector runs per camera (faces are blurred until the next run).",
+        description=(
+            "Seconds between face detector runs per camera while the scene changes (motion or people) or "
+            "faces were found; faces stay blurred until the next run. Moving regions are blurred anyway "
+            "(`blur_motion: always`), so this is what catches faces that stopped moving."
+        ),
         gt=0,
         le=60,
+    )
+    idle_interval_s: float = Field(
+        default=10.0,
+        title="Idle interval",
+        description="Seconds between face detector runs while nothing moves and no face was found.",
+        gt=0,
+        le=600,
     )
 
     def resolved(self, base_dir: Path) -> FacesConfig:

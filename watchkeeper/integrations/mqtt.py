@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, IncidentMessage
+from watchkeeper.bus.messages import BreakGlassMessage, BusMessage, CameraStatusMessage, IncidentMessage
 from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.config.integrations import MqttConfig
 from watchkeeper.domain import Camera, Site, SiteId, WatchkeeperError
@@ -39,8 +39,10 @@ log = logging.getLogger(__name__)
 
 INCIDENT_SUBJECT = "wk.incidents.>"
 STATUS_SUBJECT = "wk.cameras.*.status"
+CUSTODY_SUBJECT = "wk.custody.>"
 DURABLE_INCIDENTS = "mqtt-incidents"
 DURABLE_STATUS = "mqtt-cameras"
+DURABLE_CUSTODY = "mqtt-custody"
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -80,6 +82,11 @@ class HomeAssistant:
     def incident(self, incident_id: str) -> str:
         """``<p>/incidents/<id>``."""
         return f"{self._config.topic_prefix}/incidents/{incident_id}"
+
+    @property
+    def break_glass(self) -> str:
+        """``<p>/custody/break_glass``: emergency access to live originals (for approvers)."""
+        return f"{self._config.topic_prefix}/custody/break_glass"
 
     def _config_topic(self, object_id: str) -> str:
         return f"{self._config.discovery_prefix}/sensor/{self._config.client_id}/{object_id}/config"
@@ -167,9 +174,11 @@ class MqttBridge:
             self._remember(Publication(self.topics.open_incidents(site.id), str(count), retain=True))
         incidents = await self._bus.subscribe(INCIDENT_SUBJECT, durable=DURABLE_INCIDENTS)
         statuses = await self._bus.subscribe(STATUS_SUBJECT, durable=DURABLE_STATUS)
+        custody = await self._bus.subscribe(CUSTODY_SUBJECT, durable=DURABLE_CUSTODY)
         self._tasks = [
             asyncio.create_task(self._consume(incidents), name="mqtt-incidents"),
             asyncio.create_task(self._consume(statuses), name="mqtt-cameras"),
+            asyncio.create_task(self._consume(custody), name="mqtt-custody"),
             asyncio.create_task(self._run(), name="mqtt-connection"),
         ]
 
@@ -188,6 +197,9 @@ class MqttBridge:
             self._remember(
                 Publication(self.topics.camera_state(message.camera_id), message.state.value, True)
             )
+        elif isinstance(message, BreakGlassMessage):
+            body = message.model_dump_json(exclude={"type", "version"})
+            self._push(Publication(self.topics.break_glass, body))
         elif isinstance(message, IncidentMessage):
             body = message.model_dump_json(exclude={"type", "version"})
             self._push(Publication(self.topics.incident(message.incident_id), body))

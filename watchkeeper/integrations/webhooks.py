@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, IncidentMessage
+from watchkeeper.bus.messages import BreakGlassMessage, BusMessage, CameraStatusMessage, IncidentMessage
 from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.config.integrations import IntegrationsConfig, WebhookConfig
 from watchkeeper.domain import WatchkeeperError, utcnow
@@ -40,8 +40,10 @@ EVENT_HEADER = "X-Watchkeeper-Event"
 DELIVERY_HEADER = "X-Watchkeeper-Delivery"
 INCIDENT_SUBJECT = "wk.incidents.>"
 STATUS_SUBJECT = "wk.cameras.*.status"
+CUSTODY_SUBJECT = "wk.custody.>"
 DURABLE_INCIDENTS = "webhooks-incidents"
 DURABLE_STATUS = "webhooks-cameras"
+DURABLE_CUSTODY = "webhooks-custody"
 LEASE = timedelta(minutes=5)
 """How long a claimed delivery is reserved for the server that claimed it (it is re-sent after that)."""
 
@@ -83,6 +85,8 @@ def outbound(message: BusMessage, at: datetime) -> Outbound | None:
         event, subject_id = f"incident.{message.change}", message.incident_id
     elif isinstance(message, CameraStatusMessage):
         event, subject_id = "camera.status", message.camera_id
+    elif isinstance(message, BreakGlassMessage):
+        event, subject_id = "custody.break_glass", message.grant_id
     else:
         return None
     data = message.model_dump(mode="json", exclude={"type", "version"})
@@ -150,6 +154,8 @@ class WebhookDispatcher:
         subscriptions = [await self._bus.subscribe(INCIDENT_SUBJECT, durable=DURABLE_INCIDENTS)]
         if any("camera.status" in hook.events for hook in self._config.webhooks):
             subscriptions.append(await self._bus.subscribe(STATUS_SUBJECT, durable=DURABLE_STATUS))
+        if any(hook.wants("custody.break_glass") for hook in self._config.webhooks):
+            subscriptions.append(await self._bus.subscribe(CUSTODY_SUBJECT, durable=DURABLE_CUSTODY))
         self._tasks = [
             asyncio.create_task(self._consume(sub), name="webhook-intake") for sub in subscriptions
         ]

@@ -180,6 +180,9 @@ class SegmentEncoder:
                 rate=max(1, round(settings.fps)),
                 options={"preset": "ultrafast", "tune": "zerolatency", "crf": str(settings.crf)},
             )
+            # One thread: a camera's rendition is small, and slice threads per camera only add overhead
+            # when many cameras share a few cores.
+            stream.codec_context.thread_count = 1
         except (OSError, av.error.FFmpegError) as err:
             raise EncoderError(f"cannot create segment {part}: {err}") from err
         stream.width, stream.height = width, height

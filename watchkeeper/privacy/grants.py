@@ -27,7 +27,7 @@ class GrantSettings:
 
     valid_hours: float = 24.0
     max_valid_hours: float = 24.0 * 7
-    break_glass: bool = True
+    break_glass: bool = False
     break_glass_minutes: float = 15.0
 
 
@@ -231,6 +231,37 @@ class GrantService:
         raise NoGrantError(
             f"originals of camera {camera_id} from {start.isoformat()} to {end.isoformat()} need an "
             "approved, unexpired unmask grant"
+        )
+
+    def authorize_live(self, who: Actor, camera_id: CameraId) -> UnmaskGrant:
+        """The grant letting ``who`` see ``camera_id``'s live originals now; audits the use.
+
+        A break-glass (live) grant, or an approved grant for recordings whose range covers this instant.
+
+        Raises:
+            NoGrantError: No active grant of ``who`` covers the camera now.
+        """
+        now = self._clock()
+        for grant in self._repository.list(who.username):
+            if grant.covers(camera_id, now, now, now):
+                self._audit.record(
+                    who.username,
+                    AuditAction.UNMASK_USE,
+                    f"camera:{camera_id}",
+                    client=who.client,
+                    reason=grant.reason,
+                    details={"grant": grant.id, "live": True, "break_glass": grant.break_glass},
+                )
+                return grant
+        self._audit.record(
+            who.username,
+            AuditAction.UNMASK_DENIED,
+            f"camera:{camera_id}",
+            client=who.client,
+            details={"live": True},
+        )
+        raise NoGrantError(
+            f"live originals of camera {camera_id} need break glass or an approved grant covering now"
         )
 
     def _pending(self, grant_id: str, decider: Actor) -> UnmaskGrant:

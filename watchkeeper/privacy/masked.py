@@ -21,7 +21,7 @@ from av.video.codeccontext import VideoCodecContext
 
 from watchkeeper.domain import CameraId, Rendition, Segment
 from watchkeeper.privacy.encoder import EncoderSettings, SegmentEncoder
-from watchkeeper.privacy.redaction import MASK_FILL, PrivacyRedactor
+from watchkeeper.privacy.redaction import PrivacyRedactor
 from watchkeeper.sources import OpenedStream, ReceivedPacket
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,7 @@ class MaskedRecorder:
         at = item.received_at
         for frame in frames:
             rgb = frame.to_ndarray(format="rgb24")
-            mask = self._redactor.static_mask(rgb.shape[0], rgb.shape[1])
-            if mask is not None:
-                rgb[mask] = MASK_FILL
+            self._redactor.destroy_masked(rgb)
             if self._last_cut is None or (at - self._last_cut).total_seconds() >= self._segment_seconds:
                 if self._last_cut is not None:
                     encoder.cut(at)

@@ -11,8 +11,10 @@ What is hidden in a frame (``PrivacyScene`` says what is known about it):
 * the static privacy masks from the camera's config (normalized polygons): their pixels are destroyed
   (a flat fill), not blurred.
 
-People, faces and moving regions are blurred (three box-filter passes, radius a fraction of the region) or
-pixelated, as configured.
+People, faces and moving regions are blurred or pixelated, as configured. The blur is computed once per
+frame over the area all regions span (downscaled, three box passes, scaled back up: ``scaled_blur``) with
+the radius of the largest region (a fraction of its shorter side), and each region is copied from it, so
+every region is blurred at least as strongly as on its own.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from watchkeeper.domain.detections import Detections
-from watchkeeper.privacy.blur import box_blur
+from watchkeeper.privacy.blur import scaled_blur
 
 MASK_FILL = 128
 """Grey level written over static privacy masks (the pixels are replaced, nothing of them is kept)."""
+
+MOTION_CELL = 8
+"""Side, in motion-mask pixels, of the cells moving regions are blurred in."""
 
 _EMPTY_BOXES = np.zeros((0, 4), dtype=np.float32)
 
@@ -104,21 +109,46 @@ def polygon_mask(polygon: Sequence[Sequence[float]], height: int, width: int) ->
     return inside
 
 
-def motion_boxes(motion: NDArray[np.bool_], height: int, width: int, cell: int = 8) -> NDArray[np.float32]:
-    """Boxes (frame pixels) of the moving cells of a motion mask of any size, one per coarse cell."""
+def motion_cells(motion: NDArray[np.bool_], cell: int = 8) -> NDArray[np.bool_]:
+    """The coarse grid of a motion mask: a cell is moving when any of its ``cell`` x ``cell`` pixels is."""
     mask_h, mask_w = motion.shape
     rows = -(-mask_h // cell)
     cols = -(-mask_w // cell)
     padded = np.zeros((rows * cell, cols * cell), dtype=np.bool_)
     padded[:mask_h, :mask_w] = motion
-    cells = padded.reshape(rows, cell, cols, cell).any(axis=(1, 3))
-    ys, xs = np.nonzero(cells)
-    scale_x, scale_y = width / mask_w, height / mask_h
-    boxes = np.stack(
-        [xs * cell * scale_x, ys * cell * scale_y, (xs + 1) * cell * scale_x, (ys + 1) * cell * scale_y],
-        axis=1,
-    )
-    return boxes.astype(np.float32).reshape(-1, 4)
+    cells: NDArray[np.bool_] = np.asarray(padded.reshape(rows, cell, cols, cell).any(axis=(1, 3)))
+    return cells
+
+
+def cell_rectangles(cells: NDArray[np.bool_]) -> NDArray[np.int32]:
+    """Rectangles ``(col0, row0, col1, row1)`` (exclusive ends) covering exactly the true cells.
+
+    Runs of true cells along each row; a run repeated unchanged on the following rows extends one
+    rectangle downwards. A blob of moving cells becomes a few rectangles instead of one box per cell.
+    """
+    edges = np.diff(np.pad(cells.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rects: list[tuple[int, int, int, int]] = []
+    active: dict[tuple[int, int], int] = {}
+    """Runs of the previous row, each with the row its rectangle started on."""
+    for row in range(cells.shape[0]):
+        starts = np.flatnonzero(edges[row] == 1).tolist()
+        ends = np.flatnonzero(edges[row] == -1).tolist()
+        following = {
+            (start, end): active.pop((start, end), row) for start, end in zip(starts, ends, strict=True)
+        }
+        rects += [(start, top, end, row) for (start, end), top in active.items()]
+        active = following
+    rects += [(start, top, end, cells.shape[0]) for (start, end), top in active.items()]
+    return np.array(rects, dtype=np.int32).reshape(-1, 4)
+
+
+def motion_boxes(motion: NDArray[np.bool_], height: int, width: int, cell: int = 8) -> NDArray[np.float32]:
+    """Boxes (frame pixels) covering the moving cells of a motion mask of any size (merged rectangles)."""
+    mask_h, mask_w = motion.shape
+    rects = cell_rectangles(motion_cells(motion, cell)).astype(np.float32) * np.float32(cell)
+    scale = np.array([width / mask_w, height / mask_h, width / mask_w, height / mask_h], dtype=np.float32)
+    boxes: NDArray[np.float32] = rects * scale
+    return boxes
 
 
 class PrivacyRedactor:
@@ -135,6 +165,7 @@ class PrivacyRedactor:
         self._masks = [list(map(list, polygon)) for polygon in masks]
         self._person_classes = np.array(sorted(set(person_classes)), dtype=np.int32)
         self._mask_cache: dict[tuple[int, int], NDArray[np.bool_]] = {}
+        self._pixel_cache: dict[tuple[int, int], NDArray[np.bool_]] = {}
 
     @property
     def settings(self) -> RedactionSettings:
@@ -153,6 +184,26 @@ class PrivacyRedactor:
                 cached |= polygon_mask(polygon, height, width)
             self._mask_cache = {key: cached}
         return cached
+
+    def masks_only(self, frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """``frame`` with only the static masks destroyed (a copy when there are masks)."""
+        if not self._masks:
+            return frame
+        out = frame.copy()
+        self.destroy_masked(out)
+        return out
+
+    def destroy_masked(self, frame: NDArray[np.uint8]) -> None:
+        """Overwrite the static masks' pixels of the ``(H, W, 3)`` ``frame`` in place (one pass)."""
+        destroyed = self.static_mask(frame.shape[0], frame.shape[1])
+        if destroyed is None:
+            return
+        key = (frame.shape[0], frame.shape[1])
+        channels = self._pixel_cache.get(key)
+        if channels is None:
+            channels = np.repeat(destroyed[:, :, None], frame.shape[2], axis=2)
+            self._pixel_cache = {key: channels}
+        np.copyto(frame, np.uint8(MASK_FILL), where=channels)
 
     def apply(self, frame: NDArray[np.uint8], dets: Detections) -> NDArray[np.uint8]:
         """``Redactor``: hide the person boxes of ``dets`` (fresh) and the static masks.
@@ -179,8 +230,12 @@ class PrivacyRedactor:
             or scene.detection_age_s > settings.fresh_s
         )
         if stale and scene.motion is not None and scene.motion.any():
-            moving = motion_boxes(scene.motion, height, width)
-            boxes.append(_grown(moving, np.full(len(moving), settings.margin)))
+            moving = motion_boxes(scene.motion, height, width, MOTION_CELL)
+            cell_w = MOTION_CELL * width / scene.motion.shape[1]
+            cell_h = MOTION_CELL * height / scene.motion.shape[0]
+            # grown by the margin of one cell, as each cell on its own would be
+            pad = np.array([-cell_w, -cell_h, cell_w, cell_h], dtype=np.float32) * np.float32(settings.margin)
+            boxes.append(moving + pad)
         merged = np.concatenate(boxes, axis=0)
         rects = np.empty((len(merged), 4), dtype=np.int32)
         rects[:, 0] = np.clip(np.floor(merged[:, 0]), 0, width)
@@ -200,20 +255,35 @@ class PrivacyRedactor:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.shape} {frame.dtype}")
         height, width = frame.shape[:2]
         out = frame.copy()
-        for x1, y1, x2, y2 in self.regions(scene, height, width).tolist():
-            out[y1:y2, x1:x2] = self._hide(out[y1:y2, x1:x2])
-        destroyed = self.static_mask(height, width)
-        if destroyed is not None:
-            out[destroyed] = MASK_FILL
+        rects = self.regions(scene, height, width)
+        if self._settings.style == "pixelate":
+            for x1, y1, x2, y2 in rects.tolist():
+                out[y1:y2, x1:x2] = self._pixelate(out[y1:y2, x1:x2])
+        elif len(rects):
+            self._blur(frame, out, rects)
+        self.destroy_masked(out)
         return out
 
-    def _hide(self, crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    def _pixelate(self, crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
         side = min(crop.shape[0], crop.shape[1])
-        if self._settings.style == "pixelate":
-            return _pixelate(crop, max(4, int(side * self._settings.strength)))
-        if side < 2:
-            return np.broadcast_to(crop.mean(axis=(0, 1)).astype(np.uint8), crop.shape).copy()
-        return box_blur(crop, max(2, int(side * self._settings.strength)))
+        return _pixelate(crop, max(4, int(side * self._settings.strength)))
+
+    def _blur(self, frame: NDArray[np.uint8], out: NDArray[np.uint8], rects: NDArray[np.int32]) -> None:
+        """Blur every rectangle of ``out`` from one blurred copy of the area they span.
+
+        The radius is that of the largest rectangle (``strength`` x its shorter side), so each rectangle is
+        blurred at least as much as on its own; one blur per frame instead of one per rectangle.
+        """
+        sides = np.minimum(rects[:, 2] - rects[:, 0], rects[:, 3] - rects[:, 1])
+        radius = max(2, int(int(sides.max()) * self._settings.strength))
+        x0, y0 = int(rects[:, 0].min()), int(rects[:, 1].min())
+        x1, y1 = int(rects[:, 2].max()), int(rects[:, 3].max())
+        if min(x1 - x0, y1 - y0) < 2:
+            out[y0:y1, x0:x1] = frame[y0:y1, x0:x1].mean(axis=(0, 1)).astype(np.uint8)
+            return
+        blurred = scaled_blur(frame[y0:y1, x0:x1], radius)
+        for left, top, right, bottom in (rects - np.array([x0, y0, x0, y0], dtype=np.int32)).tolist():
+            out[top + y0 : bottom + y0, left + x0 : right + x0] = blurred[top:bottom, left:right]
 
 
 def _grown(boxes: NDArray[np.float32], grow: NDArray[np.floating]) -> NDArray[np.float32]:

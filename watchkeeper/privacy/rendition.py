@@ -31,6 +31,7 @@ from watchkeeper.config.privacy import PrivacyConfig
 from watchkeeper.domain import CameraId, Segment
 from watchkeeper.privacy.encoder import EncoderError, EncoderSettings, SegmentEncoder
 from watchkeeper.privacy.faces import FaceDetector
+from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.redaction import PrivacyRedactor, PrivacyScene, RedactionSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class PrivacyServices:
     segment_seconds: float = 10.0
     person_classes: tuple[int, ...] = (0,)
     faces: FaceDetector | None = None
+    live: LiveOriginals | None = None
+    """Where unredacted frames go while an entitled viewer watches live originals (break glass)."""
 
 
 def redactor_for(
@@ -107,7 +110,9 @@ class PrivacyTap:
         self._people = people
         self._motion = motion
         self._faces = services.faces
+        self._live = services.live
         self._face_every = timedelta(seconds=config.faces.interval_s)
+        self._face_idle = timedelta(seconds=max(config.faces.interval_s, config.faces.idle_interval_s))
         self._face_boxes = np.zeros((0, 4), dtype=np.float32)
         self._face_at: datetime | None = None
         self._width = config.rendition.width or detection.width
@@ -165,6 +170,11 @@ class PrivacyTap:
         rgb: NDArray[np.uint8] = np.ascontiguousarray(
             frame.reformat(width=width, height=height, format="rgb24").to_ndarray(), dtype=np.uint8
         )
+        if self._live is not None:  # live originals (break glass): unredacted but for the static masks
+            if self._live.wanted(self.camera_id):
+                self._live.offer(self.camera_id, self._redactor.masks_only(rgb), at)
+            else:
+                self._live.forget(self.camera_id)
         redacted = self._redactor.redact(rgb, self.scene(rgb, at))
         if self._rendition_due(at):
             self._next_due = at + self._period
@@ -185,10 +195,11 @@ class PrivacyTap:
             people = view.boxes * np.float32(width / max(1, view.width))
             ages, detection_age = view.ages_s, view.detection_age_s
         motion = self._motion() if self._motion is not None else None
+        changing = len(people) > 0 or (motion is not None and bool(motion.any()))
         return PrivacyScene(
             people=people,
             ages_s=ages,
-            faces=self._faces_of(rgb, at),
+            faces=self._faces_of(rgb, at, changing),
             motion=motion,
             detection_age_s=detection_age,
             blind=self._people is not None and detection_age is None,
@@ -215,11 +226,17 @@ class PrivacyTap:
         except EncoderError as err:
             log.warning("camera %s: protected rendition: %s", self.camera_id, err)
 
-    def _faces_of(self, rgb: NDArray[np.uint8], at: datetime) -> NDArray[np.float32]:
+    def _faces_of(self, rgb: NDArray[np.uint8], at: datetime, changing: bool) -> NDArray[np.float32]:
+        """Face boxes, kept between detector runs.
+
+        The detector runs every ``faces.interval_s`` while the scene changes (motion or people) or faces
+        were found last time, else every ``faces.idle_interval_s``.
+        """
         if self._faces is None:
             return self._face_boxes
         last = self._face_at
-        if last is None or at - last >= self._face_every or at < last:
+        wait = self._face_every if changing or len(self._face_boxes) else self._face_idle
+        if last is None or at - last >= wait or at < last:
             self._face_at = at
             self._face_boxes = self._faces.detect(rgb)
         return self._face_boxes

@@ -11,6 +11,7 @@ from watchkeeper.privacy.crypto import CHUNK_SIZE, DecryptingReader, SegmentCryp
 from watchkeeper.privacy.exports import ExportService
 from watchkeeper.privacy.grants import GrantService
 from watchkeeper.privacy.keys import SegmentKeys
+from watchkeeper.privacy.live import LiveOriginals
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,8 @@ class CustodyServices:
     """Days footage is kept (shown in the console)."""
     event_retain_days: int | None = None
     """Days footage overlapping an event is kept."""
+    live: LiveOriginals | None = None
+    """Unredacted live frames, offered by the privacy taps while wanted (break glass, live grants)."""
 
     def open_original(self, path: Path) -> DecryptingReader:
         """A decrypting reader over an encrypted original.

@@ -6,6 +6,9 @@
 2. removes index rows whose file is missing (for example a crash between deleting a file and its row);
 3. re-indexes complete segment files that have no row (a crash between the rename and the index write),
    probing them with PyAV for duration, codecs, size and keyframes; unreadable ones are quarantined.
+   Encrypted originals are probed through ``open_sealed`` (authenticated plaintext): a complete one (every
+   AES-GCM chunk verifies) is indexed, a truncated or unauthenticated one quarantined, and one whose data
+   key is not available now is left in place, unindexed, for a later start.
 
 It only walks the ``<camera>/<YYYY>/<MM>/<DD>/<HH>/`` layout the segmenter writes (and the same layout
 under ``<camera>/protected/`` for the protected rendition); other files are left alone and counted.
@@ -17,9 +20,11 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import av.error
@@ -39,7 +44,16 @@ _SEGMENT_NAME = re.compile(r"^(?P<minute>\d\d)\.(?P<second>\d\d)(?:-\d+)?\.mp4$"
 
 
 class UnreadableSegmentError(Exception):
-    """A segment file cannot be probed (truncated, corrupt or without video)."""
+    """A segment file cannot be probed (truncated, corrupt, fails authentication or without video)."""
+
+
+class UnverifiableSegmentError(Exception):
+    """An encrypted segment cannot be checked now (its data key is unavailable): left alone, not indexed."""
+
+
+SealedOpener = Callable[[Path], BinaryIO | None]
+"""Opens an encrypted segment as plaintext after authenticating every chunk; ``None`` when ``path`` is not
+encrypted. Raises ``UnreadableSegmentError`` (truncated, altered) or ``UnverifiableSegmentError`` (no key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +95,11 @@ class ProbedMedia:
     audio_codec: str | None
 
 
-def recover_media(store: Store, media_root: Path) -> RecoveryReport:
+def recover_media(store: Store, media_root: Path, open_sealed: SealedOpener | None = None) -> RecoveryReport:
     """Repair the index and the media folder after a crash; logs and returns what was done.
+
+    ``open_sealed`` reads encrypted originals (without it an encrypted file cannot be probed and is
+    quarantined as unreadable).
 
     Raises:
         WatchkeeperError: If the database fails (``StorageUnavailableError``).
@@ -94,7 +111,7 @@ def recover_media(store: Store, media_root: Path) -> RecoveryReport:
     for camera_dir in _camera_dirs(media_root):
         hours = [*camera_dir.glob(_HOUR_GLOB), *(camera_dir / PROTECTED_DIR).glob(_HOUR_GLOB)]
         for hour_dir in sorted(hours):
-            _recover_hour(store, media_root, CameraId(camera_dir.name), hour_dir, counts)
+            _recover_hour(store, _Where(media_root, hour_dir, open_sealed), CameraId(camera_dir.name), counts)
     report = RecoveryReport(
         quarantined_partials=partials,
         removed_rows=removed,
@@ -112,14 +129,18 @@ def recover_media(store: Store, media_root: Path) -> RecoveryReport:
     return report
 
 
-def probe_segment(path: Path) -> ProbedMedia:
+def probe_segment(path: Path, open_sealed: SealedOpener | None = None) -> ProbedMedia:
     """Read a segment's duration, codecs, size and keyframe count without decoding.
 
+    An encrypted segment is read through ``open_sealed`` (which authenticates it first).
+
     Raises:
-        UnreadableSegmentError: If the file cannot be opened or holds no video packet.
+        UnreadableSegmentError: If the file cannot be opened, fails authentication or holds no video packet.
+        UnverifiableSegmentError: If it is encrypted and its data key is unavailable.
     """
+    handle = open_sealed(path) if open_sealed is not None else None
     try:
-        with av.open(str(path)) as container:
+        with av.open(handle if handle is not None else str(path), mode="r") as container:
             if not container.streams.video:
                 raise UnreadableSegmentError(f"{path} has no video stream")
             video = container.streams.video[0]
@@ -144,6 +165,9 @@ def probe_segment(path: Path) -> ProbedMedia:
             )
     except (OSError, av.error.FFmpegError) as err:
         raise UnreadableSegmentError(f"{path} cannot be read: {err}") from err
+    finally:
+        if handle is not None:
+            handle.close()
 
 
 def rendition_of(relative: str) -> Rendition:
@@ -204,6 +228,15 @@ def _remove_rows_without_files(store: Store, media_root: Path) -> int:
     return removed
 
 
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The hour folder being recovered, its media root and the reader of encrypted segments."""
+
+    media_root: Path
+    hour_dir: Path
+    open_sealed: SealedOpener | None
+
+
 @dataclass(slots=True)
 class _Counts:
     reindexed: int = 0
@@ -211,10 +244,9 @@ class _Counts:
     skipped: int = 0
 
 
-def _recover_hour(
-    store: Store, media_root: Path, camera_id: CameraId, hour_dir: Path, counts: _Counts
-) -> None:
+def _recover_hour(store: Store, where: _Where, camera_id: CameraId, counts: _Counts) -> None:
     """Re-index one hour folder's files that have no index row."""
+    media_root, hour_dir = where.media_root, where.hour_dir
     files = sorted(p for p in hour_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     hour = parse_segment_start(f"{hour_dir.relative_to(media_root).as_posix()}/00.00.mp4")
     if not files or hour is None:
@@ -229,7 +261,11 @@ def _recover_hour(
             counts.skipped += 1
             continue
         try:
-            probed = probe_segment(path)
+            probed = probe_segment(path, where.open_sealed)
+        except UnverifiableSegmentError as err:
+            log.warning("recovery: left unindexed (cannot verify it now): %s", err)
+            counts.skipped += 1
+            continue
         except UnreadableSegmentError as err:
             moved = quarantine(path, media_root)
             log.warning("recovery: quarantined unreadable segment %s -> %s", err, moved)

@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import BinaryIO
 
 from watchkeeper.audit.anchor import AnchorFile
 from watchkeeper.audit.log import AuditLog
+from watchkeeper.bus.messages import BreakGlassMessage
+from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.domain.custody import UnmaskGrant
-from watchkeeper.privacy.crypto import SegmentSealer
+from watchkeeper.privacy.crypto import (
+    CHUNK_SIZE,
+    DecryptingReader,
+    SegmentCryptoError,
+    SegmentSealer,
+    TamperedSegmentError,
+    is_encrypted,
+)
 from watchkeeper.privacy.exports import ExportDeps, ExportService
 from watchkeeper.privacy.grants import GrantService, GrantSettings
-from watchkeeper.privacy.keys import FileKeyProvider, SegmentKeys
+from watchkeeper.privacy.keys import FileKeyProvider, KeyUnavailableError, SegmentKeys
+from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.privacy.signing import ExportSigner
+from watchkeeper.recorder.recovery import SealedOpener, UnreadableSegmentError, UnverifiableSegmentError
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -38,10 +53,79 @@ def open_key_provider(config: WatchkeeperConfig, store: Store) -> FileKeyProvide
     return FileKeyProvider.open(path, encrypted_data_exists=store.data_keys.count() > 0)
 
 
+def sealed_opener(config: WatchkeeperConfig, store: Store) -> SealedOpener | None:
+    """How start-up recovery reads encrypted originals (``None`` when nothing is or gets encrypted).
+
+    Raises:
+        MasterKeyFileError: With a one-line reason (as at start-up).
+    """
+    if not config.custody.encrypt_originals and store.data_keys.count() == 0:
+        return None
+    keys = SegmentKeys(open_key_provider(config, store), store.data_keys)
+    return lambda path: open_verified(keys, path)
+
+
+def open_verified(keys: SegmentKeys, path: Path) -> BinaryIO | None:
+    """Plaintext of an encrypted segment once every chunk authenticated (``None``: not encrypted).
+
+    Raises:
+        UnreadableSegmentError: Truncated, altered or not readable.
+        UnverifiableSegmentError: Its data key is unavailable.
+    """
+    if not is_encrypted(path):
+        return None
+    try:
+        reader = DecryptingReader(path, keys.for_reading)
+    except KeyUnavailableError as err:
+        raise UnverifiableSegmentError(f"{path}: {err}") from err
+    except SegmentCryptoError as err:
+        raise UnreadableSegmentError(str(err)) from err
+    try:
+        reader.verify()
+    except (TamperedSegmentError, SegmentCryptoError) as err:
+        reader.close()
+        raise UnreadableSegmentError(str(err)) from err
+    return io.BufferedReader(reader, CHUNK_SIZE)
+
+
+class BreakGlassNotice:
+    """Tells approvers of every break glass: a ``BreakGlassMessage`` on the bus (console, MQTT, webhooks)."""
+
+    def __init__(self, bus: Bus) -> None:
+        """Publish on ``bus`` (started; publishing works from any thread)."""
+        self._bus = bus
+
+    def __call__(self, grant: UnmaskGrant) -> None:
+        """Publish the notice of ``grant`` (a failure is logged: the break glass itself is audited)."""
+        message = BreakGlassMessage(
+            grant_id=grant.id,
+            requester=grant.requester,
+            camera_ids=grant.camera_ids,
+            reason=grant.reason,
+            at=grant.requested_at,
+            expires_at=grant.expires_at or grant.end,
+        )
+        try:
+            self._bus.publish_threadsafe(message).add_done_callback(_log_failure)
+        except WatchkeeperError as err:
+            log.error("approvers NOT notified of break glass %s: %s", grant.id, err)  # noqa: TRY400
+
+
+def _log_failure(done: Future[None]) -> None:
+    error = done.exception()
+    if error is not None:
+        log.error("approvers NOT notified of a break glass: %s", error)
+
+
 def build_custody(
-    config: WatchkeeperConfig, store: Store, notify: Callable[[UnmaskGrant], None] | None = None
+    config: WatchkeeperConfig,
+    store: Store,
+    notify: Callable[[UnmaskGrant], None] | None = None,
+    live: LiveOriginals | None = None,
 ) -> CustodyServices:
     """Keys, audit log, grants and exports of ``config``; audits a configuration change.
+
+    ``notify`` hears of every break glass; ``live`` carries unredacted live frames from the cameras.
 
     Raises:
         WatchkeeperError: An unusable master or signing key file (one line each).
@@ -71,7 +155,13 @@ def build_custody(
     audit.config_loaded(config_hash(config))
     recording = config.recording
     return CustodyServices(
-        audit, grants, keys, ExportService(deps), recording.retain_days, recording.event_retain_days
+        audit,
+        grants,
+        keys,
+        ExportService(deps),
+        recording.retain_days,
+        recording.event_retain_days,
+        live,
     )
 
 

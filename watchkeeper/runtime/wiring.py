@@ -40,11 +40,19 @@ from watchkeeper.integrations.prometheus import PrometheusExporter
 from watchkeeper.integrations.webhooks import WebhookDispatcher
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.privacy.faces import FaceDetector, FaceModelError
+from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.rendition import PrivacyServices
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
-from watchkeeper.runtime.custody import AnchorLoop, anchor_loop, build_custody, segment_finisher
+from watchkeeper.runtime.custody import (
+    AnchorLoop,
+    BreakGlassNotice,
+    anchor_loop,
+    build_custody,
+    sealed_opener,
+    segment_finisher,
+)
 from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.storage.factory import open_store
@@ -115,6 +123,7 @@ def build_privacy_services(config: WatchkeeperConfig) -> PrivacyServices:
         segment_seconds=float(config.recording.segment_seconds),
         person_classes=(names.index("person"),) if "person" in names else (),
         faces=faces,
+        live=LiveOriginals(),
     )
 
 
@@ -346,7 +355,7 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
     analysis = build_analysis_services(config)
     store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
     try:
-        await asyncio.to_thread(recover_media, store, media_root)
+        await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
         sync_inventory(store, config)
         await asyncio.to_thread(create_first_admin, store, config)
         bus = build_bus(config.storage.bus)
@@ -356,7 +365,8 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         raise
     try:
         incidents = build_incidents(config, store, bus, asyncio.get_running_loop())
-        custody = await asyncio.to_thread(build_custody, config, store)
+        notice, live = BreakGlassNotice(bus), analysis.privacy.live if analysis.privacy else None
+        custody = await asyncio.to_thread(build_custody, config, store, notice, live)
     except BaseException:
         await bus.close()
         store.close()

@@ -15,10 +15,11 @@ import {
   listRecordings,
 } from "./api/client";
 import type { Me } from "./api/auth";
-import { type LinkState, liveSocketUrl, useLiveSocket } from "./api/ws";
+import { type BreakGlassMessage, type LinkState, liveSocketUrl, useLiveSocket } from "./api/ws";
 import { MANAGE_INTEGRATIONS } from "./api/webhooks";
 import { CameraList } from "./components/CameraList";
 import { DeadLetters } from "./components/DeadLetters";
+import { BreakGlassAlerts } from "./components/BreakGlassAlerts";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { EventList } from "./components/EventList";
 import { IncidentPage } from "./components/IncidentPage";
@@ -87,6 +88,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   const [playback, setPlayback] = useState<Playback | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
+  const [breakGlass, setBreakGlass] = useState<BreakGlassMessage[]>([]);
   const [version, setVersion] = useState<string | null>(null);
   const lookup = useRef(0);
   const [incidents, dispatchIncidents] = useReducer(incidentsReducer, INITIAL_INCIDENTS);
@@ -185,6 +187,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   const link = useLiveSocket(liveSocketUrl(window.location), {
     onMessage: (message) => {
       if (message.type === "incident" || message.type === "cursor") dispatchIncidents({ type: "ws", message });
+      else if (message.type === "break_glass") setBreakGlass((alerts) => [...alerts, message]);
       else dispatch({ type: "ws", message });
     },
     since: () => (cursor.current === null ? "now" : String(cursor.current)),
@@ -300,6 +303,10 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         ) : null}
       </header>
       <ErrorBanner errors={errorList} />
+      <BreakGlassAlerts
+        alerts={breakGlass}
+        onDismiss={(grantId) => setBreakGlass((alerts) => alerts.filter((alert) => alert.grant_id !== grantId))}
+      />
       {pageId !== null ? (
         <main className="incident-main">
           <IncidentPage

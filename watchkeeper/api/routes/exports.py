@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from watchkeeper.api.context import AppContext
-from watchkeeper.api.custody import actor, audit, custody_of
+from watchkeeper.api.custody import SERVES_ORIGINALS, actor, audit, authorize_original, custody_of
 from watchkeeper.api.deps import ContextDep
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.policy import AUTH_RESPONSES, Require, camera_access
@@ -51,7 +51,7 @@ def _export(
     return record
 
 
-@router.post("/api/exports", operation_id="createExport", status_code=201)
+@router.post("/api/exports", operation_id="createExport", status_code=201, openapi_extra=SERVES_ORIGINALS)
 def create_export(body: ExportIn, request: Request, context: ContextDep, principal: Exporter) -> ExportOut:
     """Build a signed evidence bundle (protected footage, or originals under your unmask grant)."""
     if body.end <= body.start:
@@ -86,12 +86,19 @@ def get_export(export_id: str, context: ContextDep, principal: Exporter) -> Expo
     operation_id="downloadExport",
     response_class=FileResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "The signed evidence bundle"}},
+    openapi_extra=SERVES_ORIGINALS,
 )
 def download_export(
     export_id: str, request: Request, context: ContextDep, principal: Exporter
 ) -> FileResponse:
-    """The bundle (zip); check it offline with `watchkeeper export verify`."""
+    """The bundle (zip); check it offline with `watchkeeper export verify`.
+
+    A bundle of originals is handed out only under your own unmask grant covering its cameras and range.
+    """
     record = _export(context, principal, export_id, Permission.EXPORT)
+    if record.rendition == Rendition.ORIGINAL.value:
+        for camera_id in record.camera_ids:
+            authorize_original(request, principal, camera_id, record.start, record.end)
     path = _service(context).bundle_path(record)
     if not path.is_file():
         raise NotFoundError(f"the bundle of export {export_id} is missing from storage")

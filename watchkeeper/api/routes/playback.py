@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,14 @@ from starlette.background import BackgroundTask
 
 from watchkeeper.analyzers.snapshot import snapshot_path
 from watchkeeper.api.context import AppContext
-from watchkeeper.api.custody import audit, authorize_original, clip_source, serve_original
+from watchkeeper.api.custody import (
+    SERVES_ORIGINALS,
+    audit,
+    authorize_original,
+    clip_source,
+    original_layout,
+    serve_original,
+)
 from watchkeeper.api.deps import ContextDep
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.files import media_file
@@ -33,7 +41,7 @@ from watchkeeper.auth.principal import Principal
 from watchkeeper.domain import CameraId, NotFoundError, Rendition, Segment, utcnow
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.export import MAX_CLIP_SECONDS, ClipError, ClipSource, NoFootageError, cut_clip
-from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, build_playlist, playlist_entries
+from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, build_playlist, playlist_entries, scan_layout
 from watchkeeper.recorder.timeline import MAX_BUCKETS, bucket_count, build_timeline, default_resolution_s
 
 log = logging.getLogger(__name__)
@@ -161,12 +169,12 @@ def _media_path(context: AppContext, segment: Segment) -> Path | None:
     return candidate if candidate.is_relative_to(base) and candidate.is_file() else None
 
 
-def _layout(context: AppContext, segment: Segment) -> Mp4Layout | None:
+def _layout(context: AppContext, segment: Segment, scan: Callable[[Path], Mp4Layout]) -> Mp4Layout | None:
     path = _media_path(context, segment)
     if path is None or segment.id is None:
         return None
     try:
-        return context.hls_layouts.get(segment.id, path)
+        return context.hls_layouts.get(segment.id, path, scan)
     except Mp4LayoutError as err:
         log.warning("segment %s left out of a playlist: %s", segment.id, err)
         return None
@@ -177,6 +185,7 @@ def _layout(context: AppContext, segment: Segment) -> Mp4Layout | None:
     operation_id="getCameraPlaylist",
     response_class=Response,
     responses={200: {"content": {MEDIA_TYPE_HLS: {}}, "description": "HLS media playlist (fMP4)"}},
+    openapi_extra=SERVES_ORIGINALS,
 )
 def camera_playlist(
     camera_id: str,
@@ -190,15 +199,19 @@ def camera_playlist(
 ) -> Response:
     """An HLS playlist of the camera's recording over the range (VOD; EVENT when ``end`` is omitted).
 
-    The protected rendition unless ``rendition=original`` (under an unmask grant).
+    The protected rendition unless ``rendition=original`` (under an unmask grant; encrypted originals are
+    decrypted while their segments are served, and one that fails authentication is left out and audited).
     """
     camera = _camera(context, camera_id)
     start_utc, end_utc = _range(start, end, MAX_HLS_SECONDS)
-    chosen.sources(principal, camera, start_utc, end_utc)
+    custody = chosen.sources(principal, camera, start_utc, end_utc)
+    scan: Callable[[Path], Mp4Layout] = scan_layout
+    if custody is not None:
+        scan = functools.partial(original_layout, chosen.request, custody)
     segments = _segments(context, camera, start_utc, end_utc, chosen.rendition)
     entries = playlist_entries(
         segments,
-        lambda segment: _layout(context, segment),
+        lambda segment: _layout(context, segment, scan),
         lambda segment: f"/api/recordings/{segment.id}/media.mp4",
     )
     if not entries:
@@ -212,6 +225,7 @@ def camera_playlist(
     operation_id="getRecordingMediaMp4",
     response_class=FileResponse,
     responses={200: {"content": {"video/mp4": {}}, "description": "Fragmented MP4 (Range supported)"}},
+    openapi_extra=SERVES_ORIGINALS,
 )
 def recording_media_mp4(
     segment_id: SegmentIdPath, request: Request, context: ContextDep, principal: Player
@@ -264,6 +278,7 @@ def _clip_sources(context: AppContext, segments: Sequence[Segment]) -> list[Clip
             },
         }
     },
+    openapi_extra=SERVES_ORIGINALS,
 )
 def camera_clip(
     camera_id: str,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from watchkeeper.api.custody import audit, serve_original
+from watchkeeper.api.custody import SERVES_ORIGINALS, audit, serve_original
 from watchkeeper.api.deps import ContextDep, StoreDep
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.policy import AUTH_RESPONSES, Require, camera_access
@@ -53,6 +53,7 @@ def list_recordings(
     operation_id="getRecordingMedia",
     response_class=FileResponse,
     responses={200: {"content": {"video/mp4": {}}, "description": "Fragmented MP4 (Range supported)"}},
+    openapi_extra=SERVES_ORIGINALS,
 )
 def recording_media(
     segment_id: SegmentIdPath, request: Request, context: ContextDep, principal: RecordingViewer

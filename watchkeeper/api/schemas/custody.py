@@ -137,3 +137,17 @@ class RetentionOut(_Model):
     retain_days: int = Field(description="Days recordings are kept.")
     event_retain_days: int = Field(description="Days footage overlapping an event is kept.")
     encrypt_originals: bool
+
+
+class WsBreakGlass(BaseModel):
+    """WebSocket message to approvers: someone broke the glass (emergency access to live originals)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["break_glass"] = "break_glass"
+    grant_id: str
+    requester: str
+    camera_ids: list[str]
+    reason: str
+    at: datetime
+    expires_at: datetime

@@ -261,7 +261,8 @@ export interface paths {
          * Camera Playlist
          * @description An HLS playlist of the camera's recording over the range (VOD; EVENT when ``end`` is omitted).
          *
-         *     The protected rendition unless ``rendition=original`` (under an unmask grant).
+         *     The protected rendition unless ``rendition=original`` (under an unmask grant; encrypted originals are
+         *     decrypted while their segments are served, and one that fails authentication is left out and audited).
          */
         get: operations["getCameraPlaylist"];
         put?: never;
@@ -284,6 +285,46 @@ export interface paths {
          * @description The newest analysed frame of the camera (JPEG, detect-stream size, never cached).
          */
         get: operations["getCameraSnapshot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{camera_id}/original/latest.jpg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Original Frame
+         * @description The camera's newest unredacted frame (JPEG), under break glass or a grant covering now (audited).
+         */
+        get: operations["getLiveOriginalFrame"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{camera_id}/original/live.mjpeg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Original Stream
+         * @description Unredacted live frames as MJPEG, under break glass or a grant covering now (start/stop audited).
+         */
+        get: operations["streamLiveOriginal"];
         put?: never;
         post?: never;
         delete?: never;
@@ -426,6 +467,8 @@ export interface paths {
         /**
          * Download Export
          * @description The bundle (zip); check it offline with `watchkeeper export verify`.
+         *
+         *     A bundle of originals is handed out only under your own unmask grant covering its cameras and range.
          */
         get: operations["downloadExport"];
         put?: never;
@@ -2138,6 +2181,36 @@ export interface components {
             total: number;
         };
         /**
+         * WsBreakGlass
+         * @description WebSocket message to approvers: someone broke the glass (emergency access to live originals).
+         */
+        WsBreakGlass: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Camera Ids */
+            camera_ids: string[];
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Grant Id */
+            grant_id: string;
+            /** Reason */
+            reason: string;
+            /** Requester */
+            requester: string;
+            /**
+             * Type
+             * @default break_glass
+             * @constant
+             */
+            type: "break_glass";
+        };
+        /**
          * WsCameraStatus
          * @description WebSocket message: a camera changed state.
          */
@@ -3318,6 +3391,143 @@ export interface operations {
                 };
             };
             /** @description Unacceptable range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getLiveOriginalFrame: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The newest unredacted frame */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description Refused by a rule of the domain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    streamLiveOriginal: {
+        parameters: {
+            query?: {
+                /** @description Longest the stream runs. */
+                seconds?: number;
+            };
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unredacted frames as MJPEG until the grant ends or `seconds` pass */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/x-mixed-replace; boundary=wkframe": unknown;
+                };
+            };
+            /** @description Refused by a rule of the domain */
             400: {
                 headers: {
                     [name: string]: unknown;

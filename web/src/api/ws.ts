@@ -44,7 +44,18 @@ export interface CursorMessage {
   resync: boolean;
 }
 
-export type WsMessage = EventMessage | CameraStatusMessage | IncidentMessage | CursorMessage;
+/** Someone broke the glass (emergency access to live originals); sent to approvers only. */
+export interface BreakGlassMessage {
+  type: "break_glass";
+  grant_id: string;
+  requester: string;
+  camera_ids: string[];
+  reason: string;
+  at: string;
+  expires_at: string;
+}
+
+export type WsMessage = EventMessage | CameraStatusMessage | IncidentMessage | CursorMessage | BreakGlassMessage;
 
 /** "connecting" before the first connection, "live" while open, "reconnecting" after a drop. */
 export type LinkState = "connecting" | "live" | "reconnecting";
@@ -151,7 +162,24 @@ export function parseWsMessage(raw: string): WsMessage | null {
     return { type: "camera_status", camera_id: value.camera_id, status: value.status };
   }
   if (value.type === "incident" || value.type === "cursor") return parseIncidentOrCursor(value);
+  if (value.type === "break_glass") return parseBreakGlass(value);
   return null;
+}
+
+function parseBreakGlass(value: Record<string, unknown>): BreakGlassMessage | null {
+  const { grant_id: grantId, requester, camera_ids: cameraIds, reason, at, expires_at: expiresAt } = value;
+  if (
+    typeof grantId !== "string" ||
+    typeof requester !== "string" ||
+    !Array.isArray(cameraIds) ||
+    !cameraIds.every((id) => typeof id === "string") ||
+    typeof reason !== "string" ||
+    typeof at !== "string" ||
+    typeof expiresAt !== "string"
+  ) {
+    return null;
+  }
+  return { type: "break_glass", grant_id: grantId, requester, camera_ids: cameraIds, reason, at, expires_at: expiresAt };
 }
 
 export interface BackoffOptions {
