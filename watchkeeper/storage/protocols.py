@@ -17,6 +17,7 @@ from watchkeeper.domain.incidents import (
     SopStep,
 )
 from watchkeeper.domain.integrations import DeliveryPage, DeliveryState, JournalEntry, WebhookDelivery
+from watchkeeper.domain.segment import TierCounts
 from watchkeeper.storage.custody import (
     AuditRepository,
     DataKeyRepository,
@@ -177,6 +178,29 @@ class RetentionRepository(Protocol):
 
     def camera_ids(self) -> Sequence[CameraId]:
         """Every camera that has indexed segments, ordered by id."""
+        ...
+
+
+class TierRepository(Protocol):
+    """The recording index as the storage tiering loop sees it (hot segments to move, warm ones moved)."""
+
+    def hot_ending_before(self, before: datetime, limit: int = 100) -> Sequence[Segment]:
+        """Hot segments that ended at or before ``before``, oldest first."""
+        ...
+
+    def oldest_hot(self, limit: int = 100) -> Sequence[Segment]:
+        """The oldest hot segments of every camera (by start)."""
+        ...
+
+    def mark_warm(self, segment_id: int, object_key: str, sha256: str) -> Segment | None:
+        """Record in one write that a hot segment now lives in the warm bucket under ``object_key``.
+
+        Returns the updated segment, or ``None`` when it is gone or no longer hot (nothing changed).
+        """
+        ...
+
+    def counts(self) -> TierCounts:
+        """How many segments and bytes each tier holds."""
         ...
 
 
@@ -475,6 +499,11 @@ class Store(Protocol):
     @property
     def retention(self) -> RetentionRepository:
         """Retention and recovery queries over the recording index."""
+        ...
+
+    @property
+    def tiers(self) -> TierRepository:
+        """Storage tier queries over the recording index (hot on local disk, warm in a bucket)."""
         ...
 
     @property
