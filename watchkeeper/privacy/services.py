@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from watchkeeper.audit.log import AuditLog
 from watchkeeper.privacy.crypto import CHUNK_SIZE, DecryptingReader, SegmentCryptoError
@@ -26,7 +27,7 @@ class CustodyServices:
     event_retain_days: int | None = None
     """Days footage overlapping an event is kept."""
 
-    def open_original(self, path: Path) -> DecryptingReader:
+    def open_original(self, path: Path | BinaryIO) -> DecryptingReader:
         """A decrypting reader over an encrypted original.
 
         Raises:
@@ -37,6 +38,6 @@ class CustodyServices:
             raise SegmentCryptoError("this installation has no data keys: originals are not encrypted")
         return DecryptingReader(path, self.keys.for_reading)
 
-    def buffered(self, path: Path) -> io.BufferedReader:
+    def buffered(self, path: Path | BinaryIO) -> io.BufferedReader:
         """:meth:`open_original` with a chunk-sized buffer (for PyAV)."""
         return io.BufferedReader(self.open_original(path), CHUNK_SIZE)

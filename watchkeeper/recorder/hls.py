@@ -81,6 +81,15 @@ def scan_layout(path: Path) -> Mp4Layout:
         raise Mp4LayoutError(f"cannot read {path.name}: {err.strerror or err}") from err
 
 
+def scan_layout_stream(handle: BinaryIO, file_size: int, name: str) -> Mp4Layout:
+    """:func:`scan_layout` over an open seekable reader (a warm-tier object: a few ranged reads).
+
+    Raises:
+        Mp4LayoutError: truncated, or no ``moov`` or no fragment.
+    """
+    return _scan(handle, file_size, Path(name))
+
+
 def _scan(handle: BinaryIO, file_size: int, path: Path) -> Mp4Layout:
     offset = 0
     init_length: int | None = None
@@ -115,14 +124,17 @@ class LayoutCache:
         self._items: OrderedDict[int, Mp4Layout] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, segment_id: int, path: Path) -> Mp4Layout:
-        """The layout of segment ``segment_id`` stored at ``path`` (scanned once, then cached)."""
+    def get(self, segment_id: int, path: Path | Callable[[], Mp4Layout]) -> Mp4Layout:
+        """The layout of segment ``segment_id`` stored at ``path`` (scanned once, then cached).
+
+        ``path`` may instead be a function that scans the segment (one in the warm tier).
+        """
         with self._lock:
             found = self._items.get(segment_id)
             if found is not None:
                 self._items.move_to_end(segment_id)
                 return found
-        layout = scan_layout(path)
+        layout = scan_layout(path) if isinstance(path, Path) else path()
         with self._lock:
             self._items[segment_id] = layout
             self._items.move_to_end(segment_id)

@@ -5,9 +5,10 @@ Rules, per camera: continuous footage is kept ``retain_days``; footage overlappi
 quota is exceeded (``max_bytes`` of indexed footage, ``max_percent`` of the volume used, or less than
 ``min_free_bytes`` free). Footage overlapping an active evidence lock is never deleted by any rule.
 
-Eviction deletes the file and then its index row inside one write transaction that also serialises with
-new evidence locks (see ``RetentionRepository.delete_unlocked``); a crash in between leaves a row without a
-file, which start-up recovery removes.
+Eviction deletes the file (for a segment in the warm tier: its object in the bucket) and then its index row
+inside one write transaction that also serialises with new evidence locks (see
+``RetentionRepository.delete_unlocked``); a crash in between leaves a row without a file, which start-up
+recovery removes. Evidence-locked footage is kept in both tiers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path, PurePosixPath
 
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.recording import RecordingConfig
-from watchkeeper.domain import CameraId, Segment, WatchkeeperError, utcnow
+from watchkeeper.domain import CameraId, Segment, StorageTier, WatchkeeperError, utcnow
+from watchkeeper.media.protocol import ObjectStore, ObjectStoreError
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -241,6 +243,8 @@ class RetentionManager:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Prepare; nothing runs until ``run_once`` or ``free_space`` is called."""
+        self.warm: ObjectStore | None = None
+        """The warm tier's bucket: evicting a warm segment deletes its object there too."""
         self._store = store
         self._root = media_root
         self.policy = policy
@@ -325,7 +329,18 @@ class RetentionManager:
         return evicted
 
     def _remove_file(self, segment: Segment) -> bool:
-        """Delete a segment's file (true when it is gone) and prune the folders it leaves empty."""
+        """Delete a segment's file in either tier (true when it is gone) and prune emptied folders."""
+        if segment.tier is StorageTier.WARM and segment.object_key is not None:
+            if self.warm is None:
+                log.error(
+                    "cannot delete segment %s: it is in the warm tier, which is not configured", segment.id
+                )
+                return False
+            try:
+                self.warm.delete(segment.object_key)
+            except ObjectStoreError as err:
+                log.error("cannot delete %s from the warm tier: %s", segment.object_key, err)  # noqa: TRY400
+                return False
         relative = PurePosixPath(segment.path)
         if relative.is_absolute() or ".." in relative.parts:
             log.error("refusing to delete %s: not a path inside the media folder", segment.path)
