@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.swift import ACCESS_KEY, REGION, SECRET_KEY, SwiftServer, require_swift, start_swift
-from watchkeeper.domain import CameraId, Camera, Segment, Site, SiteId
+from watchkeeper.domain import Camera, CameraId, Segment, Site, SiteId
 from watchkeeper.media.s3 import S3ObjectStore, S3Settings
 from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
 from watchkeeper.storage.factory import open_store

@@ -34,7 +34,8 @@ def test_segment_moves_verified_then_local_copy_deleted(
 
     assert (report.moved, report.failed, report.moved_bytes) == (1, 0, len(data))
     moved = store.segments.get(segment.id or 0)
-    assert moved is not None and moved.tier is StorageTier.WARM
+    assert moved is not None
+    assert moved.tier is StorageTier.WARM
     assert moved.sha256 == hashlib.sha256(data).hexdigest()
     assert moved.object_key == f"segments/{segment.path}"
     assert not (media_root / segment.path).exists()
@@ -84,7 +85,9 @@ def test_checksum_mismatch_keeps_local_copy(
     assert "failed verification" in report.errors[0]
     assert (media_root / segment.path).read_bytes() == data
     still = store.segments.get(segment.id or 0)
-    assert still is not None and still.tier is StorageTier.HOT and still.object_key is None
+    assert still is not None
+    assert still.tier is StorageTier.HOT
+    assert still.object_key is None
     assert tiering.stats.snapshot().checksum_mismatches == 3
     # The bad object was removed from the bucket.
     with pytest.raises(Exception, match="no such object"):
@@ -134,7 +137,8 @@ def test_warm_segment_reads_with_ranges(store: Store, media_root: Path, bucket: 
     warm = store.segments.get(segment.id or 0)
     assert warm is not None
     files = SegmentFiles(media_root, bucket)
-    assert files.local_path(warm) is None and files.available(warm)
+    assert files.local_path(warm) is None
+    assert files.available(warm)
     assert files.size(warm) == len(data)
     assert b"".join(files.iter_range(warm, 1000, 1100)) == data[1000:1100]
     with files.open(warm) as handle:
@@ -187,7 +191,8 @@ def test_evidence_lock_keeps_warm_segments_in_the_bucket(
     assert report.total_segments == 1
     assert store.segments.get(free.id or 0) is None
     kept = store.segments.get(locked.id or 0)
-    assert kept is not None and kept.tier is StorageTier.WARM
+    assert kept is not None
+    assert kept.tier is StorageTier.WARM
     assert _object_bytes(bucket, f"segments/{locked.path}") == b"locked" * 1000
     with pytest.raises(Exception, match="no such object"):
         bucket.stat(f"segments/{free.path}")
