@@ -18,7 +18,7 @@ from watchkeeper.media.s3 import S3ObjectStore
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
 from watchkeeper.storage.protocols import Store
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]  # the first test waits for Swift to start
 
 
 def _object_bytes(bucket: S3ObjectStore, key: str) -> bytes:

@@ -21,7 +21,7 @@ from watchkeeper.recorder.export import ClipSource, cut_clip
 from watchkeeper.recorder.hls import scan_layout, scan_layout_stream
 from watchkeeper.storage.protocols import Store
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]  # the first test waits for Swift to start
 
 
 def _tier_all(store: Store, media_root: Path, bucket: S3ObjectStore, count: int) -> list[Segment]:
