@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.custody.conftest import clip_file, keys  # noqa: F401 - fixtures shared with the custody tests
 from tests.support.swift import ACCESS_KEY, REGION, SECRET_KEY, SwiftServer, require_swift, start_swift
 from watchkeeper.domain import Camera, CameraId, Segment, Site, SiteId
 from watchkeeper.media.s3 import S3ObjectStore, S3Settings

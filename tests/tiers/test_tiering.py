@@ -196,3 +196,20 @@ def test_evidence_lock_keeps_warm_segments_in_the_bucket(
     assert _object_bytes(bucket, f"segments/{locked.path}") == b"locked" * 1000
     with pytest.raises(Exception, match="no such object"):
         bucket.stat(f"segments/{free.path}")
+
+
+def test_disk_full_eviction_never_deletes_warm_segments(
+    store: Store, media_root: Path, bucket: S3ObjectStore
+) -> None:
+    old = add_segment(store, media_root, b"old" * 1000, minute=0)
+    manager(store, media_root, bucket).run_once()
+    young = add_segment(store, media_root, b"young" * 1000, minute=30)
+    policy = RetentionPolicy(cameras=(), min_free_bytes=2**62)  # the local disk is "always full"
+    retention = RetentionManager(store, media_root, policy, clock=lambda: T0)
+    retention.warm = bucket
+    report = retention.free_space()
+    # Only the hot segment occupies the local disk: it goes, the older warm one stays in the bucket.
+    assert report.total_segments == 1
+    assert store.segments.get(young.id or 0) is None
+    assert store.segments.get(old.id or 0) is not None
+    assert bucket.stat(f"segments/{old.path}").size == 3000

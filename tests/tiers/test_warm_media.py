@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.custody.conftest import T0, clip_file, index_segments, keys, record_segments  # noqa: F401
+from tests.custody.conftest import T0, index_segments, record_segments
 from tests.tiers.conftest import manager
 from watchkeeper.domain import Segment, StorageTier
 from watchkeeper.media.protocol import SegmentFiles

@@ -263,10 +263,14 @@ class RetentionManager:
                 events = now - timedelta(days=max(rules.retain_days, rules.event_retain_days))
                 self._evict_expired(camera_id, continuous, EvictionReason.RETAIN_DAYS, tally)
                 self._evict_expired(camera_id, events, EvictionReason.EVENT_RETAIN_DAYS, tally)
-            need = self._bytes_over_quota()
-            if need > 0:
-                freed = self._evict_oldest(need, EvictionReason.QUOTA, tally)
-                tally.unmet_bytes = max(0, need - freed)
+            disk_need = self._disk_over_quota()  # local volume: only hot segments free it
+            if disk_need > 0:
+                freed = self._evict_oldest(disk_need, EvictionReason.QUOTA, tally, self._local_tier())
+                tally.unmet_bytes = max(0, disk_need - freed)
+            index_need = self._index_over_quota()  # max_bytes counts every tier
+            if index_need > 0:
+                freed = self._evict_oldest(index_need, EvictionReason.QUOTA, tally, None)
+                tally.unmet_bytes = max(tally.unmet_bytes, index_need - freed)
             report = tally.report()
         self.stats.record(report)
         level = logging.WARNING if report.unmet_bytes or report.failed_files else logging.INFO
@@ -282,7 +286,7 @@ class RetentionManager:
             free = self._free_bytes()
             need = target - free if free is not None else target
             if need > 0:
-                freed = self._evict_oldest(need, EvictionReason.DISK_FULL, tally)
+                freed = self._evict_oldest(need, EvictionReason.DISK_FULL, tally, self._local_tier())
                 tally.unmet_bytes = max(0, need - freed)
             report = tally.report()
         self.stats.record(report, disk_full=True)
@@ -308,10 +312,16 @@ class RetentionManager:
             if len(evicted) < len(batch) or len(batch) < BATCH:
                 return
 
-    def _evict_oldest(self, need: int, reason: EvictionReason, tally: _Tally) -> int:
+    def _local_tier(self) -> StorageTier | None:
+        """The tier that occupies the local disk, when a warm tier exists (else any segment counts)."""
+        return StorageTier.HOT if self.warm is not None else None
+
+    def _evict_oldest(
+        self, need: int, reason: EvictionReason, tally: _Tally, tier: StorageTier | None
+    ) -> int:
         freed = 0
         while freed < need:
-            batch = self._store.retention.oldest_unlocked(limit=BATCH)
+            batch = self._store.retention.oldest_unlocked(limit=BATCH, tier=tier)
             chosen = _prefix_covering(batch, need - freed)
             if not chosen:
                 break
@@ -361,11 +371,14 @@ class RetentionManager:
             log.warning("cannot read the free space of %s: %s", self._root, err)
             return None
 
-    def _bytes_over_quota(self) -> int:
+    def _index_over_quota(self) -> int:
+        if self.policy.max_bytes is None:
+            return 0
+        return self._store.retention.total_bytes() - self.policy.max_bytes
+
+    def _disk_over_quota(self) -> int:
         policy = self.policy
         need = 0
-        if policy.max_bytes is not None:
-            need = self._store.retention.total_bytes() - policy.max_bytes
         if policy.max_percent is None and policy.min_free_bytes <= 0:
             return need
         try:

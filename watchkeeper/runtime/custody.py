@@ -12,6 +12,7 @@ from watchkeeper.audit.log import AuditLog
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.domain.custody import UnmaskGrant
+from watchkeeper.media.protocol import SegmentFiles
 from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.privacy.exports import ExportDeps, ExportService
 from watchkeeper.privacy.grants import GrantService, GrantSettings
@@ -39,7 +40,10 @@ def open_key_provider(config: WatchkeeperConfig, store: Store) -> FileKeyProvide
 
 
 def build_custody(
-    config: WatchkeeperConfig, store: Store, notify: Callable[[UnmaskGrant], None] | None = None
+    config: WatchkeeperConfig,
+    store: Store,
+    notify: Callable[[UnmaskGrant], None] | None = None,
+    files: SegmentFiles | None = None,
 ) -> CustodyServices:
     """Keys, audit log, grants and exports of ``config``; audits a configuration change.
 
@@ -67,6 +71,7 @@ def build_custody(
         media_root=config.storage.media_root,
         exports_dir=paths.exports_dir,
         keys=keys,
+        files=files,
     )
     audit.config_loaded(config_hash(config))
     recording = config.recording

@@ -367,14 +367,15 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         raise
     try:
         incidents = build_incidents(config, store, bus, asyncio.get_running_loop())
-        custody = await asyncio.to_thread(build_custody, config, store)
+        warm = await asyncio.to_thread(build_warm_store, config.tiers)
+        files = SegmentFiles(media_root, warm)
+        custody = await asyncio.to_thread(build_custody, config, store, None, files)
     except BaseException:
         await bus.close()
         store.close()
         raise
     policy = RetentionPolicy.from_config(config.recording, config.cameras)
     retention = RetentionManager(store, media_root, policy)
-    warm = await asyncio.to_thread(build_warm_store, config.tiers)
     retention.warm = warm
     tiering = None
     if warm is not None and config.tiers.enabled:
@@ -396,7 +397,7 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         auth_config=config.auth,
         incidents=incidents,
         custody=custody,
-        segment_files=SegmentFiles(media_root, warm),
+        segment_files=files,
     )
     return Runtime(
         config=config,

@@ -5,7 +5,17 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from watchkeeper.auth.models import ApiTokenRecord, LoginThrottle, SessionRecord, User, UserChange
-from watchkeeper.domain import Camera, CameraId, Event, EventQuery, Rendition, Segment, Site, SiteId
+from watchkeeper.domain import (
+    Camera,
+    CameraId,
+    Event,
+    EventQuery,
+    Rendition,
+    Segment,
+    Site,
+    SiteId,
+    StorageTier,
+)
 from watchkeeper.domain.evidence import EvidenceLock
 from watchkeeper.domain.incidents import (
     InboundKey,
@@ -146,8 +156,8 @@ class RetentionRepository(Protocol):
         """
         ...
 
-    def oldest_unlocked(self, limit: int = 500) -> Sequence[Segment]:
-        """The oldest segments of every camera (by start), never evidence-locked ones."""
+    def oldest_unlocked(self, limit: int = 500, *, tier: StorageTier | None = None) -> Sequence[Segment]:
+        """The oldest segments of every camera (by start), never evidence-locked ones; only of ``tier``."""
         ...
 
     def delete_unlocked(
