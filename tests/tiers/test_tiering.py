@@ -13,9 +13,11 @@ from tests.support.swift import SwiftServer
 from tests.tiers.conftest import T0, add_segment, manager, s3_settings
 from watchkeeper.domain import StorageTier
 from watchkeeper.domain.evidence import EvidenceLock
+from watchkeeper.integrations.prometheus import PrometheusExporter
 from watchkeeper.media.protocol import ObjectInfo, ObjectStoreAuthError, SegmentFiles
 from watchkeeper.media.s3 import S3ObjectStore
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
+from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.storage.protocols import Store
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]  # the first test waits for Swift to start
@@ -115,6 +117,12 @@ def test_swift_down_is_retried_with_backoff_and_later_succeeds(
     assert (up.moved, up.failed) == (1, 0)
     assert not (media_root / segment.path).exists()
     assert tiering.stats.snapshot().failed == 1
+    exported = PrometheusExporter(
+        RuntimeMetrics(media_root, list, tiering=tiering.stats.snapshot).snapshot, process_metrics=False
+    ).render()
+    assert b"watchkeeper_tiering_failures_total 1.0" in exported
+    assert b"watchkeeper_tiering_retries_total 2.0" in exported
+    assert b"watchkeeper_tiering_moved_segments_total 1.0" in exported
 
 
 def test_wrong_secret_is_refused_with_a_typed_error(

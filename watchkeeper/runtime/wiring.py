@@ -382,7 +382,10 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         tiering = TieringManager(store, media_root, warm, TieringPolicy.from_config(config.tiers))
     workers: list[CameraWorker] = []
     metrics = RuntimeMetrics(
-        media_root, lambda: [worker.counters for worker in list(workers)], retention.stats.snapshot
+        media_root,
+        lambda: [worker.counters for worker in list(workers)],
+        retention.stats.snapshot,
+        tiering.stats.snapshot if tiering is not None else lambda: None,
     )
     hub = LiveHub()
     context = AppContext(
