@@ -82,6 +82,7 @@ class TiersConfig(ConfigModel):
         description="Disk pressure: while the media volume has less free space, move the oldest hot "
         "segments whatever their age (0: age only).",
         ge=0,
+        le=2**60,
     )
     interval_s: float = Field(
         default=60.0, title="Interval", description="Seconds between tiering passes.", ge=1, le=86_400
