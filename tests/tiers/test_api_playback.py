@@ -69,6 +69,9 @@ def test_warm_segment_plays_through_the_api_with_ranges(
         whole = client.get(url)
         assert whole.status_code == 200
         assert whole.content == expected
+        download = client.get(f"/api/recordings/{segment.id}/media")  # the console's <video> URL
+        assert download.status_code == 200
+        assert download.content == expected
 
         start = (segment.start - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
         end = (segment.end + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")

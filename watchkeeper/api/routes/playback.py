@@ -248,10 +248,10 @@ def recording_media_mp4(
     )
     if path is not None:
         return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "max-age=86400"})
-    return _stream_warm(request, files, segment)
+    return stream_warm_segment(request, files, segment)
 
 
-def _stream_warm(request: Request, files: SegmentFiles, segment: Segment) -> Response:
+def stream_warm_segment(request: Request, files: SegmentFiles, segment: Segment) -> Response:
     """A segment of the warm tier streamed from the bucket with ranged GETs (``Range`` honoured)."""
     size = files.size(segment)
     wanted = byte_range(request.headers.get("range"), size)
