@@ -221,3 +221,19 @@ def test_disk_full_eviction_never_deletes_warm_segments(
     assert store.segments.get(young.id or 0) is None
     assert store.segments.get(old.id or 0) is not None
     assert bucket.stat(f"segments/{old.path}").size == 3000
+
+
+def test_segments_without_a_local_file_are_skipped_not_failed(
+    store: Store, media_root: Path, bucket: S3ObjectStore
+) -> None:
+    foreign = add_segment(store, media_root, b"f" * 100, minute=0)
+    (media_root / foreign.path).unlink()  # recorded by another worker host: its file is not here
+    mine = add_segment(store, media_root, b"m" * 100, minute=5)
+    report = manager(store, media_root, bucket, batch=1).run_once()
+    assert (report.moved, report.failed, report.retries) == (1, 0, 0)
+    skipped = store.segments.get(foreign.id or 0)
+    moved = store.segments.get(mine.id or 0)
+    assert skipped is not None
+    assert skipped.tier is StorageTier.HOT
+    assert moved is not None
+    assert moved.tier is StorageTier.WARM

@@ -25,7 +25,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -43,6 +43,8 @@ from watchkeeper.storage.protocols import Store
 log = logging.getLogger(__name__)
 
 HASH_BLOCK = 1 << 20
+EXAMINE_FACTOR = 10
+"""A pass looks at no more than this many times ``batch`` candidates (skipped ones included)."""
 
 
 def sha256_of(path: Path) -> str:
@@ -152,6 +154,7 @@ class _Pass:
     mismatches: int = 0
     upload_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
 
     def report(self) -> TieringReport:
         return TieringReport(
@@ -195,16 +198,14 @@ class TieringManager:
         """One pass: the segments old enough, then (while the disk is short of space) the oldest others."""
         with self._lock:
             state = _Pass()
-            done: set[int] = set()
             cutoff = self._clock() - timedelta(seconds=self.policy.warm_after_s)
-            for segment in self._store.tiers.hot_ending_before(cutoff, self.policy.batch):
-                self._move(segment, state, done)
-            while self._short_of_space() and state.moved + state.failed < self.policy.batch:
-                batch = [
-                    s for s in self._store.tiers.oldest_hot(self.policy.batch) if (s.id or 0) not in done
-                ]
-                if not batch or not self._move(batch[0], state, done):
-                    break
+            self._drain(
+                lambda offset: self._store.tiers.hot_ending_before(cutoff, self.policy.batch, offset), state
+            )
+            if self._short_of_space():
+                self._drain(
+                    lambda offset: self._store.tiers.oldest_hot(self.policy.batch, offset), state, True
+                )
             report = state.report()
         self.stats.record(report, state.upload_s)
         if report.moved or report.failed:
@@ -219,6 +220,30 @@ class TieringManager:
             )
         return report
 
+    def _drain(self, page: Callable[[int], Sequence[Segment]], state: _Pass, for_space: bool = False) -> None:
+        """Move candidates page by page until ``batch`` were tried (or, for space, the disk has enough).
+
+        Segments without a local file here (recorded by another worker host, or just deleted) are skipped
+        without counting as failures; at most ``EXAMINE_FACTOR x batch`` candidates are looked at per pass.
+        """
+        kept = examined = 0
+        while examined < EXAMINE_FACTOR * self.policy.batch:
+            candidates = page(kept)  # moved segments leave the hot set, so the offset counts only kept ones
+            if not candidates:
+                return
+            for segment in candidates:
+                if state.moved + state.failed >= self.policy.batch:
+                    return
+                if for_space and not self._short_of_space():
+                    return
+                examined += 1
+                if segment.id in state.seen:
+                    kept += 1
+                    continue
+                state.seen.add(segment.id or 0)
+                if not self._move(segment, state):
+                    kept += 1
+
     def _short_of_space(self) -> bool:
         if self.policy.min_free_bytes <= 0:
             return False
@@ -228,11 +253,10 @@ class TieringManager:
             log.warning("cannot read the free space of %s: %s", self._root, err)
             return False
 
-    def _move(self, segment: Segment, state: _Pass, done: set[int]) -> bool:
-        """Move one segment with retries; true when it moved."""
-        if segment.id is None:
+    def _move(self, segment: Segment, state: _Pass) -> bool:
+        """Move one segment with retries; true when it moved (false: failed, or no local file here)."""
+        if segment.id is None or not self._here(segment):
             return False
-        done.add(segment.id)
         for attempt in range(1, self.policy.retry_attempts + 1):
             try:
                 self._move_once(segment, state)
@@ -261,6 +285,17 @@ class TieringManager:
         state.failed += 1
         state.errors.append(f"segment {segment.id}: {last}")
         log.error("tiering: segment %s stays on the local disk: %s", segment.id, last)
+        return False
+
+    def _here(self, segment: Segment) -> bool:
+        """True when the segment's file is on this host's disk (else: another worker's, or deleted)."""
+        try:
+            if self._local(segment).is_file():
+                return True
+        except SegmentMoveError as err:
+            log.error("tiering: %s", err)  # noqa: TRY400 - a bad path in the index, not an exception
+            return False
+        log.debug("tiering: segment %s has no file on this host; skipped", segment.id)
         return False
 
     def _move_once(self, segment: Segment, state: _Pass) -> None:

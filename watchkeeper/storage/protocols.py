@@ -194,12 +194,12 @@ class RetentionRepository(Protocol):
 class TierRepository(Protocol):
     """The recording index as the storage tiering loop sees it (hot segments to move, warm ones moved)."""
 
-    def hot_ending_before(self, before: datetime, limit: int = 100) -> Sequence[Segment]:
-        """Hot segments that ended at or before ``before``, oldest first."""
+    def hot_ending_before(self, before: datetime, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+        """Hot segments that ended at or before ``before``, oldest first (skipping the first ``offset``)."""
         ...
 
-    def oldest_hot(self, limit: int = 100) -> Sequence[Segment]:
-        """The oldest hot segments of every camera (by start)."""
+    def oldest_hot(self, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+        """The oldest hot segments of every camera (by start; skipping the first ``offset``)."""
         ...
 
     def mark_warm(self, segment_id: int, object_key: str, sha256: str) -> Segment | None:

@@ -17,7 +17,7 @@ from watchkeeper.storage.sql.repositories import _segment as segment_from_row
 
 def _check_limit(limit: int) -> None:
     if limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise ValueError(f"limit and offset must be >= 0, got {limit}")
 
 
 class SqlTierRepository:
@@ -26,32 +26,36 @@ class SqlTierRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def hot_ending_before(self, before: datetime, limit: int = 100) -> Sequence[Segment]:
-        """Hot segments that ended at or before ``before``, oldest first.
+    def hot_ending_before(self, before: datetime, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+        """Hot segments that ended at or before ``before``, oldest first (skipping the first ``offset``).
 
         Raises:
-            ValueError: If ``limit`` is negative or ``before`` is naive.
+            ValueError: If ``limit`` or ``offset`` is negative or ``before`` is naive.
         """
         _check_limit(limit)
+        _check_limit(offset)
         query = (
             select(SegmentRow)
             .where(SegmentRow.tier == StorageTier.HOT.value, SegmentRow.end <= ensure_utc(before))
             .order_by(SegmentRow.end, SegmentRow.id)
+            .offset(offset)
             .limit(limit)
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
-    def oldest_hot(self, limit: int = 100) -> Sequence[Segment]:
-        """The oldest hot segments of every camera (by start).
+    def oldest_hot(self, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+        """The oldest hot segments of every camera (by start; skipping the first ``offset``).
 
         Raises:
-            ValueError: If ``limit`` is negative.
+            ValueError: If ``limit`` or ``offset`` is negative.
         """
         _check_limit(limit)
+        _check_limit(offset)
         query = (
             select(SegmentRow)
             .where(SegmentRow.tier == StorageTier.HOT.value)
             .order_by(SegmentRow.start, SegmentRow.id)
+            .offset(offset)
             .limit(limit)
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
