@@ -71,8 +71,13 @@ def main() -> None:
         baseline_s = time.perf_counter() - started
 
         hot = segments[-1]  # stays hot (it ends after the cut-off)
-        tiering = TieringManager(store, media, bucket, TieringPolicy(warm_after_s=0, batch=args.segments))
-        tiering._clock = lambda: hot.end - timedelta(seconds=1)
+        tiering = TieringManager(
+            store,
+            media,
+            bucket,
+            TieringPolicy(warm_after_s=0, batch=args.segments),
+            lambda: hot.end - timedelta(seconds=1),
+        )
         started = time.perf_counter()
         report = tiering.run_once()
         tier_s = time.perf_counter() - started

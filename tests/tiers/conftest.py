@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import pytest
 
 from tests.custody.conftest import clip_file, keys  # noqa: F401 - fixtures shared with the custody tests
 from tests.support.swift import ACCESS_KEY, REGION, SECRET_KEY, SwiftServer, require_swift, start_swift
-from watchkeeper.domain import Camera, CameraId, Segment, Site, SiteId
+from watchkeeper.domain import Camera, CameraId, Segment, Site, SiteId, utcnow
 from watchkeeper.media.s3 import S3ObjectStore, S3Settings
 from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
 from watchkeeper.storage.factory import open_store
@@ -89,7 +89,13 @@ def add_segment(store: Store, media_root: Path, data: bytes, minute: int = 0) ->
     )
 
 
-def manager(store: Store, media_root: Path, warm: S3ObjectStore, **policy: float) -> TieringManager:
-    """A tiering manager moving everything that ended a minute ago, with fast retries."""
+def manager(
+    store: Store,
+    media_root: Path,
+    warm: S3ObjectStore,
+    clock: Callable[[], datetime] = utcnow,
+    **policy: float,
+) -> TieringManager:
+    """A tiering manager moving everything that ended a minute before ``clock()``, with fast retries."""
     settings = {"warm_after_s": 60.0, "retry_attempts": 3, "retry_base_s": 0.05, "retry_max_s": 0.2, **policy}
-    return TieringManager(store, media_root, warm, TieringPolicy(**settings))  # type: ignore[arg-type]
+    return TieringManager(store, media_root, warm, TieringPolicy(**settings), clock)  # type: ignore[arg-type]

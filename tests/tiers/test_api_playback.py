@@ -79,6 +79,14 @@ def test_warm_segment_plays_through_the_api_with_ranges(
         assert playlist.status_code == 200
         assert url in playlist.text
         assert "#EXT-X-BYTERANGE" in playlist.text
+
+        swift.stop("proxy")  # the bucket is unreachable: a typed 503, never a 500
+        try:
+            down = client.get(url, headers={"Range": "bytes=0-99"})
+        finally:
+            swift.start("proxy")
+        assert down.status_code == 503
+        assert down.json()["error"]["code"] == "object_store_unavailable"
     finally:
         code = stop_server(server)
     assert code == 0, server.log_text()

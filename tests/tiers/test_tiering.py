@@ -51,13 +51,12 @@ def test_young_segments_stay_hot_until_disk_pressure(
     store: Store, media_root: Path, bucket: S3ObjectStore
 ) -> None:
     segment = add_segment(store, media_root, b"young" * 1000)
-    clock = lambda: T0  # noqa: E731 - the segment ended 10 s after T0: not old enough
-    young = manager(store, media_root, bucket)
-    young._clock = clock
+    young = manager(store, media_root, bucket, lambda: T0)  # it ended 10 s after T0: not old enough
     assert young.run_once().moved == 0
     assert (media_root / segment.path).is_file()
-    pressed = manager(store, media_root, bucket, min_free_bytes=2**62)  # the disk is "always full"
-    pressed._clock = clock
+    pressed = manager(
+        store, media_root, bucket, lambda: T0, min_free_bytes=2**62
+    )  # the disk is "always full"
     assert pressed.run_once().moved == 1
     assert not (media_root / segment.path).exists()
 

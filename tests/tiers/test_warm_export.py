@@ -39,8 +39,7 @@ def test_exports_read_warm_segments(
     store.cameras.upsert(Camera(CAM, "Cam 1", SiteId("s")))
     index_segments(store, record_segments(clip_file, media_root, SegmentSealer(keys.for_writing)))
     index_segments(store, record_segments(clip_file, media_root / "p", None), prefix="p/", protected=True)
-    tiering = manager(store, media_root, bucket)
-    tiering._clock = lambda: T0 + timedelta(days=1)
+    tiering = manager(store, media_root, bucket, lambda: T0 + timedelta(days=1))
     assert tiering.run_once().failed == 0
     assert not [p for p in media_root.rglob("*.mp4") if p.is_file()]  # nothing left on the local disk
 

@@ -25,8 +25,7 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]  # the first test 
 
 
 def _tier_all(store: Store, media_root: Path, bucket: S3ObjectStore, count: int) -> list[Segment]:
-    tiering = manager(store, media_root, bucket)
-    tiering._clock = lambda: T0 + timedelta(days=1)
+    tiering = manager(store, media_root, bucket, lambda: T0 + timedelta(days=1))
     report = tiering.run_once()
     assert (report.moved, report.failed) == (count, 0)
     warm = [store.segments.get(i) for i in range(1, count + 1)]
