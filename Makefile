@@ -22,7 +22,7 @@ WEB_STAMP := watchkeeper/api/static/index.html
 WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -type f -print 2>/dev/null)
 DEMO_CONFIG ?= examples/demo.yaml
 # Debian packages the test suite needs (Chromium for the Playwright browser tests; see SERVICES.md).
-SYSTEM_PACKAGES := chromium chromium-driver ffmpeg
+SYSTEM_PACKAGES := chromium chromium-driver ffmpeg swift swift-proxy swift-object swift-container swift-account
 
 .PHONY: help venv models web system-deps lint format typecheck imports test test-web test-py demo clean
 
@@ -70,7 +70,7 @@ $(WEB_STAMP): $(NPM_STAMP) $(WEB_SOURCES)
 
 # --- Debian packages ----------------------------------------------------------------------------------------
 
-system-deps: ## Install the Debian packages the tests need (Chromium) when they are missing
+system-deps: ## Install the Debian packages the tests need (Chromium, FFmpeg, OpenStack Swift for the S3 tier) when they are missing
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$pkg"; \

@@ -11,6 +11,7 @@ from watchkeeper.auth.passwords import Passwords
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.auth import AuthConfig
 from watchkeeper.incidents.service import IncidentService
+from watchkeeper.media.protocol import SegmentFiles
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.hls import LayoutCache
 from watchkeeper.storage.protocols import Store
@@ -39,3 +40,10 @@ class AppContext:
     custody: CustodyServices | None = None
     """Audit log, unmask grants, encrypted originals and exports; None: originals are never served, the
     grant and export routes answer 503 and nothing is audited."""
+    segment_files: SegmentFiles | None = None
+    """Reads segments from either storage tier; None: only the local media folder (no warm tier)."""
+
+    @property
+    def files(self) -> SegmentFiles:
+        """The segment reader (local media folder only when no warm tier is configured)."""
+        return self.segment_files if self.segment_files is not None else SegmentFiles(self.media_root)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -24,6 +25,7 @@ from watchkeeper.auth.principal import Principal
 from watchkeeper.domain import CameraId, Rendition, Segment, WatchkeeperError
 from watchkeeper.domain.custody import GrantRefusedError, GrantScope, NoGrantError
 from watchkeeper.privacy.crypto import (
+    CHUNK_SIZE,
     DecryptingReader,
     SegmentCryptoError,
     TamperedSegmentError,
@@ -32,7 +34,7 @@ from watchkeeper.privacy.crypto import (
 from watchkeeper.privacy.grants import Actor
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.export import ClipSource
-from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, scan_layout, scan_stream
+from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, scan_layout, scan_layout_stream
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -164,7 +166,7 @@ def original_layout(request: Request, custody: CustodyServices, path: Path) -> M
         return scan_layout(path)
     try:
         with custody.open_original(path) as reader:
-            return scan_stream(reader, reader.size, path.name)  # type: ignore[arg-type]
+            return scan_layout_stream(reader, reader.size, path.name)  # type: ignore[arg-type]
     except TamperedSegmentError as err:
         _report_tamper(custody, request, path, err)
         raise Mp4LayoutError(str(err)) from err
@@ -187,8 +189,12 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-def serve_original(request: Request, principal: Principal, segment: Segment, path: Path) -> Response:
+def serve_original(
+    request: Request, principal: Principal, segment: Segment, path: Path | BinaryIO
+) -> Response:
     """An original segment under a grant: decrypted and streamed (Range supported), never via a temp file.
+
+    ``path`` is the local file, or an open reader of a segment in the warm tier.
 
     Raises:
         NoGrantError: Without a grant covering the segment.
@@ -196,11 +202,14 @@ def serve_original(request: Request, principal: Principal, segment: Segment, pat
     """
     custody = authorize_original(request, principal, segment.camera_id, segment.start, segment.end)
     if not is_encrypted(path):
-        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-store"})
+        if isinstance(path, Path):
+            return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-store"})
+        return StreamingResponse(_blocks(path), media_type="video/mp4", headers={"Cache-Control": "no-store"})
+    name = path if isinstance(path, Path) else Path(segment.path)
     try:
         reader = custody.open_original(path)
     except TamperedSegmentError as err:
-        _report_tamper(custody, request, path, err)
+        _report_tamper(custody, request, name, err)
         raise
     size = reader.size
     wanted = _byte_range(request.headers.get("range"), size)
@@ -214,7 +223,7 @@ def serve_original(request: Request, principal: Principal, segment: Segment, pat
             reader.chunk(index)
     except TamperedSegmentError as err:
         reader.close()
-        _report_tamper(custody, request, path, err)
+        _report_tamper(custody, request, name, err)
         raise
     return StreamingResponse(
         _stream(reader, start, end),
@@ -222,6 +231,19 @@ def serve_original(request: Request, principal: Principal, segment: Segment, pat
         media_type="video/mp4",
         headers=headers,
     )
+
+
+def _blocks(handle: BinaryIO) -> Iterator[bytes]:
+    try:
+        while block := handle.read(CHUNK_SIZE):
+            yield block
+    finally:
+        handle.close()
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The ``[start, end)`` a ``Range: bytes=...`` header asks of ``size`` bytes (``None``: whole body)."""
+    return _byte_range(header, size)
 
 
 def _stream(reader: DecryptingReader, start: int, end: int) -> Iterator[bytes]:
@@ -242,11 +264,21 @@ def original_sources(
     return authorize_original(request, principal, camera_id, start, end), Rendition.ORIGINAL
 
 
-def clip_source(custody: CustodyServices | None, segment: Segment, path: Path) -> ClipSource:
-    """A clip source over ``path``, decrypting in memory when the file is encrypted."""
-    if custody is not None and custody.keys is not None and is_encrypted(path):
-        return ClipSource(segment, path, lambda: custody.buffered(path))
-    return ClipSource(segment, path)
+def clip_source(custody: CustodyServices | None, source: ClipSource) -> ClipSource:
+    """``source``, decrypting in memory when its file (local or warm) is encrypted."""
+    opener = source.opener
+    if custody is None or custody.keys is None:
+        return source
+    if opener is None:
+        path = source.path
+        if is_encrypted(path):
+            return ClipSource(source.segment, path, lambda: custody.buffered(path))
+        return source
+    with opener() as probe:
+        encrypted = is_encrypted(probe)
+    if encrypted:
+        return ClipSource(source.segment, source.path, lambda: custody.buffered(opener()))
+    return source
 
 
 async def _custody_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,10 +11,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from watchkeeper.api.schemas import ErrorBody, ErrorOut
 from watchkeeper.domain import NotFoundError, WatchkeeperError
+from watchkeeper.media.protocol import ObjectStoreError
 
 log = logging.getLogger(__name__)
 
-STATUS_BY_ERROR: dict[type[WatchkeeperError], int] = {NotFoundError: 404}
+STATUS_BY_ERROR: dict[type[WatchkeeperError], int] = {NotFoundError: 404, ObjectStoreError: 503}
 """HTTP status of each domain error; any other ``WatchkeeperError`` is a 400."""
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -21,6 +21,7 @@ from watchkeeper.config.recording import RecordingConfig
 from watchkeeper.config.server import ServerConfig
 from watchkeeper.config.sites import SiteConfig
 from watchkeeper.config.storage import StorageConfig
+from watchkeeper.config.tiers import TiersConfig
 
 REFERENCE_ERROR = "config_reference"
 """Pydantic error type of cross-reference failures; ``ctx["issues"]`` holds the ``ConfigIssue`` items."""
@@ -50,6 +51,11 @@ class WatchkeeperConfig(ConfigModel):
     )
     storage: StorageConfig = Field(
         default_factory=StorageConfig, title="Storage", description="Database, media folder and message bus."
+    )
+    tiers: TiersConfig = Field(
+        default_factory=TiersConfig,
+        title="Storage tiers",
+        description="Moving segments from the local disk (hot) to an S3-compatible bucket (warm).",
     )
     server: ServerConfig = Field(
         default_factory=ServerConfig, title="Server", description="HTTP API and web console."

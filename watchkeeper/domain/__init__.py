@@ -11,7 +11,7 @@ from watchkeeper.domain.errors import (
 )
 from watchkeeper.domain.events import Event, EventKind, EventQuery
 from watchkeeper.domain.ids import CameraId, SiteId
-from watchkeeper.domain.segment import Rendition, Segment
+from watchkeeper.domain.segment import Rendition, Segment, StorageTier
 from watchkeeper.domain.time import ensure_utc, utcnow
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Segment",
     "Site",
     "SiteId",
+    "StorageTier",
     "StorageUnavailableError",
     "WatchkeeperError",
     "ensure_utc",

@@ -19,12 +19,20 @@ class Rendition(StrEnum):
     PROTECTED = "protected"
 
 
+class StorageTier(StrEnum):
+    """Where a segment's bytes are: ``hot`` on the local media folder, ``warm`` in an S3-compatible bucket."""
+
+    HOT = "hot"
+    WARM = "warm"
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """One complete fragmented-MP4 file of a camera's recording.
 
     ``path`` is relative to the media root. ``start``/``end`` are wall-clock UTC times at receipt.
     ``rendition`` says whether it is the original recording or the protected (redacted) copy.
+    ``tier`` says where the bytes are (local disk or the warm bucket, under ``object_key``).
     """
 
     camera_id: CameraId
@@ -39,6 +47,11 @@ class Segment:
     audio_codec: str | None = None
     id: int | None = None
     rendition: Rendition = Rendition.ORIGINAL
+    tier: StorageTier = StorageTier.HOT
+    object_key: str | None = None
+    """Key of the object in the warm bucket (``None`` while the segment is hot)."""
+    sha256: str | None = None
+    """SHA-256 (hex) of the stored bytes, computed when the segment moved to the warm tier."""
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -52,3 +65,13 @@ class Segment:
     def duration_s(self) -> float:
         """Length of the segment in seconds."""
         return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class TierCounts:
+    """How many segments and bytes the index holds in each storage tier."""
+
+    hot_segments: int = 0
+    hot_bytes: int = 0
+    warm_segments: int = 0
+    warm_bytes: int = 0

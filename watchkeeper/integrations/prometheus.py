@@ -92,12 +92,25 @@ class RetentionSample:
 
 
 @dataclass(frozen=True, slots=True)
+class TieringSample:
+    """Storage tiering counters since start-up (segments moved from the local disk to the warm bucket)."""
+
+    passes: int
+    moved_segments: int
+    moved_bytes: int
+    failed: int
+    retries: int
+    checksum_mismatches: int
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """What one scrape exports."""
 
     cameras: tuple[CameraSample, ...]
     storage: StorageSample | None
     retention: RetentionSample | None
+    tiering: TieringSample | None = None
 
 
 SnapshotSource = Callable[[], MetricsSnapshot]
@@ -114,6 +127,7 @@ class _SnapshotCollector(Collector):
         yield from _camera_metrics(snapshot.cameras)
         yield from _storage_metrics(snapshot.storage)
         yield from _retention_metrics(snapshot.retention)
+        yield from _tiering_metrics(snapshot.tiering)
 
 
 def _camera_metrics(cameras: tuple[CameraSample, ...]) -> Iterator[Metric]:
@@ -223,6 +237,24 @@ def _retention_metrics(retention: RetentionSample | None) -> Iterator[Metric]:
         "Files retention could not delete.",
         value=retention.failed_files,
     )
+
+
+def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
+    if tiering is None:
+        return
+    for name, text, value in (
+        ("passes", "Storage tiering passes.", tiering.passes),
+        (
+            "moved_segments",
+            "Segments moved to the warm tier (verified, local copy deleted).",
+            tiering.moved_segments,
+        ),
+        ("moved_bytes", "Bytes moved to the warm tier.", tiering.moved_bytes),
+        ("failures", "Segments a tiering pass could not move (kept on the local disk).", tiering.failed),
+        ("retries", "Upload tries repeated after a failure.", tiering.retries),
+        ("checksum_mismatches", "Uploads whose read-back SHA-256 differed.", tiering.checksum_mismatches),
+    ):
+        yield CounterMetricFamily(f"watchkeeper_tiering_{name}", text, value=value)
 
 
 class PrometheusExporter:

@@ -1,6 +1,6 @@
-"""Segment file storage tiers.
+"""Segment file storage tiers: the local media folder (hot) and an S3-compatible bucket (warm).
 
-Today segments live on the worker's local disk under ``storage.media_root`` (written by ``recorder``, read by
-the API through ``api.files.media_file``). This package is where the S3-compatible warm tier of the
-scale-out work (issue 10) goes; the import contracts already place it among the backends.
+``protocol`` holds the ``ObjectStore`` protocol, its errors and ``SegmentFiles``, the one reader of segment
+bytes from either tier (stages and the API use it); ``s3`` is the boto3 backend that ``runtime.wiring``
+picks from the ``tiers`` section. ``recorder.tiering`` moves segments from hot to warm.
 """

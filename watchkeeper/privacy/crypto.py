@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -88,8 +89,13 @@ def _build_header(key_id: str, file_id: bytes, chunk_size: int, size: int) -> by
     return MAGIC + struct.pack(">H", len(encoded)) + encoded + file_id + _FIXED.pack(chunk_size, size)
 
 
-def is_encrypted(path: Path) -> bool:
-    """True when ``path`` starts with the encrypted-segment magic."""
+def is_encrypted(path: Path | BinaryIO) -> bool:
+    """True when ``path`` (a file, or an open seekable reader: left at its start) starts with the magic."""
+    if not isinstance(path, Path):
+        path.seek(0)
+        head = path.read(len(MAGIC))
+        path.seek(0)
+        return head == MAGIC
     try:
         with path.open("rb") as handle:
             return handle.read(len(MAGIC)) == MAGIC
@@ -130,7 +136,7 @@ def encrypt_file(source: Path, target: Path, key: DataKey, chunk_size: int = CHU
         ) from err
 
 
-def read_header(handle: io.BufferedReader | io.RawIOBase, path: Path) -> SegmentHeader:
+def read_header(handle: io.BufferedReader | io.RawIOBase | BinaryIO, path: Path) -> SegmentHeader:
     """Parse the header at the start of an open encrypted segment.
 
     Raises:
@@ -156,7 +162,7 @@ def read_header(handle: io.BufferedReader | io.RawIOBase, path: Path) -> Segment
     return SegmentHeader(key_id, rest[length : length + 8], chunk_size, size, head + rest)
 
 
-def _checked_header(handle: io.BufferedReader, path: Path, actual_size: int) -> SegmentHeader:
+def _checked_header(handle: BinaryIO, path: Path, actual_size: int) -> SegmentHeader:
     header = read_header(handle, path)
     if actual_size != header.file_size:
         raise TamperedSegmentError(
@@ -175,22 +181,23 @@ class DecryptingReader(io.RawIOBase):
     Only the chunks a read touches are decrypted; one decrypted chunk is kept for sequential reads.
     """
 
-    def __init__(self, path: Path, keys: KeyLookup) -> None:
-        """Open ``path`` and check its header and size.
+    def __init__(self, path: Path | BinaryIO, keys: KeyLookup) -> None:
+        """Open ``path`` (or read an open seekable reader, e.g. a warm-tier object) and check header and size.
 
         Raises:
             SegmentCryptoError: Not an encrypted segment or unreadable.
             TamperedSegmentError: Truncated or extended file.
         """
         super().__init__()
-        self._path = path
+        self._path = path if isinstance(path, Path) else Path(str(getattr(path, "name", "segment")))
         try:
-            self._file = path.open("rb")
-            actual = os.fstat(self._file.fileno()).st_size
+            self._file: BinaryIO = path.open("rb") if isinstance(path, Path) else path
+            actual = self._file.seek(0, io.SEEK_END)
+            self._file.seek(0)
         except OSError as err:
-            raise SegmentCryptoError(f"cannot open {path}: {err.strerror or err}") from err
+            raise SegmentCryptoError(f"cannot open {self._path}: {err.strerror or err}") from err
         try:
-            self.header = _checked_header(self._file, path, actual)
+            self.header = _checked_header(self._file, self._path, actual)
             self._aead = AESGCM(keys(self.header.key_id))
         except BaseException:
             self._file.close()

@@ -29,6 +29,7 @@ from watchkeeper.audit.log import AuditAction, AuditLog
 from watchkeeper.domain import CameraId, ConflictError, NotFoundError, Rendition, Segment, utcnow
 from watchkeeper.domain.custody import ExportRecord, GrantScope, canonical_json
 from watchkeeper.domain.evidence import EvidenceLock
+from watchkeeper.media.protocol import SegmentFiles
 from watchkeeper.privacy.crypto import CHUNK_SIZE, DecryptingReader, is_encrypted
 from watchkeeper.privacy.grants import Actor, GrantService
 from watchkeeper.privacy.keys import SegmentKeys
@@ -67,6 +68,8 @@ class ExportDeps:
     exports_dir: Path
     keys: SegmentKeys | None = None
     clock: Callable[[], datetime] = utcnow
+    files: SegmentFiles | None = None
+    """Reads segments from either storage tier (``None``: the media folder only)."""
 
 
 def sha256_file(path: Path) -> str:
@@ -204,15 +207,23 @@ class ExportService:
         return lock.id or 0
 
     def _source(self, segment: Segment) -> ClipSource:
-        path = self._deps.media_root / segment.path
+        files = self._deps.files or SegmentFiles(self._deps.media_root)
+        local = files.local_path(segment)
+        path = local if local is not None else Path(segment.path)
         keys = self._deps.keys
-        if keys is not None and is_encrypted(path):
+
+        def stored() -> BinaryIO:
+            return path.open("rb") if local is not None else files.open(segment)
+
+        with stored() as probe:
+            encrypted = is_encrypted(probe)
+        if keys is not None and encrypted:
 
             def opener() -> BinaryIO:
-                return io.BufferedReader(DecryptingReader(path, keys.for_reading), CHUNK_SIZE)
+                return io.BufferedReader(DecryptingReader(stored(), keys.for_reading), CHUNK_SIZE)
 
             return ClipSource(segment, path, opener)
-        return ClipSource(segment, path)
+        return ClipSource(segment, path) if local is not None else ClipSource(segment, path, stored)
 
     def _write_bundle(
         self, bundle: Path, record: ExportRecord, segments: dict[CameraId, list[Segment]]
@@ -256,7 +267,7 @@ def _segment_row(media_root: Path, segment: Segment) -> dict[str, object]:
         "end": segment.end.isoformat(),
         "rendition": segment.rendition.value,
         "path": segment.path,
-        "sha256": sha256_file(path) if path.is_file() else None,
+        "sha256": sha256_file(path) if path.is_file() else segment.sha256,  # warm: hashed when moved
     }
 
 

@@ -80,7 +80,7 @@ class MaskedRecorder:
             return
         at = item.received_at
         for frame in frames:
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
             self._redactor.destroy_masked(rgb)
             if self._last_cut is None or (at - self._last_cut).total_seconds() >= self._segment_seconds:
                 if self._last_cut is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from watchkeeper.audit.log import AuditLog
 from watchkeeper.privacy.crypto import CHUNK_SIZE, DecryptingReader, SegmentCryptoError
@@ -29,7 +30,7 @@ class CustodyServices:
     live: LiveOriginals | None = None
     """Unredacted live frames, offered by the privacy taps while wanted (break glass, live grants)."""
 
-    def open_original(self, path: Path) -> DecryptingReader:
+    def open_original(self, path: Path | BinaryIO) -> DecryptingReader:
         """A decrypting reader over an encrypted original.
 
         Raises:
@@ -40,6 +41,6 @@ class CustodyServices:
             raise SegmentCryptoError("this installation has no data keys: originals are not encrypted")
         return DecryptingReader(path, self.keys.for_reading)
 
-    def buffered(self, path: Path) -> io.BufferedReader:
+    def buffered(self, path: Path | BinaryIO) -> io.BufferedReader:
         """:meth:`open_original` with a chunk-sized buffer (for PyAV)."""
         return io.BufferedReader(self.open_original(path), CHUNK_SIZE)

@@ -81,13 +81,13 @@ def scan_layout(path: Path) -> Mp4Layout:
         raise Mp4LayoutError(f"cannot read {path.name}: {err.strerror or err}") from err
 
 
-def scan_stream(handle: BinaryIO, size: int, name: str) -> Mp4Layout:
-    """:func:`scan_layout` over an open, seekable file object of ``size`` bytes (e.g. decrypted plaintext).
+def scan_layout_stream(handle: BinaryIO, file_size: int, name: str) -> Mp4Layout:
+    """:func:`scan_layout` over an open seekable reader (a warm-tier object: a few ranged reads).
 
     Raises:
-        Mp4LayoutError: It is truncated or has no ``moov`` or no fragment.
+        Mp4LayoutError: truncated, or no ``moov`` or no fragment.
     """
-    return _scan(handle, size, Path(name))
+    return _scan(handle, file_size, Path(name))
 
 
 def _scan(handle: BinaryIO, file_size: int, path: Path) -> Mp4Layout:
@@ -124,14 +124,17 @@ class LayoutCache:
         self._items: OrderedDict[int, Mp4Layout] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, segment_id: int, path: Path, scan: Callable[[Path], Mp4Layout] = scan_layout) -> Mp4Layout:
-        """The layout of segment ``segment_id`` stored at ``path`` (scanned by ``scan`` once, then cached)."""
+    def get(self, segment_id: int, path: Path | Callable[[], Mp4Layout]) -> Mp4Layout:
+        """The layout of segment ``segment_id`` stored at ``path`` (scanned once, then cached).
+
+        ``path`` may instead be a function that scans the segment (one in the warm tier).
+        """
         with self._lock:
             found = self._items.get(segment_id)
             if found is not None:
                 self._items.move_to_end(segment_id)
                 return found
-        layout = scan(path)
+        layout = scan_layout(path) if isinstance(path, Path) else path()
         with self._lock:
             self._items[segment_id] = layout
             self._items.move_to_end(segment_id)

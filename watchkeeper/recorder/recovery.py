@@ -29,7 +29,7 @@ from typing import BinaryIO
 import av
 import av.error
 
-from watchkeeper.domain import CameraId, DuplicateError, Rendition, Segment
+from watchkeeper.domain import CameraId, DuplicateError, Rendition, Segment, StorageTier
 from watchkeeper.recorder.segmenter import recover_partials
 from watchkeeper.storage.protocols import Store
 
@@ -220,7 +220,11 @@ def _remove_rows_without_files(store: Store, media_root: Path) -> int:
     after = 0
     while page := store.retention.page(after, PAGE):
         after = page[-1].id or after
-        missing += [s.id for s in page if s.id is not None and not (media_root / s.path).is_file()]
+        missing += [
+            s.id
+            for s in page
+            if s.id is not None and s.tier is StorageTier.HOT and not (media_root / s.path).is_file()
+        ]
     if not missing:
         return 0
     removed = store.retention.delete(missing)

@@ -5,9 +5,10 @@ Rules, per camera: continuous footage is kept ``retain_days``; footage overlappi
 quota is exceeded (``max_bytes`` of indexed footage, ``max_percent`` of the volume used, or less than
 ``min_free_bytes`` free). Footage overlapping an active evidence lock is never deleted by any rule.
 
-Eviction deletes the file and then its index row inside one write transaction that also serialises with
-new evidence locks (see ``RetentionRepository.delete_unlocked``); a crash in between leaves a row without a
-file, which start-up recovery removes.
+Eviction deletes the file (for a segment in the warm tier: its object in the bucket) and then its index row
+inside one write transaction that also serialises with new evidence locks (see
+``RetentionRepository.delete_unlocked``); a crash in between leaves a row without a file, which start-up
+recovery removes. Evidence-locked footage is kept in both tiers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path, PurePosixPath
 
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.recording import RecordingConfig
-from watchkeeper.domain import CameraId, Segment, WatchkeeperError, utcnow
+from watchkeeper.domain import CameraId, Segment, StorageTier, WatchkeeperError, utcnow
+from watchkeeper.media.protocol import ObjectStore, ObjectStoreError
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -241,6 +243,8 @@ class RetentionManager:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Prepare; nothing runs until ``run_once`` or ``free_space`` is called."""
+        self.warm: ObjectStore | None = None
+        """The warm tier's bucket: evicting a warm segment deletes its object there too."""
         self._store = store
         self._root = media_root
         self.policy = policy
@@ -259,10 +263,14 @@ class RetentionManager:
                 events = now - timedelta(days=max(rules.retain_days, rules.event_retain_days))
                 self._evict_expired(camera_id, continuous, EvictionReason.RETAIN_DAYS, tally)
                 self._evict_expired(camera_id, events, EvictionReason.EVENT_RETAIN_DAYS, tally)
-            need = self._bytes_over_quota()
-            if need > 0:
-                freed = self._evict_oldest(need, EvictionReason.QUOTA, tally)
-                tally.unmet_bytes = max(0, need - freed)
+            disk_need = self._disk_over_quota()  # local volume: only hot segments free it
+            if disk_need > 0:
+                freed = self._evict_oldest(disk_need, EvictionReason.QUOTA, tally, self._local_tier())
+                tally.unmet_bytes = max(0, disk_need - freed)
+            index_need = self._index_over_quota()  # max_bytes counts every tier
+            if index_need > 0:
+                freed = self._evict_oldest(index_need, EvictionReason.QUOTA, tally, None)
+                tally.unmet_bytes = max(tally.unmet_bytes, index_need - freed)
             report = tally.report()
         self.stats.record(report)
         level = logging.WARNING if report.unmet_bytes or report.failed_files else logging.INFO
@@ -278,7 +286,7 @@ class RetentionManager:
             free = self._free_bytes()
             need = target - free if free is not None else target
             if need > 0:
-                freed = self._evict_oldest(need, EvictionReason.DISK_FULL, tally)
+                freed = self._evict_oldest(need, EvictionReason.DISK_FULL, tally, self._local_tier())
                 tally.unmet_bytes = max(0, need - freed)
             report = tally.report()
         self.stats.record(report, disk_full=True)
@@ -304,10 +312,16 @@ class RetentionManager:
             if len(evicted) < len(batch) or len(batch) < BATCH:
                 return
 
-    def _evict_oldest(self, need: int, reason: EvictionReason, tally: _Tally) -> int:
+    def _local_tier(self) -> StorageTier | None:
+        """The tier that occupies the local disk, when a warm tier exists (else any segment counts)."""
+        return StorageTier.HOT if self.warm is not None else None
+
+    def _evict_oldest(
+        self, need: int, reason: EvictionReason, tally: _Tally, tier: StorageTier | None
+    ) -> int:
         freed = 0
         while freed < need:
-            batch = self._store.retention.oldest_unlocked(limit=BATCH)
+            batch = self._store.retention.oldest_unlocked(limit=BATCH, tier=tier)
             chosen = _prefix_covering(batch, need - freed)
             if not chosen:
                 break
@@ -325,7 +339,18 @@ class RetentionManager:
         return evicted
 
     def _remove_file(self, segment: Segment) -> bool:
-        """Delete a segment's file (true when it is gone) and prune the folders it leaves empty."""
+        """Delete a segment's file in either tier (true when it is gone) and prune emptied folders."""
+        if segment.tier is StorageTier.WARM and segment.object_key is not None:
+            if self.warm is None:
+                log.error(
+                    "cannot delete segment %s: it is in the warm tier, which is not configured", segment.id
+                )
+                return False
+            try:
+                self.warm.delete(segment.object_key)
+            except ObjectStoreError as err:
+                log.error("cannot delete %s from the warm tier: %s", segment.object_key, err)  # noqa: TRY400
+                return False
         relative = PurePosixPath(segment.path)
         if relative.is_absolute() or ".." in relative.parts:
             log.error("refusing to delete %s: not a path inside the media folder", segment.path)
@@ -346,11 +371,14 @@ class RetentionManager:
             log.warning("cannot read the free space of %s: %s", self._root, err)
             return None
 
-    def _bytes_over_quota(self) -> int:
+    def _index_over_quota(self) -> int:
+        if self.policy.max_bytes is None:
+            return 0
+        return self._store.retention.total_bytes() - self.policy.max_bytes
+
+    def _disk_over_quota(self) -> int:
         policy = self.policy
         need = 0
-        if policy.max_bytes is not None:
-            need = self._store.retention.total_bytes() - policy.max_bytes
         if policy.max_percent is None and policy.min_free_bytes <= 0:
             return need
         try:

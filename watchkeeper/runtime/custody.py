@@ -18,6 +18,7 @@ from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
 from watchkeeper.domain.custody import UnmaskGrant
+from watchkeeper.media.protocol import SegmentFiles
 from watchkeeper.privacy.crypto import (
     CHUNK_SIZE,
     DecryptingReader,
@@ -122,6 +123,7 @@ def build_custody(
     store: Store,
     notify: Callable[[UnmaskGrant], None] | None = None,
     live: LiveOriginals | None = None,
+    files: SegmentFiles | None = None,
 ) -> CustodyServices:
     """Keys, audit log, grants and exports of ``config``; audits a configuration change.
 
@@ -151,6 +153,7 @@ def build_custody(
         media_root=config.storage.media_root,
         exports_dir=paths.exports_dir,
         keys=keys,
+        files=files,
     )
     audit.config_loaded(config_hash(config))
     recording = config.recording

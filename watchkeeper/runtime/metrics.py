@@ -22,8 +22,10 @@ from watchkeeper.integrations.prometheus import (
     MetricsSnapshot,
     RetentionSample,
     StorageSample,
+    TieringSample,
 )
 from watchkeeper.recorder.retention import RetentionSnapshot
+from watchkeeper.recorder.tiering import TieringSnapshot
 
 LAG_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Upper bounds of the recorder-lag histogram buckets (seconds)."""
@@ -106,11 +108,13 @@ class RuntimeMetrics:
         media_root: Path,
         cameras: Callable[[], Sequence[CameraCounters]],
         retention: RetentionCounters = no_retention,
+        tiering: Callable[[], TieringSnapshot | None] = lambda: None,
     ) -> None:
-        """Read camera counters from ``cameras()`` and retention's from ``retention()`` at each scrape."""
+        """Read camera counters from ``cameras()``, retention's and tiering's counters at each scrape."""
         self._media_root = media_root
         self._cameras = cameras
         self._retention = retention
+        self._tiering = tiering
 
     def snapshot(self) -> MetricsSnapshot:
         """The current values."""
@@ -118,4 +122,19 @@ class RuntimeMetrics:
             cameras=tuple(counters.sample() for counters in self._cameras()),
             storage=storage_sample(self._media_root),
             retention=retention_sample(self._retention()),
+            tiering=tiering_sample(self._tiering()),
         )
+
+
+def tiering_sample(snapshot: TieringSnapshot | None) -> TieringSample | None:
+    """The tiering loop's counters as the exporter takes them."""
+    if snapshot is None:
+        return None
+    return TieringSample(
+        passes=snapshot.passes,
+        moved_segments=snapshot.moved,
+        moved_bytes=snapshot.moved_bytes,
+        failed=snapshot.failed,
+        retries=snapshot.retries,
+        checksum_mismatches=snapshot.checksum_mismatches,
+    )

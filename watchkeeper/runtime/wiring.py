@@ -26,6 +26,7 @@ from watchkeeper.bus.nats import NatsBus
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import BusConfig, NatsBusConfig
+from watchkeeper.config.tiers import TiersConfig
 from watchkeeper.domain import CameraId, CameraStatus, Segment, WatchkeeperError, utcnow
 from watchkeeper.events.motion import EventChange
 from watchkeeper.events.rules import RuleEngine
@@ -38,12 +39,15 @@ from watchkeeper.incidents.taxonomy import Taxonomy
 from watchkeeper.integrations.mqtt import MqttBridge
 from watchkeeper.integrations.prometheus import PrometheusExporter
 from watchkeeper.integrations.webhooks import WebhookDispatcher
+from watchkeeper.media.protocol import ObjectStore, ObjectStoreError, SegmentFiles
+from watchkeeper.media.s3 import S3ObjectStore, S3Settings
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.privacy.faces import FaceDetector, FaceModelError
 from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.rendition import PrivacyServices
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy
+from watchkeeper.recorder.tiering import TieringLoop, TieringManager, TieringPolicy
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.runtime.custody import (
     AnchorLoop,
@@ -260,6 +264,8 @@ class Runtime:
     workers: list[CameraWorker]
     retention: RetentionManager | None = None
     retention_loop: RetentionLoop | None = None
+    tiering: TieringManager | None = None
+    tiering_loop: TieringLoop | None = None
     analysis: AnalysisServices | None = None
     incident_feed: IncidentFeed | None = None
     integrations: list[Integration] | None = None
@@ -279,6 +285,9 @@ class Runtime:
             callbacks = replace(callbacks, on_disk_full=self.retention.free_space)
             self.retention_loop = RetentionLoop(self.retention, self.config.recording.retention_interval_s)
             self.retention_loop.start()
+        if self.tiering is not None:
+            self.tiering_loop = TieringLoop(self.tiering, self.config.tiers.interval_s)
+            self.tiering_loop.start()
         if self.analysis is not None and self.analysis.detector is not None:
             self.analysis.detector.start()
         media_root = self.context.media_root
@@ -299,6 +308,9 @@ class Runtime:
 
     def stop_workers(self) -> None:
         """Stop every worker (blocking; run it in a thread from async code)."""
+        if self.tiering_loop is not None:
+            self.tiering_loop.stop()
+            self.tiering_loop = None
         if self.retention_loop is not None:
             self.retention_loop.stop()
             self.retention_loop = None
@@ -366,16 +378,25 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
     try:
         incidents = build_incidents(config, store, bus, asyncio.get_running_loop())
         notice, live = BreakGlassNotice(bus), analysis.privacy.live if analysis.privacy else None
-        custody = await asyncio.to_thread(build_custody, config, store, notice, live)
+        warm = await asyncio.to_thread(build_warm_store, config.tiers)
+        files = SegmentFiles(media_root, warm)
+        custody = await asyncio.to_thread(build_custody, config, store, notice, live, files)
     except BaseException:
         await bus.close()
         store.close()
         raise
     policy = RetentionPolicy.from_config(config.recording, config.cameras)
     retention = RetentionManager(store, media_root, policy)
+    retention.warm = warm
+    tiering = None
+    if warm is not None and config.tiers.enabled:
+        tiering = TieringManager(store, media_root, warm, TieringPolicy.from_config(config.tiers))
     workers: list[CameraWorker] = []
     metrics = RuntimeMetrics(
-        media_root, lambda: [worker.counters for worker in list(workers)], retention.stats.snapshot
+        media_root,
+        lambda: [worker.counters for worker in list(workers)],
+        retention.stats.snapshot,
+        tiering.stats.snapshot if tiering is not None else lambda: None,
     )
     hub = LiveHub()
     context = AppContext(
@@ -390,6 +411,7 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         auth_config=config.auth,
         incidents=incidents,
         custody=custody,
+        segment_files=files,
     )
     return Runtime(
         config=config,
@@ -398,6 +420,7 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         context=context,
         workers=workers,
         retention=retention,
+        tiering=tiering,
         analysis=analysis,
         incident_feed=IncidentFeed(
             bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
@@ -405,6 +428,32 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         integrations=build_integrations(config, store, bus, hub),
         anchor_loop=anchor_loop(config, custody),
     )
+
+
+def build_warm_store(tiers: TiersConfig) -> ObjectStore | None:
+    """The warm tier's bucket (``None`` without ``tiers.warm``); creates the bucket when it is missing.
+
+    An unreachable S3 server is logged, not fatal: recording goes on and the tiering loop retries.
+    """
+    warm = tiers.warm
+    if warm is None:
+        return None
+    bucket = S3ObjectStore(
+        S3Settings(
+            bucket=warm.bucket,
+            access_key_id=warm.access_key_id.get_secret_value(),
+            secret_access_key=warm.secret_access_key.get_secret_value(),
+            endpoint_url=warm.endpoint_url,
+            region=warm.region,
+            addressing_style=warm.addressing_style,
+            timeout_s=warm.timeout_s,
+        )
+    )
+    try:
+        bucket.ensure_bucket()
+    except ObjectStoreError as err:
+        log.error("warm tier: %s (segments stay on the local disk until it answers)", err)  # noqa: TRY400
+    return bucket
 
 
 def open_config_store(config: WatchkeeperConfig) -> Store:

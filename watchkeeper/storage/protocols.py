@@ -5,7 +5,17 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from watchkeeper.auth.models import ApiTokenRecord, LoginThrottle, SessionRecord, User, UserChange
-from watchkeeper.domain import Camera, CameraId, Event, EventQuery, Rendition, Segment, Site, SiteId
+from watchkeeper.domain import (
+    Camera,
+    CameraId,
+    Event,
+    EventQuery,
+    Rendition,
+    Segment,
+    Site,
+    SiteId,
+    StorageTier,
+)
 from watchkeeper.domain.evidence import EvidenceLock
 from watchkeeper.domain.incidents import (
     InboundKey,
@@ -17,6 +27,7 @@ from watchkeeper.domain.incidents import (
     SopStep,
 )
 from watchkeeper.domain.integrations import DeliveryPage, DeliveryState, JournalEntry, WebhookDelivery
+from watchkeeper.domain.segment import TierCounts
 from watchkeeper.storage.custody import (
     AuditRepository,
     DataKeyRepository,
@@ -145,8 +156,8 @@ class RetentionRepository(Protocol):
         """
         ...
 
-    def oldest_unlocked(self, limit: int = 500) -> Sequence[Segment]:
-        """The oldest segments of every camera (by start), never evidence-locked ones."""
+    def oldest_unlocked(self, limit: int = 500, *, tier: StorageTier | None = None) -> Sequence[Segment]:
+        """The oldest segments of every camera (by start), never evidence-locked ones; only of ``tier``."""
         ...
 
     def delete_unlocked(
@@ -177,6 +188,29 @@ class RetentionRepository(Protocol):
 
     def camera_ids(self) -> Sequence[CameraId]:
         """Every camera that has indexed segments, ordered by id."""
+        ...
+
+
+class TierRepository(Protocol):
+    """The recording index as the storage tiering loop sees it (hot segments to move, warm ones moved)."""
+
+    def hot_ending_before(self, before: datetime, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+        """Hot segments that ended at or before ``before``, oldest first (skipping the first ``offset``)."""
+        ...
+
+    def oldest_hot(self, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+        """The oldest hot segments of every camera (by start; skipping the first ``offset``)."""
+        ...
+
+    def mark_warm(self, segment_id: int, object_key: str, sha256: str) -> Segment | None:
+        """Record in one write that a hot segment now lives in the warm bucket under ``object_key``.
+
+        Returns the updated segment, or ``None`` when it is gone or no longer hot (nothing changed).
+        """
+        ...
+
+    def counts(self) -> TierCounts:
+        """How many segments and bytes each tier holds."""
         ...
 
 
@@ -475,6 +509,11 @@ class Store(Protocol):
     @property
     def retention(self) -> RetentionRepository:
         """Retention and recovery queries over the recording index."""
+        ...
+
+    @property
+    def tiers(self) -> TierRepository:
+        """Storage tier queries over the recording index (hot on local disk, warm in a bucket)."""
         ...
 
     @property

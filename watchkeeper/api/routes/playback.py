@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import os
 import tempfile
@@ -11,11 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from watchkeeper.analyzers.snapshot import snapshot_path
@@ -24,6 +26,7 @@ from watchkeeper.api.custody import (
     SERVES_ORIGINALS,
     audit,
     authorize_original,
+    byte_range,
     clip_source,
     original_layout,
     serve_original,
@@ -39,9 +42,17 @@ from watchkeeper.audit.log import AuditAction
 from watchkeeper.auth.permissions import Permission
 from watchkeeper.auth.principal import Principal
 from watchkeeper.domain import CameraId, NotFoundError, Rendition, Segment, utcnow
+from watchkeeper.media.protocol import ObjectStoreError, SegmentFiles, SegmentUnavailableError
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.export import MAX_CLIP_SECONDS, ClipError, ClipSource, NoFootageError, cut_clip
-from watchkeeper.recorder.hls import Mp4Layout, Mp4LayoutError, build_playlist, playlist_entries, scan_layout
+from watchkeeper.recorder.hls import (
+    Mp4Layout,
+    Mp4LayoutError,
+    build_playlist,
+    playlist_entries,
+    scan_layout,
+    scan_layout_stream,
+)
 from watchkeeper.recorder.timeline import MAX_BUCKETS, bucket_count, build_timeline, default_resolution_s
 
 log = logging.getLogger(__name__)
@@ -163,19 +174,22 @@ def _segments(
     return sorted(found.values(), key=lambda s: (s.start, s.id or 0))
 
 
-def _media_path(context: AppContext, segment: Segment) -> Path | None:
-    base = context.media_root.resolve()
-    candidate = (base / segment.path).resolve()
-    return candidate if candidate.is_relative_to(base) and candidate.is_file() else None
-
-
 def _layout(context: AppContext, segment: Segment, scan: Callable[[Path], Mp4Layout]) -> Mp4Layout | None:
-    path = _media_path(context, segment)
-    if path is None or segment.id is None:
+    files = context.files
+    path = files.local_path(segment)
+    if segment.id is None or not files.available(segment):
         return None
+
+    def scan_warm() -> Mp4Layout:
+        with files.open(segment) as handle:
+            size = handle.seek(0, io.SEEK_END)
+            handle.seek(0)
+            return scan_layout_stream(handle, size, segment.path)
+
     try:
-        return context.hls_layouts.get(segment.id, path, scan)
-    except Mp4LayoutError as err:
+        source = functools.partial(scan, path) if path is not None else scan_warm
+        return context.hls_layouts.get(segment.id, source)
+    except (Mp4LayoutError, ObjectStoreError, SegmentUnavailableError) as err:
         log.warning("segment %s left out of a playlist: %s", segment.id, err)
         return None
 
@@ -236,15 +250,38 @@ def recording_media_mp4(
         camera = context.store.cameras.get(segment.camera_id)
         missing = f"no recording file with id {segment_id}"
         camera_access(principal, camera, segment.camera_id, Permission.VIEW_RECORDINGS, missing)
-    path = _media_path(context, segment) if segment is not None else None
-    if segment is None or path is None:
+    files = context.files
+    if segment is None or not files.available(segment):
         raise NotFoundError(f"no recording file with id {segment_id}")
+    path = files.local_path(segment)
     if segment.rendition is Rendition.ORIGINAL:  # only under an unmask grant, decrypted while streamed
-        return serve_original(request, principal, segment, path)
+        return serve_original(request, principal, segment, path if path is not None else files.open(segment))
     audit(
         request, principal.username, AuditAction.PLAYBACK, f"camera:{segment.camera_id}", segment=segment_id
     )
-    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "max-age=86400"})
+    if path is not None:
+        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "max-age=86400"})
+    return stream_warm_segment(request, files, segment)
+
+
+def stream_warm_segment(request: Request, files: SegmentFiles, segment: Segment) -> Response:
+    """A segment of the warm tier streamed from the bucket with ranged GETs (``Range`` honoured)."""
+    size = files.size(segment)
+    wanted = byte_range(request.headers.get("range"), size)
+    start, end = wanted if wanted is not None else (0, size)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "max-age=86400",
+        "Content-Length": str(end - start),
+    }
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return StreamingResponse(
+        files.iter_range(segment, start, end),
+        status_code=206 if wanted is not None else 200,
+        media_type="video/mp4",
+        headers=headers,
+    )
 
 
 def _clip_name(camera: CameraId, start: datetime) -> str:
@@ -256,11 +293,14 @@ def _iso(value: datetime) -> str:
 
 
 def _clip_sources(context: AppContext, segments: Sequence[Segment]) -> list[ClipSource]:
+    files = context.files
     sources = []
     for segment in segments:
-        path = _media_path(context, segment)
+        path = files.local_path(segment)
         if path is not None:
             sources.append(ClipSource(segment, path))
+        elif files.available(segment):  # warm: PyAV reads the object through ranged GETs
+            sources.append(ClipSource(segment, Path(segment.path), partial(files.open, segment)))
     return sources
 
 
@@ -305,7 +345,7 @@ def camera_clip(
         end=_iso(end_utc),
     )
     segments = _segments(context, camera, start_utc, end_utc, chosen.rendition)
-    sources = [clip_source(custody, s.segment, s.path) for s in _clip_sources(context, segments)]
+    sources = [clip_source(custody, source) for source in _clip_sources(context, segments)]
     output = _clip_file(context.media_root / ".clips")
     try:
         result = cut_clip(sources, start_utc, end_utc, output)

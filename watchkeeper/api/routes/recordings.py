@@ -1,7 +1,6 @@
 """The recording index and segment media."""
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +11,7 @@ from watchkeeper.api.deps import ContextDep, StoreDep
 from watchkeeper.api.errors import ERROR_RESPONSES
 from watchkeeper.api.policy import AUTH_RESPONSES, Require, camera_access
 from watchkeeper.api.routes.params import InvalidQueryError, SegmentIdPath, utc_param
+from watchkeeper.api.routes.playback import stream_warm_segment
 from watchkeeper.api.schemas import SegmentOut
 from watchkeeper.audit.log import AuditAction
 from watchkeeper.auth.permissions import Permission
@@ -65,19 +65,15 @@ def recording_media(
         raise NotFoundError(missing)
     camera = context.store.cameras.get(segment.camera_id)
     camera_access(principal, camera, segment.camera_id, Permission.VIEW_RECORDINGS, missing)
-    path = _inside(context.media_root, segment.path)
-    if path is None or not path.is_file():
+    files = context.files
+    if not files.available(segment):
         raise NotFoundError(f"the file of recording {segment_id} is missing from storage")
+    path = files.local_path(segment)
     if segment.rendition is Rendition.ORIGINAL:  # only under an unmask grant, decrypted while streamed
-        return serve_original(request, principal, segment, path)
+        return serve_original(request, principal, segment, path if path is not None else files.open(segment))
     audit(
         request, principal.username, AuditAction.PLAYBACK, f"camera:{segment.camera_id}", segment=segment_id
     )
+    if path is None:  # warm tier: streamed from the bucket with ranged GETs
+        return stream_warm_segment(request, files, segment)
     return FileResponse(path, media_type="video/mp4", filename=f"{segment.camera_id}-{segment_id}.mp4")
-
-
-def _inside(root: Path, relative: str) -> Path | None:
-    """``root / relative`` when it stays inside ``root`` (no ``..``, no absolute path), else ``None``."""
-    base = root.resolve()
-    candidate = (base / relative).resolve()
-    return candidate if candidate.is_relative_to(base) else None

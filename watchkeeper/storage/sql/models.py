@@ -97,6 +97,7 @@ class SegmentRow(Base):
     __table_args__ = (
         Index("ix_segments_camera_id_start", "camera_id", "start"),
         Index("ix_segments_camera_id_rendition_start", "camera_id", "rendition", "start"),
+        Index("ix_segments_tier_end", "tier", "end"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -111,6 +112,9 @@ class SegmentRow(Base):
     keyframes: Mapped[int] = mapped_column(Integer)
     audio_codec: Mapped[str | None] = mapped_column(String(32))
     rendition: Mapped[str] = mapped_column(String(16), default="original", server_default="original")
+    tier: Mapped[str] = mapped_column(String(8), default="hot", server_default="hot")
+    object_key: Mapped[str | None] = mapped_column(String(1024))
+    sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventRow(Base):

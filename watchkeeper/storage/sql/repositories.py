@@ -23,6 +23,7 @@ from watchkeeper.domain import (
     Segment,
     Site,
     SiteId,
+    StorageTier,
     ensure_utc,
 )
 from watchkeeper.storage.sql.engine import Database
@@ -72,6 +73,9 @@ def _segment(row: SegmentRow) -> Segment:
         keyframes=row.keyframes,
         audio_codec=row.audio_codec,
         rendition=Rendition(row.rendition),
+        tier=StorageTier(row.tier),
+        object_key=row.object_key,
+        sha256=row.sha256,
     )
 
 
@@ -206,6 +210,9 @@ class SqlSegmentRepository:
             keyframes=segment.keyframes,
             audio_codec=segment.audio_codec,
             rendition=segment.rendition.value,
+            tier=segment.tier.value,
+            object_key=segment.object_key,
+            sha256=segment.sha256,
         )
 
         def write(session: Session) -> int:

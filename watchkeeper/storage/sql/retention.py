@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from watchkeeper.domain import CameraId, ConflictError, NotFoundError, Segment, ensure_utc
+from watchkeeper.domain import CameraId, ConflictError, NotFoundError, Segment, StorageTier, ensure_utc
 from watchkeeper.domain.evidence import EvidenceLock
 from watchkeeper.storage.sql.engine import Database
 from watchkeeper.storage.sql.models import EventRow, EvidenceLockRow, SegmentRow
@@ -167,14 +167,17 @@ class SqlRetentionRepository:
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
-    def oldest_unlocked(self, limit: int = 500) -> Sequence[Segment]:
-        """The oldest unlocked segments of every camera by start.
+    def oldest_unlocked(self, limit: int = 500, *, tier: StorageTier | None = None) -> Sequence[Segment]:
+        """The oldest unlocked segments of every camera by start (only those of ``tier`` when given).
 
         Raises:
             ValueError: If ``limit`` is negative.
         """
         _check_limit(limit)
-        query = select(SegmentRow).where(~_locked()).order_by(SegmentRow.start, SegmentRow.id).limit(limit)
+        query = select(SegmentRow).where(~_locked())
+        if tier is not None:
+            query = query.where(SegmentRow.tier == tier.value)
+        query = query.order_by(SegmentRow.start, SegmentRow.id).limit(limit)
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
     def delete_unlocked(

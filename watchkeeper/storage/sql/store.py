@@ -19,6 +19,7 @@ from watchkeeper.storage.sql.repositories import (
     SqlSiteRepository,
 )
 from watchkeeper.storage.sql.retention import SqlEvidenceLockRepository, SqlRetentionRepository
+from watchkeeper.storage.sql.tiers import SqlTierRepository
 
 
 class SqlStore:
@@ -35,6 +36,7 @@ class SqlStore:
         self._events = SqlEventRepository(database)
         self._evidence_locks = SqlEvidenceLockRepository(database)
         self._retention = SqlRetentionRepository(database)
+        self._tiers = SqlTierRepository(database)
         self._auth = SqlAuthRepositories(database)
         self._incidents = SqlIncidentRepository(database)
         self._webhook_deliveries = SqlWebhookDeliveryRepository(database)
@@ -83,6 +85,11 @@ class SqlStore:
     def retention(self) -> SqlRetentionRepository:
         """Retention and recovery queries over the recording index."""
         return self._retention
+
+    @property
+    def tiers(self) -> SqlTierRepository:
+        """Storage tier queries (hot segments to move, the switch to warm)."""
+        return self._tiers
 
     @property
     def auth(self) -> SqlAuthRepositories:
