@@ -23,6 +23,7 @@ from watchkeeper.api.routes import (
     grants,
     health,
     incidents,
+    live_stream,
     metrics,
     playback,
     recordings,
@@ -89,6 +90,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         ws,
         grants,
         exports,
+        live_stream,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))

@@ -11,6 +11,7 @@ from watchkeeper.auth.passwords import Passwords
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.auth import AuthConfig
 from watchkeeper.incidents.service import IncidentService
+from watchkeeper.privacy.live import LiveFeed
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.hls import LayoutCache
 from watchkeeper.storage.protocols import Store
@@ -39,3 +40,5 @@ class AppContext:
     custody: CustodyServices | None = None
     """Audit log, unmask grants, encrypted originals and exports; None: originals are never served, the
     grant and export routes answer 503 and nothing is audited."""
+    live_feed: LiveFeed | None = None
+    """Redacted live frames of the cameras this process runs (``None``: the live stream routes answer 404)."""
