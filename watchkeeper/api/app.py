@@ -27,6 +27,7 @@ from watchkeeper.api.routes import (
     metrics,
     playback,
     recordings,
+    search,
     tiles,
     users,
     webhooks,
@@ -91,6 +92,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         grants,
         exports,
         live_stream,
+        search,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))
