@@ -211,8 +211,10 @@ def _incident_events(store: Store, type_code: str, cameras: set[CameraId]) -> li
 def search_events(
     store: StoreDep, principal: Searcher, params: Annotated[EventSearchQuery, Query()]
 ) -> EventSearchOut:
-    """Events of the cameras selected by camera, site and map area, filtered by time, class, zone, rule,
-    kind and incident type; newest first, each with its redacted snapshot URL where it has one."""
+    """Events of the cameras chosen by camera, site and map area, filtered by time, class, zone and more.
+
+    Also by rule, kind and incident type; newest first, each with its redacted snapshot URL where it has one.
+    """
     cameras = _scope(store, principal, params)
     since, until = utc_param("start", params.start), utc_param("end", params.end)
     if since is not None and until is not None and until <= since:

@@ -935,8 +935,9 @@ export interface paths {
         };
         /**
          * Search Events
-         * @description Events of the cameras selected by camera, site and map area, filtered by time, class, zone, rule,
-         *     kind and incident type; newest first, each with its redacted snapshot URL where it has one.
+         * @description Events of the cameras chosen by camera, site and map area, filtered by time, class, zone and more.
+         *
+         *     Also by rule, kind and incident type; newest first, each with its redacted snapshot URL where it has one.
          */
         get: operations["searchEvents"];
         put?: never;
