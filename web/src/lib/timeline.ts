@@ -59,8 +59,7 @@ export function snapToRecording(spans: readonly Interval[], atMs: number): numbe
 export function stepEvent(startsMs: readonly number[], atMs: number, direction: 1 | -1, slackMs = 500): number | null {
   const sorted = [...startsMs].sort((a, b) => a - b);
   if (direction === 1) return sorted.find((t) => t > atMs + slackMs) ?? null;
-  for (let i = sorted.length - 1; i >= 0; i -= 1) if (sorted[i] < atMs - slackMs) return sorted[i];
-  return null;
+  return [...sorted].reverse().find((t) => t < atMs - slackMs) ?? null;
 }
 
 /** A media fragment of an HLS playlist: where it starts in the media timeline and on the wall clock. */
