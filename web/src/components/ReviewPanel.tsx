@@ -225,7 +225,7 @@ export function ReviewPanel({ cameras, initialCameraId = null, initialAtMs = nul
         <button type="button" className="logout" onClick={() => step(1)} data-testid="next-event">
           Next event ▶
         </button>
-        <span className="clock" data-testid="review-clock" data-wall-ms={cursor ?? ""}>
+        <span className="clock" data-testid="review-clock" data-wall-ms={cursor === null ? "" : Math.round(cursor)}>
           {cursor === null ? "Click the timeline to choose a moment" : new Date(cursor).toLocaleString()}
         </span>
         {spans.length === 0 && Object.keys(timelines).length > 0 ? (
