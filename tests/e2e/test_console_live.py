@@ -238,6 +238,20 @@ def test_search_by_class_lists_events_with_thumbnails(page: Any, server: LiveSer
     page.get_by_test_id("search-submit").click()
     expect(page.get_by_test_id("search-count")).to_contain_text("from 4 cameras")
     _shot(page, "console-search.png")
+
+    # A drawn area around the southernmost camera (cam1) searches that camera only.
+    page.get_by_test_id("search-in-view").uncheck()
+    boxes = [
+        m.bounding_box() for m in page.locator("[data-testid=search-map] path.leaflet-interactive").all()
+    ]
+    lowest = max((b for b in boxes if b is not None), key=lambda b: b["y"])
+    x, y = lowest["x"] + lowest["width"] / 2, lowest["y"] + lowest["height"] / 2
+    page.get_by_test_id("search-draw").click()
+    for dx, dy in ((-40, -25), (40, -25), (0, 40)):
+        page.mouse.click(x + dx, y + dy)
+    page.get_by_test_id("search-draw").click()
+    page.get_by_test_id("search-submit").click()
+    expect(page.get_by_test_id("search-count")).to_contain_text("2 events from 1 camera")
     # "Review" opens the event's moment on the review page.
     results.first.get_by_role("button", name="Review").click()
     expect(page.get_by_test_id("review-clock")).not_to_have_attribute("data-wall-ms", "", timeout=10_000)

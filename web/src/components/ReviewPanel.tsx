@@ -10,6 +10,7 @@ import "./console-live.css";
 
 const MAX_CAMERAS = 4;
 const RANGES = [
+  { label: "15 min", ms: 15 * 60_000 },
   { label: "1 hour", ms: 3_600_000 },
   { label: "6 hours", ms: 6 * 3_600_000 },
   { label: "24 hours", ms: 24 * 3_600_000 },

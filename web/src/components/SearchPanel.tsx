@@ -3,7 +3,8 @@ import "leaflet/dist/leaflet.css";
 import { useEffect, useMemo, useRef, useState } from "react";
 
 import { type CameraOut, type EventOut, type MapSettingsOut, describeError } from "../api/client";
-import { type EventSearchOut, type SearchQuery, searchEvents } from "../api/review";
+import { type EventSearchOut, searchEvents } from "../api/review";
+import { EMPTY_FORM, type SearchForm as Form, polygonParam, toQuery } from "../lib/search";
 import "./console-live.css";
 
 export interface SearchPanelProps {
@@ -13,66 +14,22 @@ export interface SearchPanelProps {
   onOpenEvent?: (event: EventOut) => void;
 }
 
-interface Form {
-  cameraId: string;
-  site: string;
-  start: string;
-  end: string;
-  objectClass: string;
-  zone: string;
-  rule: string;
-  incidentType: string;
-  inView: boolean;
-}
-
-const EMPTY: Form = {
-  cameraId: "",
-  site: "",
-  start: "",
-  end: "",
-  objectClass: "",
-  zone: "",
-  rule: "",
-  incidentType: "",
-  inView: false,
-};
-
-/** `datetime-local` text (the operator's time zone) to ISO UTC; empty stays undefined. */
-function isoOf(local: string): string | undefined {
-  if (!local) return undefined;
-  const ms = Date.parse(local);
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-}
-
-/** The search query of a form; `bbox` is the map view when "only cameras in the map view" is ticked. */
-export function toQuery(form: Form, bbox: string | null): SearchQuery {
-  const text = (value: string) => (value.trim() ? value.trim() : undefined);
-  return {
-    camera_id: form.cameraId ? [form.cameraId] : undefined,
-    site: text(form.site),
-    start: isoOf(form.start),
-    end: isoOf(form.end),
-    object_class: text(form.objectClass),
-    zone: text(form.zone),
-    rule: text(form.rule),
-    incident_type: text(form.incidentType),
-    bbox: form.inView && bbox ? bbox : undefined,
-    limit: 200,
-  };
-}
-
 /**
  * Event search by camera, site, time, object class, zone, rule, incident type and map area, with
  * (blurred) snapshot thumbnails, and the results' cameras on a map. Nothing searches people's appearance.
  */
 export function SearchPanel({ cameras, settings, onOpenEvent }: SearchPanelProps) {
-  const [form, setForm] = useState<Form>(EMPTY);
+  const [form, setForm] = useState<Form>(EMPTY_FORM);
   const [result, setResult] = useState<EventSearchOut | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const mapBox = useRef<HTMLDivElement | null>(null);
   const map = useRef<L.Map | null>(null);
   const markers = useRef<L.LayerGroup | null>(null);
+  const [drawing, setDrawing] = useState(false);
+  const [area, setArea] = useState<[number, number][]>([]);
+  const drawingRef = useRef(drawing);
+  drawingRef.current = drawing;
   const sites = useMemo(() => [...new Set(cameras.map((c) => c.site_id))].sort(), [cameras]);
   const names = useMemo(() => new Map(cameras.map((c) => [c.id, c.name])), [cameras]);
 
@@ -87,6 +44,9 @@ export function SearchPanel({ cameras, settings, onOpenEvent }: SearchPanelProps
       });
     } else created.setView([20, 0], 2);
     markers.current = L.layerGroup().addTo(created);
+    created.on("click", (event: L.LeafletMouseEvent) => {
+      if (drawingRef.current) setArea((points) => [...points, [event.latlng.lat, event.latlng.lng]]);
+    });
     map.current = created;
     return () => {
       created.remove();
@@ -126,6 +86,16 @@ export function SearchPanel({ cameras, settings, onOpenEvent }: SearchPanelProps
     }
   }, [result, cameras]);
 
+  useEffect(() => {
+    const current = map.current;
+    if (!current || area.length === 0) return undefined;
+    const shape = area.length >= 3 ? L.polygon(area, { color: "#c2410c", weight: 2 }) : L.polyline(area, { color: "#c2410c" });
+    shape.addTo(current);
+    return () => {
+      shape.remove();
+    };
+  }, [area]);
+
   const bbox = () => {
     const bounds = map.current?.getBounds();
     if (!bounds) return null;
@@ -136,7 +106,12 @@ export function SearchPanel({ cameras, settings, onOpenEvent }: SearchPanelProps
     setBusy(true);
     setError(null);
     try {
-      setResult(await searchEvents(toQuery(form, bbox())));
+      const query = toQuery(form, bbox());
+      if (area.length >= 3) {
+        query.bbox = undefined;
+        query.polygon = polygonParam(area);
+      }
+      setResult(await searchEvents(query));
     } catch (err) {
       setError(describeError(err));
     } finally {
@@ -215,6 +190,25 @@ export function SearchPanel({ cameras, settings, onOpenEvent }: SearchPanelProps
             Only cameras in the map view
           </span>
         </label>
+        <span className="small">
+          <button
+            type="button"
+            className="logout"
+            aria-pressed={drawing}
+            data-testid="search-draw"
+            onClick={() => {
+              if (!drawing) setArea([]);
+              setDrawing(!drawing);
+            }}
+          >
+            {drawing ? "Finish area" : "Draw area"}
+          </button>{" "}
+          {area.length > 0 ? (
+            <button type="button" className="link-button" onClick={() => setArea([])}>
+              clear ({area.length} point{area.length === 1 ? "" : "s"})
+            </button>
+          ) : null}
+        </span>
         <button type="submit" className="logout" disabled={busy} data-testid="search-submit">
           {busy ? "Searching…" : "Search"}
         </button>
@@ -269,7 +263,14 @@ export function SearchPanel({ cameras, settings, onOpenEvent }: SearchPanelProps
             </>
           )}
         </div>
-        <div ref={mapBox} className="search-map" data-testid="search-map" aria-label="Cameras with results" />
+        <div>
+          <div ref={mapBox} className="search-map" data-testid="search-map" aria-label="Cameras with results" />
+          <p className="small muted">
+            {drawing
+              ? "Click the map to add the corners of the area; then Finish area and Search."
+              : "Orange: cameras with results (bigger: more). Draw an area, or tick 'Only cameras in the map view'."}
+          </p>
+        </div>
       </div>
     </section>
   );

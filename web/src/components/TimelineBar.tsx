@@ -1,6 +1,7 @@
 import type { KeyboardEvent, MouseEvent } from "react";
 
 import type { TimelineOut } from "../api/review";
+import { formatDuration } from "../lib/format";
 import { type Interval, barBox, mergeIntervals, timeAtFraction } from "../lib/timeline";
 
 export interface TimelineBarProps {
@@ -41,13 +42,13 @@ export function TimelineBar({ label, timeline, rangeStartMs, rangeEndMs, cursorM
     event.preventDefault();
   };
   const cursor = cursorMs === null ? null : barBox({ startMs: cursorMs, endMs: cursorMs + 1 }, rangeStartMs, rangeEndMs);
-  const recordedMin = timeline ? Math.round(timeline.recorded_s / 60) : 0;
+  const recorded = timeline ? formatDuration(timeline.recorded_s) : "";
   return (
     <div className="timeline-row">
       <span className="small">
         <strong>{label}</strong>
         <br />
-        <span className="muted">{timeline ? `${recordedMin} min recorded` : "loading…"}</span>
+        <span className="muted">{timeline ? `${recorded} recorded` : "loading…"}</span>
       </span>
       <div
         className="timeline"
