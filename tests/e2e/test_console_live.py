@@ -162,9 +162,11 @@ def test_review_timeline_plays_a_recorded_span_and_exports_a_signed_bundle(
     expect(page.get_by_test_id("timeline")).to_have_count(2, timeout=10_000)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=sync-player] video')]"
-        ".filter(v => v.currentTime > 0.5 && !v.paused).length === 2",
+        ".filter(v => v.currentTime > 0.5 && !v.paused && v.readyState >= 3 && v.videoWidth > 0)"
+        ".length === 2",
         timeout=30_000,
     )
+    page.wait_for_timeout(500)
     _shot(page, "console-review.png")
 
     page.get_by_test_id("pause").click()
