@@ -80,6 +80,8 @@ EXPECTED: dict[str, str | frozenset[str]] = {
     "getCameraClip": _EXPORTERS,
     "getCameraTimeline": _PLAYERS,
     "getCameraSnapshot": _VIEWERS,
+    "getCameraLiveMjpeg": _VIEWERS,
+    "searchEvents": _VIEWERS,
     "getEventSnapshot": _VIEWERS,
     "listWebhookDeliveries": GLOBAL,
     "retryWebhookDelivery": GLOBAL,

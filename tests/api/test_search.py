@@ -181,6 +181,11 @@ def test_a_camera_scoped_user_only_finds_events_of_their_cameras(client: TestCli
     )
     assert response.status_code == 200
     assert [event["id"] for event in response.json()["events"]] == ["n-car-dock", "n-car"]
+    hidden = client.get(
+        "/api/search/events", params={"camera_id": "south"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert hidden.status_code == 404  # a camera they may not see is as missing as one that does not exist
+    assert hidden.json()["error"]["message"] == "no camera with id 'south'"
 
 
 def test_area_parsing_builds_closed_polygons() -> None:

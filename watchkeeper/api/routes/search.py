@@ -160,7 +160,10 @@ class EventSearchOut(BaseModel):
 
 
 def _scope(store: Store, principal: Principal, params: EventSearchQuery) -> list[Camera]:
-    cameras = list(store.cameras.list())
+    # Cameras the user may not see are treated as missing: a search never reveals that they exist.
+    cameras = principal.visible_cameras(
+        principal.visible_cameras(store.cameras.list()), Permission.VIEW_EVENTS
+    )
     if params.camera_id:
         known = {c.id for c in cameras}
         missing = [c for c in params.camera_id if c not in known]
@@ -177,7 +180,7 @@ def _scope(store: Store, principal: Principal, params: EventSearchQuery) -> list
         cameras = cameras_in(cameras, parse_bbox(params.bbox))
     elif params.polygon is not None:
         cameras = cameras_in(cameras, parse_polygon(params.polygon))
-    return principal.visible_cameras(principal.visible_cameras(cameras), Permission.VIEW_EVENTS)
+    return cameras
 
 
 def _matches(event: Event, since: datetime | None, query: EventQuery) -> bool:
