@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import LiveServer, free_port, start_server, stop_server, write_test_config
-from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_FLAGS, _require_browser
 from watchkeeper.analyzers.event_snapshots import event_snapshot_path
 from watchkeeper.domain import CameraId, Event, EventKind, utcnow
 from watchkeeper.simulator import RtspServer
@@ -41,17 +40,6 @@ def server(sim_cameras: RtspServer, tmp_path_factory: pytest.TempPathFactory) ->
     live = start_server(config, port)
     yield live
     stop_server(live)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
