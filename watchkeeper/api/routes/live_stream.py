@@ -30,10 +30,10 @@ from watchkeeper.api.context import AppContext
 from watchkeeper.api.custody import audit
 from watchkeeper.api.deps import ContextDep, get_context
 from watchkeeper.api.errors import ERROR_RESPONSES
-from watchkeeper.api.policy import AUTH_RESPONSES, Require
+from watchkeeper.api.policy import AUTH_RESPONSES, Require, authenticate
 from watchkeeper.api.routes.ws import CLOSE_UNAUTHORIZED, RECHECK_S, ws_principal
 from watchkeeper.audit.log import AuditAction
-from watchkeeper.auth.errors import AuthError
+from watchkeeper.auth.errors import AuthError, UnauthenticatedError
 from watchkeeper.auth.permissions import Permission
 from watchkeeper.auth.principal import Principal
 from watchkeeper.domain import CameraId, NotFoundError, WatchkeeperError
@@ -72,6 +72,19 @@ def _known_camera(context: AppContext, camera_id: str) -> CameraId:
     if context.store.cameras.get(camera) is None:
         raise NotFoundError(f"no camera with id {camera_id!r}")
     return camera
+
+
+def _still_allowed(connection: HTTPConnection, camera_id: CameraId) -> bool:
+    """Credentials still valid and the user may still view the camera live (streams re-check both)."""
+    try:
+        if isinstance(connection, WebSocket):
+            principal = ws_principal(connection)
+        else:
+            principal = authenticate(connection, "GET")
+    except AuthError:
+        return False
+    camera = get_context(connection).store.cameras.get(camera_id)
+    return camera is not None and principal.can(Permission.VIEW_LIVE, camera)
 
 
 def _audit_stop(
@@ -124,8 +137,18 @@ async def _mjpeg_parts(
     request: Request, username: str, subscription: LiveSubscription
 ) -> AsyncIterator[bytes]:
     encoder = JpegEncoder()
+    checked = time.monotonic()
     try:
         while not await request.is_disconnected():
+            if time.monotonic() - checked >= RECHECK_S:
+                if not await asyncio.to_thread(_still_allowed, request, subscription.camera_id):
+                    log.info(
+                        "camera %s: MJPEG stream of %s ended: not allowed any more",
+                        subscription.camera_id,
+                        username,
+                    )
+                    return
+                checked = time.monotonic()
             frame = await subscription.next(IDLE_S)
             if frame is None:
                 continue
@@ -199,7 +222,8 @@ async def _pump_fmp4(
         while not receiver.done():
             frame = await subscription.next(IDLE_S)
             if time.monotonic() - checked >= RECHECK_S:
-                ws_principal(websocket)  # a revoked session or deleted user ends the stream
+                if not await asyncio.to_thread(_still_allowed, websocket, subscription.camera_id):
+                    raise UnauthenticatedError("not allowed to view this camera live any more")
                 checked = time.monotonic()
             if frame is None:
                 await websocket.send_text(json.dumps({"type": "idle"}))
