@@ -158,6 +158,14 @@ def test_review_timeline_plays_a_recorded_span_and_exports_a_signed_bundle(
     _shot(page, "console-review.png")
 
     page.get_by_test_id("pause").click()
+    # Previous event: the clock jumps back to the start of an event of one of the cameras (motion events of
+    # the walker in the test footage).
+    expect(page.locator(".timeline-event").first).to_be_attached()
+    before = int(page.get_by_test_id("review-clock").get_attribute("data-wall-ms") or "0")
+    page.get_by_test_id("prev-event").click()
+    expect(page.get_by_test_id("review-clock")).not_to_have_attribute("data-wall-ms", str(before))
+    after = int(page.get_by_test_id("review-clock").get_attribute("data-wall-ms") or "0")
+    assert after < before
     page.get_by_test_id("export-reason").fill("e2e: gate incident review")
     page.get_by_test_id("export-clip").click()
     link = page.get_by_test_id("export-download")
