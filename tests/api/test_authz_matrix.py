@@ -84,6 +84,8 @@ EXPECTED: dict[str, str | frozenset[str]] = {
     # unmask_grant_required) without break glass or a grant covering now.
     "getLiveOriginalFrame": _VIEWERS,
     "streamLiveOriginal": _VIEWERS,
+    "getCameraLiveMjpeg": _VIEWERS,
+    "searchEvents": _VIEWERS,
     "getEventSnapshot": _VIEWERS,
     "listWebhookDeliveries": GLOBAL,
     "retryWebhookDelivery": GLOBAL,

@@ -24,9 +24,11 @@ from watchkeeper.api.routes import (
     health,
     incidents,
     live_originals,
+    live_stream,
     metrics,
     playback,
     recordings,
+    search,
     tiles,
     users,
     webhooks,
@@ -92,6 +94,8 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         grants,
         exports,
         live_originals,
+        live_stream,
+        search,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))

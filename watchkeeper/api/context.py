@@ -12,6 +12,7 @@ from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.auth import AuthConfig
 from watchkeeper.incidents.service import IncidentService
 from watchkeeper.media.protocol import SegmentFiles
+from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.hls import LayoutCache
 from watchkeeper.storage.protocols import Store
@@ -47,3 +48,6 @@ class AppContext:
     def files(self) -> SegmentFiles:
         """The segment reader (local media folder only when no warm tier is configured)."""
         return self.segment_files if self.segment_files is not None else SegmentFiles(self.media_root)
+
+    live_feed: LiveFeed | None = None
+    """Redacted live frames of the cameras this process runs (``None``: the live stream routes answer 404)."""

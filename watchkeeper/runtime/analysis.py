@@ -230,6 +230,8 @@ def build_analysis_consumer(
             camera, detection, media_root, services.privacy, objects, lambda: analysis.motion_mask
         )
         taps.append(privacy)
+        if services.live is not None:
+            privacy.observe(services.live.observer(camera_id))
     else:
         taps.insert(0, SnapshotWriter(snapshot_path(media_root, camera_id)))
     sampler = FrameSampler(SamplerSettings(fps=float(detection.fps)), analysis.frame, taps=taps)

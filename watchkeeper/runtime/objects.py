@@ -37,6 +37,7 @@ from watchkeeper.domain.detections import Detections
 from watchkeeper.events.motion import EventChange, EventChangeKind
 from watchkeeper.events.rules import RuleEngine
 from watchkeeper.privacy import Redactor
+from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PeopleView, PrivacyServices, redactor_for
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class AnalysisServices:
     """Receives the frame-to-event latency (seconds from frame arrival to event change) of object events."""
     privacy: PrivacyServices | None = None
     """The protected rendition and redacted ``latest.jpg`` (``None``: raw ``latest.jpg``, no rendition)."""
+    live: LiveFeed | None = None
+    """Receives every redacted rendition frame for live viewers (``None``: no live streams)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

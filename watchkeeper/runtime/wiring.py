@@ -44,6 +44,7 @@ from watchkeeper.media.s3 import S3ObjectStore, S3Settings
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.privacy.faces import FaceDetector, FaceModelError
 from watchkeeper.privacy.live import LiveOriginals
+from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PrivacyServices
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy
@@ -101,8 +102,9 @@ def build_analysis_services(config: WatchkeeperConfig) -> AnalysisServices:
     redactor = PersonBlur([names.index("person")] if "person" in names else [])
     cameras = [camera for camera in config.cameras if camera.enabled]
     privacy = build_privacy_services(config)
+    live = LiveFeed()
     if not detection.objects.enabled or not cameras:
-        return AnalysisServices(None, redactor, privacy=privacy)
+        return AnalysisServices(None, redactor, privacy=privacy, live=live)
     for camera in cameras:
         try:
             RuleEngine.for_camera(camera, FrameSize(640, 360), names)
@@ -110,7 +112,7 @@ def build_analysis_services(config: WatchkeeperConfig) -> AnalysisServices:
             raise AnalysisSetupError(f"camera {camera.id}: {err}") from err
     detector = build_detector(detection.detector)
     service = DetectorService(detector, SchedulerSettings(queue_depth=detection.objects.queue_depth))
-    return AnalysisServices(service, redactor, privacy=privacy)
+    return AnalysisServices(service, redactor, privacy=privacy, live=live)
 
 
 def build_privacy_services(config: WatchkeeperConfig) -> PrivacyServices:
@@ -412,6 +414,7 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         incidents=incidents,
         custody=custody,
         segment_files=files,
+        live_feed=analysis.live,
     )
     return Runtime(
         config=config,

@@ -24,10 +24,13 @@ import { ErrorBanner } from "./components/ErrorBanner";
 import { EventList } from "./components/EventList";
 import { IncidentPage } from "./components/IncidentPage";
 import { IncidentQueue } from "./components/IncidentQueue";
+import { LiveGrid } from "./components/LiveGrid";
 import { LiveView } from "./components/LiveView";
 import { MapView } from "./components/MapView";
 import { type Playback, RecordingPanel } from "./components/RecordingPanel";
 import { RetentionNote } from "./components/RetentionNote";
+import { ReviewPanel } from "./components/ReviewPanel";
+import { SearchPanel } from "./components/SearchPanel";
 import { splitPlaced } from "./lib/geo";
 import { INITIAL_INCIDENTS, OPEN_STATES, incidentsReducer } from "./lib/incidents";
 import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
@@ -273,6 +276,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     navigate(`/incident/${encodeURIComponent(id)}`);
   };
   const pageId = route.startsWith("/incident/") ? decodeURIComponent(route.slice("/incident/".length)) : null;
+  const view = viewOf(route);
   const pageRevision = incidents.items.find((item) => item.id === pageId)?.revision ?? null;
   const errorList = Object.entries(errors).map(([source, message]) => `${source}: ${message}`);
 
@@ -281,6 +285,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
       <header className="header">
         <h1>Watchkeeper</h1>
         <span className="muted small">{version ? `v${version}` : ""}</span>
+        <ViewNav current={view.name} />
         <RetentionNote />
         <ThemeToggle />
         <span className={`link link-${link}`} title={LINK_HELP[link]}>
@@ -307,7 +312,34 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         alerts={breakGlass}
         onDismiss={(grantId) => setBreakGlass((alerts) => alerts.filter((alert) => alert.grant_id !== grantId))}
       />
-      {pageId !== null ? (
+      {view.name === "live" ? (
+        <main className="view-main">
+          <LiveGrid
+            cameras={state.cameras}
+            focusId={view.cameraId}
+            onFocus={(id) => navigate(id ? `/live/${encodeURIComponent(id)}` : "/live")}
+          />
+        </main>
+      ) : view.name === "review" ? (
+        <main className="view-main">
+          <ReviewPanel
+            key={`${view.cameraId ?? ""}@${view.atMs ?? ""}`}
+            cameras={state.cameras}
+            initialCameraId={view.cameraId}
+            initialAtMs={view.atMs}
+          />
+        </main>
+      ) : view.name === "search" ? (
+        <main className="view-main">
+          <SearchPanel
+            cameras={state.cameras}
+            settings={mapSettings}
+            onOpenEvent={(event) =>
+              navigate(`/review/${encodeURIComponent(event.camera_id)}@${Date.parse(event.start)}`)
+            }
+          />
+        </main>
+      ) : pageId !== null ? (
         <main className="incident-main">
           <IncidentPage
             id={pageId}
@@ -410,6 +442,42 @@ function CameraPeek({ camera, events }: { camera: CameraOut | null; events: Even
       </ul>
       {events.length === 0 ? <p className="empty small">No recent events from this camera.</p> : null}
     </section>
+  );
+}
+
+type ViewName = "overview" | "live" | "review" | "search";
+
+interface View {
+  name: ViewName;
+  cameraId: string | null;
+  atMs: number | null;
+}
+
+/** `/live[/cam]`, `/review[/cam[@ms]]`, `/search`; anything else is the overview. */
+function viewOf(route: string): View {
+  const [, head = "", rest = ""] = /^\/([a-z]+)\/?(.*)$/.exec(route) ?? [];
+  if (head !== "live" && head !== "review" && head !== "search") return { name: "overview", cameraId: null, atMs: null };
+  const [camera = "", at = ""] = rest.split("@");
+  const atMs = at && /^\d+$/.test(at) ? Number(at) : null;
+  return { name: head, cameraId: camera ? decodeURIComponent(camera) : null, atMs };
+}
+
+const VIEWS: { name: ViewName; label: string; href: string }[] = [
+  { name: "overview", label: "Overview", href: "#/" },
+  { name: "live", label: "Live", href: "#/live" },
+  { name: "review", label: "Review", href: "#/review" },
+  { name: "search", label: "Search", href: "#/search" },
+];
+
+function ViewNav({ current }: { current: ViewName }) {
+  return (
+    <nav className="view-nav" aria-label="Views">
+      {VIEWS.map((item) => (
+        <a key={item.name} href={item.href} aria-current={item.name === current ? "page" : undefined} data-testid={`nav-${item.name}`}>
+          {item.label}
+        </a>
+      ))}
+    </nav>
   );
 }
 

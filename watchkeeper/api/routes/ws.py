@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 
 CLOSE_UNAUTHORIZED = 4401
+RECHECK_S = 30.0
+"""How often a live media stream authenticates its viewer again (a revoked session ends it)."""
 """Close code when credentials are missing or stop being valid."""
 CLOSE_BAD_REQUEST = 4400
 """Close code for a malformed ``since`` cursor."""

@@ -293,6 +293,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cameras/{camera_id}/live.mjpeg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Camera Live Mjpeg
+         * @description The camera's live protected view as MJPEG (``multipart/x-mixed-replace``): the fallback transport.
+         */
+        get: operations["getCameraLiveMjpeg"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cameras/{camera_id}/original/latest.jpg": {
         parameters: {
             query?: never;
@@ -949,6 +969,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Events
+         * @description Events of the cameras chosen by camera, site and map area, filtered by time, class, zone and more.
+         *
+         *     Also by rule, kind and incident type; newest first, each with its redacted snapshot URL where it has one.
+         */
+        get: operations["searchEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -1282,6 +1324,24 @@ export interface components {
              * @description Zone or line the rule watches.
              */
             zone?: string | null;
+        };
+        /**
+         * EventSearchOut
+         * @description Events found, newest first, and the cameras the search covered.
+         */
+        EventSearchOut: {
+            /**
+             * Camera Ids
+             * @description Cameras searched (after camera, site, area and rights).
+             */
+            camera_ids: string[];
+            /** Events */
+            events: components["schemas"]["EventOut"][];
+            /**
+             * Truncated
+             * @description More events matched than `limit`.
+             */
+            truncated: boolean;
         };
         /**
          * ExportIn
@@ -3391,6 +3451,73 @@ export interface operations {
                 };
             };
             /** @description Unacceptable range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getCameraLiveMjpeg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redacted JPEG pictures as they come (for an `<img>`), until the client leaves. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/x-mixed-replace; boundary=wkframe": unknown;
+                };
+            };
+            /** @description Refused by a rule of the domain */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5786,6 +5913,96 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionOut"];
+                };
+            };
+            /** @description Refused by a rule of the domain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    searchEvents: {
+        parameters: {
+            query?: {
+                /** @description Only these cameras (repeat the parameter). */
+                camera_id?: string[];
+                /** @description Only cameras of this site. */
+                site?: string | null;
+                /** @description Only events starting at or after (with zone). */
+                start?: string | null;
+                /** @description Only events starting before (with zone). */
+                end?: string | null;
+                /** @description Only these kinds (repeat the parameter). */
+                kind?: components["schemas"]["EventKind"][];
+                /** @description Only this object class. */
+                object_class?: string | null;
+                /** @description Only this zone or line. */
+                zone?: string | null;
+                /** @description Only this rule. */
+                rule?: string | null;
+                /** @description Only events attached to incidents of this type code. */
+                incident_type?: string | null;
+                /** @description Map area `south,west,north,east`: cameras placed inside it. */
+                bbox?: string | null;
+                /** @description Map area `lat,lon;lat,lon;...` (3+ points): cameras inside. */
+                polygon?: string | null;
+                /** @description At most this many, newest first. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventSearchOut"];
                 };
             };
             /** @description Refused by a rule of the domain */
