@@ -26,6 +26,7 @@ from watchkeeper.api.routes import (
     metrics,
     playback,
     recordings,
+    settings,
     tiles,
     users,
     webhooks,
@@ -75,6 +76,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
     install_auth_errors(app)
     incidents.install_incident_errors(app)
     install_custody_errors(app)
+    settings.install_settings_errors(app)
     for module in (
         health,
         auth,
@@ -89,6 +91,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         ws,
         grants,
         exports,
+        settings,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))
