@@ -95,6 +95,7 @@ class ConfigEditor:
         self._yaml = YAML(typ="rt")
         self._yaml.preserve_quotes = True
         self._yaml.width = 4096
+        self._yaml.indent(mapping=2, sequence=4, offset=2)
 
     @property
     def path(self) -> Path:
@@ -133,9 +134,9 @@ class ConfigEditor:
         """
         with self._lock:
             before = self._read_text()
-            document = self._load_text(before)
             prefix = ""
             try:
+                document = self._load_text(before)
                 prefix = change(document)
                 buffer = io.StringIO()
                 self._yaml.dump(document, buffer)
@@ -143,6 +144,8 @@ class ConfigEditor:
                 config = parse_config_text(
                     after, source=self._path.name, base_dir=self._path.absolute().parent
                 )
+            except ConfigEditRejected:
+                raise
             except ConfigError as err:
                 raise ConfigEditRejected(err.problems, prefix) from None
             backup = self._backup(before)
@@ -232,8 +235,22 @@ def merge_into(target: CommentedMap, values: dict[str, Any]) -> None:
         current = target.get(key)
         if isinstance(value, dict) and isinstance(current, CommentedMap):
             merge_into(current, value)
-        else:
+        elif isinstance(value, list) and isinstance(current, CommentedSeq) and len(value) == len(current):
+            _merge_list(current, value)
+        elif plain(current) != value or key not in target:
             target[key] = _to_yaml(value)
+
+
+def _merge_list(target: CommentedSeq, values: list[Any]) -> None:
+    """Update a list of the same length item by item, so unchanged items keep their comments and style."""
+    for index, value in enumerate(values):
+        current = target[index]
+        if isinstance(value, dict) and isinstance(current, CommentedMap):
+            merge_into(current, value)
+        elif isinstance(value, list) and isinstance(current, CommentedSeq) and len(value) == len(current):
+            _merge_list(current, value)
+        elif plain(current) != value:
+            target[index] = _to_yaml(value)
 
 
 def _to_yaml(value: object) -> object:
