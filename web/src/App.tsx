@@ -27,6 +27,8 @@ import { LiveView } from "./components/LiveView";
 import { MapView } from "./components/MapView";
 import { type Playback, RecordingPanel } from "./components/RecordingPanel";
 import { RetentionNote } from "./components/RetentionNote";
+import { SettingsPage } from "./components/Settings/SettingsPage";
+import { MANAGE_CONFIG, MANAGE_USERS } from "./api/settings";
 import { splitPlaced } from "./lib/geo";
 import { INITIAL_INCIDENTS, OPEN_STATES, incidentsReducer } from "./lib/incidents";
 import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
@@ -280,6 +282,11 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         <span className="muted small">{version ? `v${version}` : ""}</span>
         <RetentionNote />
         <ThemeToggle />
+        {user?.permissions.some((p) => p === MANAGE_CONFIG || p === MANAGE_USERS) ? (
+          <button type="button" className="logout" data-testid="settings-open" aria-current={route === "/settings" ? "page" : undefined} onClick={() => navigate("/settings")}>
+            Settings
+          </button>
+        ) : null}
         <span className={`link link-${link}`} title={LINK_HELP[link]}>
           <span className="dot" aria-hidden="true" />
           <span data-testid="ws-state" data-state={link}>
@@ -300,7 +307,11 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         ) : null}
       </header>
       <ErrorBanner errors={errorList} />
-      {pageId !== null ? (
+      {route === "/settings" && user ? (
+        <main className="settings-main">
+          <SettingsPage permissions={user.permissions} me={me} onBack={() => navigate("/")} />
+        </main>
+      ) : pageId !== null ? (
         <main className="incident-main">
           <IncidentPage
             id={pageId}
