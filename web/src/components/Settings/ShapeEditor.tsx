@@ -69,7 +69,7 @@ export function ShapeEditor({ cameraId, shapes, onChange, error }: ShapeEditorPr
           </button>
         ))}
         <label className="small">
-          Name{" "}
+          Shape name{" "}
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder={nextName(tool, shapes)} data-testid="shape-name" />
         </label>
         <button type="button" className="btn" disabled={!isComplete(tool, draft.length)} onClick={() => finish()} data-testid="shape-finish">
