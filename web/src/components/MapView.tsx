@@ -53,14 +53,15 @@ function cameraIcon(camera: CameraOut, selected: boolean, compact: boolean): L.D
   });
 }
 
-function incidentIcon(incident: QueueItem): L.DivIcon {
+function incidentIcon(incident: QueueItem, count = 1): L.DivIcon {
   return L.divIcon({
     className: `incident-pin prio-${incident.priority} istate-${incident.state}`,
     iconSize: [28, 28],
     iconAnchor: [14, 28],
     html:
       `<span class="pin-body" data-testid="map-incident" data-incident-id="${escapeHtml(incident.id)}" ` +
-      `data-priority="${incident.priority}"><span>!</span></span>`,
+      `data-priority="${incident.priority}" data-count="${count}"><span>!</span></span>` +
+      (count > 1 ? `<span class="pin-count" aria-hidden="true">${count}</span>` : ""),
   });
 }
 
@@ -228,12 +229,22 @@ export function MapView({
     const state = layers.current;
     if (!state) return;
     state.incidents.clearLayers();
+    // One pin per place (the most urgent incident there, the queue's order), with how many more are
+    // there: 1,000 open incidents at 100 cameras draw 100 pins, not 1,000 pulsing ones.
+    const byPlace = new Map<string, { incident: QueueItem; point: L.LatLngExpression; count: number }>();
     for (const incident of incidents) {
       const point = incidentPoint(incident, cameras);
       if (!point) continue;
+      const key = String(point);
+      const found = byPlace.get(key);
+      if (found) found.count += 1;
+      else byPlace.set(key, { incident, point, count: 1 });
+    }
+    for (const { incident, point, count } of byPlace.values()) {
+      const more = count > 1 ? ` (+${count - 1} more here)` : "";
       const marker = L.marker(point, {
-        icon: incidentIcon(incident),
-        title: `${PRIORITY_LABELS[incident.priority]} · ${STATE_LABELS[incident.state]}: ${incident.title}`,
+        icon: incidentIcon(incident, count),
+        title: `${PRIORITY_LABELS[incident.priority]} · ${STATE_LABELS[incident.state]}: ${incident.title}${more}`,
         alt: `Incident ${incident.title}`,
         keyboard: true,
         zIndexOffset: 1000,
