@@ -9,7 +9,7 @@ import L from "leaflet";
 import "leaflet.markercluster";
 import "leaflet/dist/leaflet.css";
 import "leaflet.markercluster/dist/MarkerCluster.css";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 
 import type { CameraOut, MapSettingsOut } from "../api/client";
 import { type LatLon, fovCone, incidentPoint } from "../lib/geo";
@@ -34,6 +34,17 @@ export interface MapViewProps {
   onIncidentClick?: (incidentId: string) => void;
   /** Smaller map without the camera markers' labels (the incident page). */
   compact?: boolean;
+}
+
+function cameraSignature(camera: CameraOut): string {
+  const p = camera.position;
+  const where = p ? `${p.lat},${p.lon},${p.heading_deg},${p.fov_deg},${p.floor}` : "-";
+  return `${camera.id}|${camera.name}|${camera.status.state}|${where}`;
+}
+
+function incidentSignature(incident: QueueItem): string {
+  const where = `${incident.lat},${incident.lon},${incident.camera_ids.join(",")}`;
+  return `${incident.id}|${incident.priority}|${incident.state}|${incident.title}|${where}`;
 }
 
 function escapeHtml(text: string): string {
@@ -192,10 +203,18 @@ export function MapView({
     };
   }, [template, attribution, maxZoom]);
 
+  // The polls hand over new arrays every few seconds: rebuild the layers only when what they draw changed
+  // (100 cameras and 1,000 incidents otherwise re-create every marker on every poll).
+  const latest = useRef({ cameras, incidents });
+  latest.current = { cameras, incidents };
+  const cameraKey = useMemo(() => cameras.map(cameraSignature).join(";"), [cameras]);
+  const incidentKey = useMemo(() => incidents.map(incidentSignature).join(";"), [incidents]);
+
   // Cameras and their cones.
   useEffect(() => {
     const state = layers.current;
     if (!state) return;
+    const { cameras } = latest.current;
     state.cameras.clearLayers();
     state.cones.clearLayers();
     state.coneByCamera.clear();
@@ -222,12 +241,13 @@ export function MapView({
       state.fitted = true;
       state.map.fitBounds(L.latLngBounds(points), { maxZoom: FIT_MAX_ZOOM, padding: [40, 40], animate: false });
     }
-  }, [cameras, selectedCameraId, compact, focus]);
+  }, [cameraKey, selectedCameraId, compact, focus]);
 
   // Incident pins.
   useEffect(() => {
     const state = layers.current;
     if (!state) return;
+    const { cameras, incidents } = latest.current;
     state.incidents.clearLayers();
     // One pin per place (the most urgent incident there, the queue's order), with how many more are
     // there: 1,000 open incidents at 100 cameras draw 100 pins, not 1,000 pulsing ones.
@@ -252,7 +272,7 @@ export function MapView({
       marker.on("click", () => handlers.current.onIncidentClick?.(incident.id));
       state.incidents.addLayer(marker);
     }
-  }, [incidents, cameras]);
+  }, [incidentKey, cameraKey]);
 
   // Centre on the focus point (the incident page).
   const focusLat = focus?.[0] ?? null;
