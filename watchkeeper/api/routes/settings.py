@@ -88,7 +88,7 @@ def _list(value: object) -> list[object]:
 @router.post(
     "/api/settings/cameras", operation_id="createCameraSettings", status_code=201, responses=REJECTED_RESPONSE
 )
-def create_camera(body: CameraBody, request: Request, context: ContextDep, admin: ConfigAdmin) -> ChangeOut:
+def create_camera(body: CameraBody, request: Request, admin: ConfigAdmin) -> ChangeOut:
     """Add a camera; it starts recording at once when the runtime can apply it."""
     name = str(body.get("id", ""))
     return _edit(request, admin, f"camera {name} added", put_camera(None, dict(body)), camera_id=name)
@@ -97,9 +97,7 @@ def create_camera(body: CameraBody, request: Request, context: ContextDep, admin
 @router.put(
     "/api/settings/cameras/{camera_id}", operation_id="updateCameraSettings", responses=REJECTED_RESPONSE
 )
-def update_camera(
-    camera_id: str, body: CameraBody, request: Request, context: ContextDep, admin: ConfigAdmin
-) -> ChangeOut:
+def update_camera(camera_id: str, body: CameraBody, request: Request, admin: ConfigAdmin) -> ChangeOut:
     """Replace a camera's settings (inputs, position, zones, masks, rules); its worker restarts."""
     change = put_camera(camera_id, dict(body))
     return _edit(request, admin, f"camera {camera_id} updated", change, camera_id=camera_id)
@@ -108,9 +106,7 @@ def update_camera(
 @router.put(
     "/api/settings/cameras/{camera_id}/enabled", operation_id="setCameraEnabled", responses=REJECTED_RESPONSE
 )
-def set_enabled(
-    camera_id: str, body: EnabledIn, request: Request, context: ContextDep, admin: ConfigAdmin
-) -> ChangeOut:
+def set_enabled(camera_id: str, body: EnabledIn, request: Request, admin: ConfigAdmin) -> ChangeOut:
     """Turn a camera on or off (a disabled camera is neither recorded nor analysed)."""
     summary = f"camera {camera_id} {'enabled' if body.enabled else 'disabled'}"
     return _edit(request, admin, summary, set_camera_enabled(camera_id, body.enabled), camera_id=camera_id)
@@ -119,23 +115,19 @@ def set_enabled(
 @router.post(
     "/api/settings/sites", operation_id="createSiteSettings", status_code=201, responses=REJECTED_RESPONSE
 )
-def create_site(body: CameraBody, request: Request, context: ContextDep, admin: ConfigAdmin) -> ChangeOut:
+def create_site(body: CameraBody, request: Request, admin: ConfigAdmin) -> ChangeOut:
     """Add a site."""
     return _edit(request, admin, f"site {body.get('id', '')} added", put_site(None, dict(body)))
 
 
 @router.put("/api/settings/sites/{site_id}", operation_id="updateSiteSettings", responses=REJECTED_RESPONSE)
-def update_site(
-    site_id: str, body: CameraBody, request: Request, context: ContextDep, admin: ConfigAdmin
-) -> ChangeOut:
+def update_site(site_id: str, body: CameraBody, request: Request, admin: ConfigAdmin) -> ChangeOut:
     """Rename a site."""
     return _edit(request, admin, f"site {site_id} updated", put_site(site_id, dict(body)))
 
 
 @router.put("/api/settings/retention", operation_id="setRetentionSettings", responses=REJECTED_RESPONSE)
-def update_retention(
-    body: RetentionSettings, request: Request, context: ContextDep, admin: ConfigAdmin
-) -> ChangeOut:
+def update_retention(body: RetentionSettings, request: Request, admin: ConfigAdmin) -> ChangeOut:
     """Change how many days footage (and event footage) is kept."""
     summary = f"retention {body.retain_days} days, events {body.event_retain_days} days"
     return _edit(request, admin, summary, set_retention(body.retain_days, body.event_retain_days))

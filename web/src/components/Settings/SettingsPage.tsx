@@ -114,7 +114,8 @@ export function SettingsPage({ permissions, me, onBack }: SettingsPageProps) {
           {error}
         </p>
       ) : null}
-      {section === "users" ? <UsersPanel me={me} /> : null}
+      {sections.length === 0 ? <p className="empty">Your roles do not allow changing settings.</p> : null}
+      {section === "users" && sections.includes("users") ? <UsersPanel me={me} /> : null}
       {section !== "users" && canConfig && !settings && !error ? <p className="empty">Loading settings…</p> : null}
       {settings && section === "cameras" ? (
         <section className="panel settings-section" aria-labelledby="cameras-title" data-testid="settings-cameras">
