@@ -30,6 +30,7 @@ from watchkeeper.api.live import LiveHub, StatusBoard
 from watchkeeper.api.policy import route_policies
 from watchkeeper.auth.models import RoleGrant
 from watchkeeper.bus.local import LocalBus
+from watchkeeper.config.editor import ConfigEditor
 from watchkeeper.config.server import RateLimitConfig, ServerConfig
 from watchkeeper.domain import Camera, CameraId, Event, EventKind, Segment, Site, SiteId
 from watchkeeper.storage.factory import open_store
@@ -118,6 +119,15 @@ EXPECTED: dict[str, str | frozenset[str]] = {
     "getExport": _EXPORTERS,
     "downloadExport": _EXPORTERS,
     "releaseExport": frozenset({"operator", "investigator", "admin"}),
+    # Settings: editing the configuration file (config.manage, a global permission).
+    "getSettings": GLOBAL,
+    "createCameraSettings": GLOBAL,
+    "updateCameraSettings": GLOBAL,
+    "setCameraEnabled": GLOBAL,
+    "createSiteSettings": GLOBAL,
+    "updateSiteSettings": GLOBAL,
+    "setRetentionSettings": GLOBAL,
+    "probeStream": GLOBAL,
 }
 
 _unique = itertools.count()
@@ -137,6 +147,9 @@ def _bodies() -> dict[str, Callable[[], dict[str, Any]]]:
             "reason": "matrix test request",
         },
         "approveUnmask": lambda: {"note": ""},
+        "setCameraEnabled": lambda: {"enabled": True},
+        "setRetentionSettings": lambda: {"retain_days": 7, "event_retain_days": 14},
+        "probeStream": lambda: {"url": "rtsp://127.0.0.1:9/none"},
         "refuseUnmask": lambda: {"note": ""},
         "breakGlass": lambda: {"camera_ids": ["a1"], "reason": "matrix test emergency"},
         "createExport": lambda: {
@@ -156,6 +169,12 @@ class Seeded:
     store: Store
     headers: dict[str, dict[str, str]]
     targets: dict[str, dict[str, str]]
+
+
+def _settings_file(folder: Path) -> Path:
+    path = folder / "watchkeeper.yaml"
+    path.write_text("sites:\n  - id: site-a\n    name: Site A\n")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +211,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         passwords=fast_passwords(),
         incidents=incident_service(store, T0),
         custody=custody_services(store, folder),
+        config_editor=ConfigEditor(_settings_file(folder)),
     )
     assert context.incidents is not None
     targets = {
@@ -239,6 +259,7 @@ def _fill(path: str, operation: dict[str, Any], target: dict[str, str]) -> tuple
         "y": "0",
         "grant_id": "grt-none",
         "export_id": "exp-none",
+        "site_id": "site-a",
         "start": T0.isoformat(),
         "end": (T0 + timedelta(seconds=20)).isoformat(),
     }

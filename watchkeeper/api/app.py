@@ -29,6 +29,7 @@ from watchkeeper.api.routes import (
     playback,
     recordings,
     search,
+    settings,
     tiles,
     users,
     webhooks,
@@ -79,6 +80,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
     install_auth_errors(app)
     incidents.install_incident_errors(app)
     install_custody_errors(app)
+    settings.install_settings_errors(app)
     for module in (
         health,
         auth,
@@ -96,6 +98,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         live_originals,
         live_stream,
         search,
+        settings,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))

@@ -10,6 +10,8 @@ from watchkeeper.api.live import LiveHub, StatusBoard, ViewThrottle
 from watchkeeper.auth.passwords import Passwords
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.config.auth import AuthConfig
+from watchkeeper.config.editor import ConfigEditor
+from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.incidents.service import IncidentService
 from watchkeeper.media.protocol import SegmentFiles
 from watchkeeper.privacy.live_feed import LiveFeed
@@ -51,3 +53,8 @@ class AppContext:
 
     live_feed: LiveFeed | None = None
     """Redacted live frames of the cameras this process runs (``None``: the live stream routes answer 404)."""
+    config_editor: ConfigEditor | None = None
+    """Edits the configuration file (the console's settings pages); None: the settings routes answer 503."""
+    on_config_change: Callable[[WatchkeeperConfig, str | None], None] | None = None
+    """Applies a written configuration change live: the new configuration and the edited camera's id
+    (None when no camera changed). Set by the runtime; None: changes apply at the next restart."""

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     """Create, change and delete users and their role grants (global only)."""
     VIEW_METRICS = "system.metrics"
     """Read the Prometheus metrics of the server (global only)."""
+    MANAGE_CONFIG = "config.manage"
+    """Edit the configuration from the console: cameras, sites, retention (global only)."""
     MANAGE_INTEGRATIONS = "integrations.manage"
     """See outbound webhook deliveries and dead letters, and retry them (global only)."""
     VIEW_INCIDENTS = "incidents.view"
@@ -41,7 +43,12 @@ class Permission(StrEnum):
 
 
 GLOBAL_PERMISSIONS = frozenset(
-    {Permission.MANAGE_USERS, Permission.VIEW_METRICS, Permission.MANAGE_INTEGRATIONS}
+    {
+        Permission.MANAGE_USERS,
+        Permission.VIEW_METRICS,
+        Permission.MANAGE_INTEGRATIONS,
+        Permission.MANAGE_CONFIG,
+    }
 )
 """Permissions that concern the whole installation: only a grant with no site/camera scope gives them."""
 

@@ -116,15 +116,15 @@ def serve(
     """Record and analyse the configured cameras and serve the console and API."""
     _setup_logs(debug, log_format)
     loaded = _guard(debug, lambda: load_config(config))
-    _guard(debug, lambda: _run_server(loaded, host, port))
+    _guard(debug, lambda: _run_server(loaded, host, port, config))
 
 
-def _run_server(config: WatchkeeperConfig, host: str | None, port: int | None) -> None:
+def _run_server(config: WatchkeeperConfig, host: str | None, port: int | None, path: Path | None) -> None:
     from watchkeeper.runtime.server import bind_socket, serve
 
     sock = bind_socket(host or config.server.host, port or config.server.port)
     with contextlib.closing(sock):
-        asyncio.run(serve(config, sock))
+        asyncio.run(serve(config, sock, config_path=path))
 
 
 @app.command()
@@ -156,7 +156,7 @@ def demo(
     with _guard(debug, lambda: _simulated_cameras(len(loaded.cameras) or 4, port, footage)):
         url = f"http://{loaded.server.host}:{loaded.server.port}/"
         _err().print(f"\n[bold]Watchkeeper demo[/] is starting: open [bold cyan]{url}[/] (Ctrl+C stops)\n")
-        _guard(debug, lambda: _run_server(loaded, None, None))
+        _guard(debug, lambda: _run_server(loaded, None, None, None))
 
 
 def _simulated_cameras(count: int, port: int, footage: Path) -> contextlib.AbstractContextManager[None]:

@@ -10,12 +10,14 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from watchkeeper.api.app import create_app
+from watchkeeper.config.editor import ConfigEditor
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.server import ServerConfig
 from watchkeeper.domain import WatchkeeperError
@@ -119,10 +121,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(config: WatchkeeperConfig, sock: socket.socket, static_dir: Path | None = None) -> None:
-    """Run until cancelled or interrupted (Ctrl-C / SIGTERM)."""
+async def serve(
+    config: WatchkeeperConfig,
+    sock: socket.socket,
+    static_dir: Path | None = None,
+    config_path: Path | None = None,
+) -> None:
+    """Run until cancelled or interrupted (Ctrl-C / SIGTERM).
+
+    With ``config_path`` the console's settings pages edit that file and the runtime applies edits live.
+    """
     check_tls(config.server)
     runtime = await build_runtime(config, static_dir=static_dir)
+    if config_path is not None:
+        runtime.context = replace(
+            runtime.context,
+            config_editor=ConfigEditor(config_path),
+            on_config_change=runtime.apply_config_change,
+        )
     app = create_app(runtime.context, config.server)
     server = GracefulServer(uvicorn_config(app, config.server))
     runtime.start_workers(asyncio.get_running_loop())

@@ -331,6 +331,37 @@ class Runtime:
         if self.anchor_loop is not None:
             self.anchor_loop.stop()
 
+    # --- settings edits (console) -------------------------------------------------------------------
+    def apply_config_change(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
+        """Apply a configuration edit live (``AppContext.on_config_change``; blocking, run from a thread).
+
+        Retention takes the new days on its next pass; the edited camera's worker stops, and starts again
+        under the new settings when the camera exists and is enabled.
+        """
+        self.config = config
+        if self.retention is not None:
+            self.retention.policy = RetentionPolicy.from_config(config.recording, config.cameras)
+        if camera_id is None:
+            return
+        for worker in [worker for worker in self.workers if worker.camera_id == camera_id]:
+            worker.stop()
+            self.workers.remove(worker)
+        camera = config.camera(camera_id)
+        if camera is None or not camera.enabled or self.loop is None:
+            return
+        callbacks = worker_callbacks(self.store, ThreadBridge(self.loop, self.bus))
+        if self.retention is not None:
+            callbacks = replace(callbacks, on_disk_full=self.retention.free_space)
+        settings = WorkerSettings(
+            camera, config.recording, config.detection, self.context.media_root, analysis=self.analysis
+        )
+        sealer = segment_finisher(self.context.custody, config)
+        if sealer is not None:
+            settings = replace(settings, finisher=sealer.finisher(CameraId(camera.id)))
+        worker = CameraWorker(settings, callbacks)
+        self.workers.append(worker)
+        worker.start()
+
 
 def build_incidents(
     config: WatchkeeperConfig, store: Store, bus: Bus, loop: asyncio.AbstractEventLoop

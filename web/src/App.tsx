@@ -31,6 +31,8 @@ import { type Playback, RecordingPanel } from "./components/RecordingPanel";
 import { RetentionNote } from "./components/RetentionNote";
 import { ReviewPanel } from "./components/ReviewPanel";
 import { SearchPanel } from "./components/SearchPanel";
+import { SettingsPage } from "./components/Settings/SettingsPage";
+import { MANAGE_CONFIG, MANAGE_USERS } from "./api/settings";
 import { splitPlaced } from "./lib/geo";
 import { INITIAL_INCIDENTS, OPEN_STATES, incidentsReducer } from "./lib/incidents";
 import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
@@ -288,6 +290,11 @@ export function App({ user = null, onLogout }: AppProps = {}) {
         <ViewNav current={view.name} />
         <RetentionNote />
         <ThemeToggle />
+        {user?.permissions.some((p) => p === MANAGE_CONFIG || p === MANAGE_USERS) ? (
+          <button type="button" className="logout" data-testid="settings-open" aria-current={route === "/settings" ? "page" : undefined} onClick={() => navigate("/settings")}>
+            Settings
+          </button>
+        ) : null}
         <span className={`link link-${link}`} title={LINK_HELP[link]}>
           <span className="dot" aria-hidden="true" />
           <span data-testid="ws-state" data-state={link}>
@@ -338,6 +345,10 @@ export function App({ user = null, onLogout }: AppProps = {}) {
               navigate(`/review/${encodeURIComponent(event.camera_id)}@${Date.parse(event.start)}`)
             }
           />
+        </main>
+      ) : route === "/settings" && user ? (
+        <main className="settings-main">
+          <SettingsPage permissions={user.permissions} me={me} onBack={() => navigate("/")} />
         </main>
       ) : pageId !== null ? (
         <main className="incident-main">

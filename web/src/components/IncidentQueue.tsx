@@ -10,6 +10,9 @@ import { type QueueItem, formatAge } from "../lib/incidents";
 import type { IncidentOps } from "../lib/useIncidentOps";
 import { ActionButtons, IncidentStateBadge, NoteForm, PriorityBadge, SopChecklist } from "./IncidentControls";
 
+/** Rows rendered at first (the most urgent); "Show more" adds as many again. Keeps 1,000 open incidents fast. */
+export const QUEUE_PAGE = 50;
+
 export interface IncidentQueueProps {
   items: QueueItem[];
   loaded: boolean;
@@ -81,6 +84,8 @@ export function IncidentQueue({ items, loaded, fresh, cameraNames, me, ops, onOp
   const [activeId, setActiveId] = useState<string | null>(null);
   const [expandedId, setExpandedId] = useState<string | null>(null);
   const [sound, setSound] = useState(false);
+  const [shown, setShown] = useState(QUEUE_PAGE);
+  const visible = items.length > shown ? items.slice(0, shown) : items;
   const rows = useRef(new Map<string, HTMLLIElement>());
   const heard = useRef(fresh.length);
 
@@ -99,9 +104,9 @@ export function IncidentQueue({ items, loaded, fresh, cameraNames, me, ops, onOp
   const onKeyDown = (event: KeyboardEvent<HTMLOListElement>) => {
     if (!active || event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
     if (event.target instanceof HTMLSelectElement || event.altKey || event.ctrlKey || event.metaKey) return;
-    const index = items.findIndex((item) => item.id === active.id);
+    const index = visible.findIndex((item) => item.id === active.id);
     const go = (to: number) => {
-      const target = items[Math.max(0, Math.min(items.length - 1, to))];
+      const target = visible[Math.max(0, Math.min(visible.length - 1, to))];
       if (target) focusRow(target.id);
     };
     const keys: Record<string, () => void> = {
@@ -110,7 +115,7 @@ export function IncidentQueue({ items, loaded, fresh, cameraNames, me, ops, onOp
       ArrowUp: () => go(index - 1),
       k: () => go(index - 1),
       Home: () => go(0),
-      End: () => go(items.length - 1),
+      End: () => go(visible.length - 1),
       Enter: () => onOpen(active.id),
       a: () => {
         if (active.allowed_actions.includes("acknowledge")) void ops.act(active.id, "acknowledge");
@@ -149,7 +154,7 @@ export function IncidentQueue({ items, loaded, fresh, cameraNames, me, ops, onOp
         </p>
       ) : null}
       <ol className="list queue" data-testid="incident-queue" aria-describedby="queue-keys" onKeyDown={onKeyDown}>
-        {items.map((item) => {
+        {visible.map((item) => {
           const isActive = item.id === active?.id;
           const isFresh = fresh.includes(item.id);
           const cameras = item.camera_ids.map((id) => cameraNames.get(id) ?? id).join(", ");
@@ -223,6 +228,11 @@ export function IncidentQueue({ items, loaded, fresh, cameraNames, me, ops, onOp
           );
         })}
       </ol>
+      {items.length > visible.length ? (
+        <button type="button" className="btn queue-more" data-testid="queue-more" onClick={() => setShown((n) => n + QUEUE_PAGE)}>
+          Show {Math.min(QUEUE_PAGE, items.length - visible.length)} more ({items.length - visible.length} not shown)
+        </button>
+      ) : null}
       {items.length === 0 ? (
         <p className="empty">{loaded ? "No open incidents." : "Loading incidents…"}</p>
       ) : null}

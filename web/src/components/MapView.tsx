@@ -9,7 +9,7 @@ import L from "leaflet";
 import "leaflet.markercluster";
 import "leaflet/dist/leaflet.css";
 import "leaflet.markercluster/dist/MarkerCluster.css";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 
 import type { CameraOut, MapSettingsOut } from "../api/client";
 import { type LatLon, fovCone, incidentPoint } from "../lib/geo";
@@ -36,6 +36,17 @@ export interface MapViewProps {
   compact?: boolean;
 }
 
+function cameraSignature(camera: CameraOut): string {
+  const p = camera.position;
+  const where = p ? `${p.lat},${p.lon},${p.heading_deg},${p.fov_deg},${p.floor}` : "-";
+  return `${camera.id}|${camera.name}|${camera.status.state}|${where}`;
+}
+
+function incidentSignature(incident: QueueItem): string {
+  const where = `${incident.lat},${incident.lon},${incident.camera_ids.join(",")}`;
+  return `${incident.id}|${incident.priority}|${incident.state}|${incident.title}|${where}`;
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -53,14 +64,15 @@ function cameraIcon(camera: CameraOut, selected: boolean, compact: boolean): L.D
   });
 }
 
-function incidentIcon(incident: QueueItem): L.DivIcon {
+function incidentIcon(incident: QueueItem, count = 1): L.DivIcon {
   return L.divIcon({
     className: `incident-pin prio-${incident.priority} istate-${incident.state}`,
     iconSize: [28, 28],
     iconAnchor: [14, 28],
     html:
       `<span class="pin-body" data-testid="map-incident" data-incident-id="${escapeHtml(incident.id)}" ` +
-      `data-priority="${incident.priority}"><span>!</span></span>`,
+      `data-priority="${incident.priority}" data-count="${count}"><span>!</span></span>` +
+      (count > 1 ? `<span class="pin-count" aria-hidden="true">${count}</span>` : ""),
   });
 }
 
@@ -191,10 +203,18 @@ export function MapView({
     };
   }, [template, attribution, maxZoom]);
 
+  // The polls hand over new arrays every few seconds: rebuild the layers only when what they draw changed
+  // (100 cameras and 1,000 incidents otherwise re-create every marker on every poll).
+  const latest = useRef({ cameras, incidents });
+  latest.current = { cameras, incidents };
+  const cameraKey = useMemo(() => cameras.map(cameraSignature).join(";"), [cameras]);
+  const incidentKey = useMemo(() => incidents.map(incidentSignature).join(";"), [incidents]);
+
   // Cameras and their cones.
   useEffect(() => {
     const state = layers.current;
     if (!state) return;
+    const { cameras } = latest.current;
     state.cameras.clearLayers();
     state.cones.clearLayers();
     state.coneByCamera.clear();
@@ -221,19 +241,30 @@ export function MapView({
       state.fitted = true;
       state.map.fitBounds(L.latLngBounds(points), { maxZoom: FIT_MAX_ZOOM, padding: [40, 40], animate: false });
     }
-  }, [cameras, selectedCameraId, compact, focus]);
+  }, [cameraKey, selectedCameraId, compact, focus]);
 
   // Incident pins.
   useEffect(() => {
     const state = layers.current;
     if (!state) return;
+    const { cameras, incidents } = latest.current;
     state.incidents.clearLayers();
+    // One pin per place (the most urgent incident there, the queue's order), with how many more are
+    // there: 1,000 open incidents at 100 cameras draw 100 pins, not 1,000 pulsing ones.
+    const byPlace = new Map<string, { incident: QueueItem; point: L.LatLngExpression; count: number }>();
     for (const incident of incidents) {
       const point = incidentPoint(incident, cameras);
       if (!point) continue;
+      const key = String(point);
+      const found = byPlace.get(key);
+      if (found) found.count += 1;
+      else byPlace.set(key, { incident, point, count: 1 });
+    }
+    for (const { incident, point, count } of byPlace.values()) {
+      const more = count > 1 ? ` (+${count - 1} more here)` : "";
       const marker = L.marker(point, {
-        icon: incidentIcon(incident),
-        title: `${PRIORITY_LABELS[incident.priority]} · ${STATE_LABELS[incident.state]}: ${incident.title}`,
+        icon: incidentIcon(incident, count),
+        title: `${PRIORITY_LABELS[incident.priority]} · ${STATE_LABELS[incident.state]}: ${incident.title}${more}`,
         alt: `Incident ${incident.title}`,
         keyboard: true,
         zIndexOffset: 1000,
@@ -241,7 +272,7 @@ export function MapView({
       marker.on("click", () => handlers.current.onIncidentClick?.(incident.id));
       state.incidents.addLayer(marker);
     }
-  }, [incidents, cameras]);
+  }, [incidentKey, cameraKey]);
 
   // Centre on the focus point (the incident page).
   const focusLat = focus?.[0] ?? null;
