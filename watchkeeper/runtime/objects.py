@@ -108,6 +108,7 @@ class ObjectAnalysis:
                 padding=objects.region_padding,
                 max_regions=objects.max_regions,
                 full_frame_interval_s=objects.full_frame_interval_s,
+                idle_full_frame_interval_s=objects.idle_full_frame_interval_s,
             )
         )
         names = list(self._service.class_names)
