@@ -119,7 +119,12 @@ class MotionAnalysis:
             for tampered in self._tamper.update(grey, at):
                 self._on_event(tampered)
         if self._objects is not None:
-            self._objects.plan(self._detector.mask, at)
+            mask = self._detector.mask
+            if mask is not None:
+                height, width = mask.shape
+                for region in self._objects.take_empty_regions():
+                    self._detector.absorb(*region.to_pixels(width, height))
+            self._objects.plan(mask, at)
 
     def disconnected(self) -> None:
         """Close ongoing events when the camera drops out."""
