@@ -25,6 +25,9 @@ on every analysed frame: the baseline). Prints a table and, as the LAST line, JS
   because it was busy.
 - ``dropped_segments``: holes > 1 s between consecutive recorded segments of a camera (+1 per camera with
   none).
+- ``cpu_percent_by_stage`` (in the details line): the same CPU split by the thread that spent it, from
+  ``/proc/self/task``: record inputs (demux + remux), detect inputs (demux, decode, motion, frame
+  conversion), the detector thread (ONNX Runtime, tracker, rules, snapshots), native threads, the rest.
 
 Usage: python benchmarks/pipeline.py [--cameras 16] [--seconds 60] [--skip-baseline]
 """
@@ -195,6 +198,38 @@ def open_index(folder: Path, cameras: int) -> Any:
     return store
 
 
+STAGES = {
+    "0": "record input (demux + remux)",
+    "1": "detect input (demux, decode, motion, frame conversion)",
+}
+
+
+def stage_of(name: str) -> str:
+    """The pipeline stage a thread of this process works for, from its Python thread name."""
+    if name.startswith("camera-"):
+        return STAGES.get(name.rsplit("-", 1)[-1], "camera input")
+    if name.startswith("detector-"):
+        return "detector (ONNX Runtime, tracker, rules, snapshots)"
+    if name == "native":
+        return "native threads (ONNX Runtime pool, FFmpeg)"
+    return "other (bus, SQLite writer, benchmark)"
+
+
+def cpu_by_stage() -> dict[str, float]:
+    """CPU seconds (user + system) of this process's live threads, summed per pipeline stage."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    totals: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        stage = stage_of(names.get(int(task.name), "native"))
+        totals[stage] = totals.get(stage, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
 def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(np.array(values) * 1000.0, q)), 1) if values else None
 
@@ -231,11 +266,13 @@ def run(args: argparse.Namespace, port: int, footage: ActivityFootage, gating: b
         worker.start()
     time.sleep(WARMUP_S)
     before = service.stats()
+    stages0 = cpu_by_stage()
     cpu0, wall0 = time.process_time(), time.monotonic()
     probe.window = (time.time(), float("inf"))
     time.sleep(args.seconds)
     probe.window = (probe.window[0], time.time())
     cpu_s, wall_s = time.process_time() - cpu0, time.monotonic() - wall0
+    stages1 = cpu_by_stage()
     after = service.stats()
     time.sleep(2.0)  # events on frames of the window still in the pipeline
     for worker in workers:
@@ -270,6 +307,10 @@ def run(args: argparse.Namespace, port: int, footage: ActivityFootage, gating: b
         "receive_lag_ms_p50": percentile(lags, 50),
         "receive_lag_ms_p95": percentile(lags, 95),
         "detector_runs_per_s": round((after.completed - before.completed) / wall_s, 2),
+        "cpu_percent_by_stage": {
+            stage: round(100.0 * (stages1[stage] - stages0.get(stage, 0.0)) / wall_s, 1)
+            for stage in sorted(stages1)
+        },
     }
     return result | {"details": details}
 

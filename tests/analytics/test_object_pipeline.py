@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -18,6 +18,7 @@ from watchkeeper.config.detection import DetectionConfig
 from watchkeeper.domain import EventKind
 from watchkeeper.events.motion import EventChange, EventChangeKind
 from watchkeeper.privacy import PersonBlur
+from watchkeeper.runtime.analysis import MotionAnalysis
 from watchkeeper.runtime.objects import AnalysisServices, ObjectAnalysis
 
 CAMERA = CameraConfig.model_validate(
@@ -117,3 +118,28 @@ def test_stationary_objects_keep_their_events_open_without_detection(
     assert sum(c.event.end is not None and c.event.end >= last - timedelta(seconds=1) for c in ended) >= 1, (
         "a standing person's event stays open until the camera closes"
     )
+
+
+def test_motion_where_the_detector_finds_nothing_is_absorbed_and_not_detected_again(
+    detector: OnnxDetector, tmp_path: Path
+) -> None:
+    # a grey wall; at 1 s a grey square appears and stays (a shadow, a ghost of something gone): motion
+    # that the running average would report for seconds, each analysed frame asking the detector again
+    config = DetectionConfig.model_validate({"width": 384, "objects": {"full_frame_interval_s": 0}})
+    service = DetectorService(detector)
+    objects = ObjectAnalysis(
+        CAMERA, config, AnalysisServices(service, PersonBlur()), EventSnapshotStore(tmp_path), lambda c: None
+    )
+    analysis = MotionAnalysis(CAMERA_ID, config, lambda change: None, objects)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for index in range(25):  # 5 s at 5 frames/s
+        rgb = np.full((216, 384, 3), 90, np.uint8)
+        if index >= 5:
+            rgb[60:140, 100:200] = 160
+        grey = np.ascontiguousarray(rgb[::2, ::2, 0])  # 192x108 analysis grey
+        at = start + timedelta(seconds=index / 5)
+        analysis.frame(grey, at)
+        if objects.due(at):
+            objects.submit(rgb, at)
+            assert service.run_once()
+    assert service.stats().completed == 1, "one look at the new square, then it is background"

@@ -100,6 +100,38 @@ def test_selector_checks_the_full_frame_periodically_and_otherwise_follows_motio
     assert selector.plan(still, T0 + timedelta(seconds=10)).full_frame_check
 
 
+def _checks(selector: RegionSelector, masks: dict[int, np.ndarray], seconds: int) -> list[int]:
+    """Seconds (one frame a second) at which the selector asked for a whole-frame check."""
+    still = mask_with()
+    return [
+        second
+        for second in range(seconds)
+        if selector.plan(masks.get(second, still), T0 + timedelta(seconds=second)).full_frame_check
+    ]
+
+
+def test_full_frame_checks_back_off_while_nothing_moves_and_come_back_with_motion() -> None:
+    selector = RegionSelector(RegionSettings(full_frame_interval_s=10, idle_full_frame_interval_s=40))
+    moving = mask_with((10, 10, 22, 40))
+    assert _checks(selector, {}, 111) == [0, 10, 30, 70, 110]  # 10, then 20, 40, 40 s apart
+    assert selector.full_frame_interval_s == 40
+    later = RegionSelector(RegionSettings(full_frame_interval_s=10, idle_full_frame_interval_s=40))
+    # motion at 35 s: back to every 10 s from the last check (30 s), so the next one is at 40 s
+    assert _checks(later, {35: moving}, 61) == [0, 10, 30, 40, 50]
+    assert later.full_frame_interval_s == 20
+
+
+@pytest.mark.parametrize("idle", [0.0, 5.0, 10.0])
+def test_an_idle_interval_not_above_the_base_keeps_checks_periodic(idle: float) -> None:
+    selector = RegionSelector(RegionSettings(full_frame_interval_s=10, idle_full_frame_interval_s=idle))
+    assert _checks(selector, {}, 41) == [0, 10, 20, 30, 40]
+
+
+def test_negative_idle_interval_is_rejected() -> None:
+    with pytest.raises(ValueError, match="idle_full_frame_interval_s"):
+        RegionSettings(idle_full_frame_interval_s=-1)
+
+
 def test_motion_mask_must_be_two_dimensional() -> None:
     with pytest.raises(ValueError, match="2-D motion mask"):
         motion_regions(np.zeros((4, 4, 3), dtype=bool), RegionSettings())

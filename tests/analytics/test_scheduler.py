@@ -120,12 +120,64 @@ def test_a_stopped_service_refuses_jobs() -> None:
     assert service.stats().dropped == 1
 
 
-def test_region_crops_are_detected_and_shifted_back_to_frame_pixels() -> None:
+def test_region_crops_that_cannot_share_a_canvas_are_detected_apart_and_shifted_back() -> None:
     detector = SlowDetector()
     frame = np.zeros((100, 200, 3), np.uint8)
-    found = detect_regions(detector, frame, [Region(0.5, 0.5, 1.0, 1.0), Region(0.0, 0.0, 0.25, 0.2)])
-    assert detector.shapes == [(50, 100, 3), (20, 50, 3)]
-    assert found.xyxy.tolist() == [[100, 50, 200, 100], [0, 0, 50, 20]]
+    # 100 + 16 + 100 px side by side is wider than the frame, 60 + 16 + 60 stacked higher: two runs
+    found = detect_regions(detector, frame, [Region(0.5, 0.4, 1.0, 1.0), Region(0.0, 0.0, 0.5, 0.6)])
+    assert detector.shapes == [(60, 100, 3), (60, 100, 3)]
+    assert found.xyxy.tolist() == [[100, 40, 200, 100], [0, 0, 100, 60]]
+
+
+class BoxesAt:
+    """A ``Detector`` reporting fixed boxes (in pixels of whatever input it gets); keeps its inputs."""
+
+    def __init__(self, boxes: list[list[float]]) -> None:
+        self.boxes = boxes
+        self.inputs: list[NDArray[np.uint8]] = []
+
+    @property
+    def class_names(self) -> Sequence[str]:
+        return ("person",)
+
+    def detect(self, frame: NDArray[np.uint8]) -> Detections:
+        self.inputs.append(frame.copy())
+        count = len(self.boxes)
+        return Detections(
+            np.array(self.boxes, np.float32).reshape(-1, 4), np.full(count, 0.9), np.zeros(count, np.int64)
+        )
+
+
+def test_two_small_regions_share_one_detector_run_and_each_box_returns_to_its_crop() -> None:
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[0:180, 0:160] = 10  # region A: x 0-160, y 0-180
+    frame[180:360, 320:480] = 20  # region B: x 320-480, y 180-360
+    a, b = Region(0.0, 0.0, 0.25, 0.5), Region(0.5, 0.5, 0.75, 1.0)
+    # side by side (336 x 180) is closer to square than stacked (160 x 376): A at x 0, B at x 160 + 16
+    detector = BoxesAt(
+        [
+            [10, 10, 50, 80],  # centre in A
+            [186, 20, 226, 170],  # centre in B
+            [150, 30, 200, 60],  # centre (175, 45) in the gap: dropped
+            [140, 40, 170, 100],  # centre (155, 70) in A, spills over its right edge: clipped to A
+        ]
+    )
+    found = detect_regions(detector, frame, [a, b])
+    assert len(detector.inputs) == 1
+    canvas = detector.inputs[0]
+    assert canvas.shape == (180, 336, 3)
+    assert (canvas[:, 0:160] == 10).all()
+    assert (canvas[:, 176:336] == 20).all()
+    assert (canvas[:, 160:176] == 114).all()
+    assert sorted(found.xyxy.tolist()) == [[10, 10, 50, 80], [140, 40, 160, 100], [330, 200, 370, 350]]
+
+
+def test_wide_regions_that_do_not_fit_side_by_side_are_stacked() -> None:
+    frame = np.zeros((360, 640, 3), np.uint8)
+    detector = BoxesAt([[0, 110, 10, 120]])  # in the lower crop (which starts at y 90 + 16)
+    found = detect_regions(detector, frame, [Region(0.0, 0.0, 0.5, 0.25), Region(0.5, 0.5, 1.0, 0.75)])
+    assert detector.inputs[0].shape == (90 + 16 + 90, 320, 3)
+    assert found.xyxy.tolist() == [[320, 184, 330, 194]]
 
 
 def test_people_found_in_a_crop_match_the_full_frame_detections(

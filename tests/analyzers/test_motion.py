@@ -56,3 +56,25 @@ def test_bad_settings_are_rejected(kwargs: dict[str, float], message: str) -> No
 def test_colour_frames_are_rejected_with_the_expected_shape() -> None:
     with pytest.raises(ValueError, match=r"2-D grey frame \(H, W\)"):
         RunningAverageMotion().update(np.zeros((10, 10, 3), dtype=np.uint8))
+
+
+def test_absorb_learns_a_region_into_the_background_at_once() -> None:
+    detector = RunningAverageMotion(threshold=25, min_area=0.01)
+    with_object = _frame()
+    with_object[20:50, 40:80] = 250
+    detector.update(with_object)  # the background holds an object...
+    left = _frame()
+    left[60:80, 120:150] = 250  # ...which left, while something else moves elsewhere
+    assert detector.update(left).fraction == pytest.approx((1200 + 600) / 14400)
+    detector.absorb(40, 20, 80, 50)  # the detector found nothing where the object was
+    mask = detector.mask
+    assert mask is not None
+    assert not mask[20:50, 40:80].any()
+    assert mask[60:80, 120:150].all()
+    assert detector.update(left).fraction == pytest.approx(600 / 14400), "no ghost; the mover still moves"
+
+
+def test_absorb_before_the_first_frame_does_nothing() -> None:
+    detector = RunningAverageMotion()
+    detector.absorb(0, 0, 10, 10)
+    assert detector.mask is None

@@ -12,7 +12,13 @@ import pytest
 
 from tests.conftest import TEST_FOOTAGE
 from watchkeeper.domain import CameraId, Segment
-from watchkeeper.recorder.segmenter import Segmenter, SegmenterSettings, recover_partials, segment_path
+from watchkeeper.recorder.segmenter import (
+    ReceiptClock,
+    Segmenter,
+    SegmenterSettings,
+    recover_partials,
+    segment_path,
+)
 from watchkeeper.simulator import write_mp4
 from watchkeeper.sources import PyAVSource, ReceivedPacket, SourceSpec
 
@@ -87,3 +93,55 @@ def test_recover_partials_quarantines_leftovers(tmp_path: Path) -> None:
     assert moved[0].parent == tmp_path / ".quarantine"
     assert moved[0].read_bytes() == b"half a segment"
     assert recover_partials(tmp_path) == []
+
+
+def _clock_jumps(packets: list[tuple[float, float]]) -> list[int]:
+    """Indices of the packets (receipt s, media s) at which ``ReceiptClock`` reports a jump."""
+    clock = ReceiptClock()
+    return [index for index, (received, media) in enumerate(packets) if clock.observe(received, media)]
+
+
+def _steady(
+    frames: int, fps: float = 10.0, start: float = 0.0, media0: float = 0.0
+) -> list[tuple[float, float]]:
+    return [(start + i / fps, media0 + i / fps) for i in range(frames)]
+
+
+def test_a_burst_of_late_packets_is_not_a_clock_jump() -> None:
+    before = _steady(50)
+    # the process stalls 6 s, then 60 queued packets arrive within 0.3 s and the stream goes on in time
+    burst = [(5.0 + 6.0 + i * 0.005, 5.0 + i / 10) for i in range(60)]
+    after = [(11.3 + i / 10, 11.0 + i / 10) for i in range(1, 50)]
+    assert _clock_jumps(before + burst + after) == []
+
+
+@pytest.mark.parametrize(
+    ("jump_s", "reported_at"),
+    [
+        (3600.0, 50),  # forward: a packet cannot arrive an hour early, so at once
+        (-3600.0, 70),  # backward: the packets look an hour late; a jump once that lasts 2 s
+        (-7.0, 70),
+        (3.0, None),  # under MAX_TIMESTAMP_JUMP_S: an ordinary discontinuity, no cut
+    ],
+)
+def test_a_media_clock_jump_is_reported_once(jump_s: float, reported_at: int | None) -> None:
+    packets = _steady(50) + [(5.0 + i / 10, 5.0 + jump_s + i / 10) for i in range(100)]
+    assert _clock_jumps(packets) == ([] if reported_at is None else [reported_at])
+
+
+def test_slow_clock_drift_is_followed_without_a_jump() -> None:
+    # camera clock 200 ppm slow for 12 hours at 1 packet/s: 8.6 s behind the host by the end
+    packets = [(float(t), t * (1 - 200e-6)) for t in range(0, 12 * 3600, 1)]
+    assert _clock_jumps(packets) == []
+
+
+def test_packets_arriving_late_in_a_burst_do_not_cut_a_short_segment(clip_file: Path, tmp_path: Path) -> None:
+    # 40 packets at 10/s (4 s of media); the process stalls before packet 30 (a keyframe), which arrives 6 s
+    # late, and the backlog follows within milliseconds. The old rule (media time vs receipt time since the
+    # segment's first packet differing by > 5 s) cut the 10 s segment there, at 3 s.
+    clock = [T0 + timedelta(seconds=i / 10) for i in range(30)]
+    clock += [T0 + timedelta(seconds=9.0 + (i - 30) * 0.001) for i in range(30, 40)]
+    segments = _record(clip_file, tmp_path, target_s=10.0, clock=clock)
+    assert len(segments) == 1
+    with av.open(str(tmp_path / segments[0].path)) as container:
+        assert len(list(container.decode(video=0))) == 40

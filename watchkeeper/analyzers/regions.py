@@ -130,6 +130,9 @@ class RegionSettings:
         max_regions: At most this many regions per frame (each costs one detector run).
         full_frame_area: When the regions cover at least this share of the frame, detect on the whole frame.
         full_frame_interval_s: Whole-frame check at least this often, motion or not (0 disables it).
+        idle_full_frame_interval_s: While nothing moves, each whole-frame check that saw no motion since
+            the one before doubles the interval, up to this (at most ``full_frame_interval_s`` disables it);
+            any motion brings it back to ``full_frame_interval_s``.
     """
 
     cell: int = 8
@@ -141,6 +144,7 @@ class RegionSettings:
     max_regions: int = 2
     full_frame_area: float = 0.6
     full_frame_interval_s: float = 10.0
+    idle_full_frame_interval_s: float = 40.0
 
     def __post_init__(self) -> None:
         """Check the values."""
@@ -150,8 +154,8 @@ class RegionSettings:
             raise ValueError("cell_fraction and full_frame_area must be within (0, 1]")
         if self.padding < 0 or not 0.0 < self.min_side <= 1.0 or self.max_aspect < 1:
             raise ValueError("need padding >= 0, 0 < min_side <= 1 and max_aspect >= 1")
-        if self.full_frame_interval_s < 0:
-            raise ValueError("full_frame_interval_s must be >= 0")
+        if self.full_frame_interval_s < 0 or self.idle_full_frame_interval_s < 0:
+            raise ValueError("full_frame_interval_s and idle_full_frame_interval_s must be >= 0")
 
 
 def _active_cells(mask: BoolArray, settings: RegionSettings) -> BoolArray:
@@ -309,6 +313,13 @@ class RegionSelector:
         """Create a selector; the first frame always gets a full-frame check."""
         self._settings = settings
         self._last_full: datetime | None = None
+        self._interval = settings.full_frame_interval_s
+        self._quiet = False
+
+    @property
+    def full_frame_interval_s(self) -> float:
+        """The current interval between whole-frame checks (longer while the scene is still)."""
+        return self._interval
 
     @property
     def settings(self) -> RegionSettings:
@@ -326,17 +337,30 @@ class RegionSelector:
         Returns:
             The plan; a full-frame check when one is due.
         """
-        interval = self._settings.full_frame_interval_s
-        if interval > 0 and (
+        settings = self._settings
+        boxes = motion_boxes(mask, settings)
+        if boxes or extra:
+            self._quiet = False
+            self._interval = settings.full_frame_interval_s
+        if self._interval > 0 and (
             self._last_full is None
-            or (at - self._last_full).total_seconds() >= interval
+            or (at - self._last_full).total_seconds() >= self._interval
             or at < self._last_full
         ):
-            self._last_full = at
+            self._check_done(at)
             return RegionPlan((Region.full(),), full_frame_check=True)
         aspect = mask.shape[1] / mask.shape[0]
-        regions = finish_regions([*motion_boxes(mask, self._settings), *extra], aspect, self._settings)
+        regions = finish_regions([*boxes, *extra], aspect, settings)
         if any(region.is_full for region in regions):
             self._last_full = at
             return RegionPlan((Region.full(),))
         return RegionPlan(tuple(regions))
+
+    def _check_done(self, at: datetime) -> None:
+        """A whole-frame check runs at ``at``: back off when nothing moved since the previous one."""
+        settings = self._settings
+        if self._quiet and self._last_full is not None:
+            longest = max(settings.full_frame_interval_s, settings.idle_full_frame_interval_s)
+            self._interval = min(self._interval * 2, longest)
+        self._last_full = at
+        self._quiet = True

@@ -11,6 +11,7 @@ from typing import Protocol
 import av.error
 import numpy as np
 from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 
 from watchkeeper.sources import CorruptStreamError, OpenedStream, ReceivedPacket
@@ -76,6 +77,9 @@ class FrameSampler:
         self._stream: OpenedStream | None = None
         self._next_due: datetime | None = None
         self._undecodable = 0
+        self._grey = (
+            VideoReformatter()
+        )  # keeps its scaler between frames (``frame.reformat`` builds one each time)
 
     def begin(self, stream: OpenedStream) -> None:
         """Attach to a freshly opened stream."""
@@ -100,7 +104,7 @@ class FrameSampler:
             self._next_due = item.received_at + _period(self._settings.fps)
             width = self._settings.width
             height = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
-            grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
+            grey = self._grey.reformat(frame, width=width, height=height, format="gray").to_ndarray()
             self._handler(np.ascontiguousarray(grey, dtype=np.uint8), item.received_at)
             for tap in self._taps:
                 if tap.due(item.received_at):

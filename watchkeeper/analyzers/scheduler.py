@@ -5,8 +5,9 @@ Each camera has its own small queue (``queue_depth`` jobs). When a camera submit
 grows a backlog. Worker threads take jobs round-robin across cameras that have work, so a camera that floods
 the service gets one turn per round like every other camera and cannot starve them.
 
-A job is one frame and the regions to look at; the detector runs once per region on the crop, and the
-results are shifted back to frame pixels and merged into one ``Detections``. The job's callback runs on the
+A job is one frame and the regions to look at; the detector runs once per region on the crop (or once per
+pair of regions packed side by side, see ``packing.py``), and the results are shifted back to frame pixels
+and merged into one ``Detections``. The job's callback runs on the
 worker thread.
 """
 
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 
 from watchkeeper.analyzers.detect.errors import DetectorError
 from watchkeeper.analyzers.detect.protocol import Detector
+from watchkeeper.analyzers.packing import Crop, pack_pair
 from watchkeeper.analyzers.regions import Region
 from watchkeeper.domain import CameraId
 from watchkeeper.domain.detections import Detections
@@ -86,13 +88,21 @@ def detect_regions(detector: Detector, frame: NDArray[np.uint8], regions: Sequen
     height, width = frame.shape[:2]
     if not regions or any(region.is_full for region in regions):
         return detector.detect(frame)
+    crops = [Crop(*region.to_pixels(width, height)) for region in regions]
     parts: list[Detections] = []
-    for region in regions:
-        x1, y1, x2, y2 = region.to_pixels(width, height)
-        found = detector.detect(np.ascontiguousarray(frame[y1:y2, x1:x2]))
+    index = 0
+    while index < len(crops):
+        packed = pack_pair(frame, crops[index], crops[index + 1]) if index + 1 < len(crops) else None
+        if packed is not None:  # two crops, one detector run
+            parts.append(packed.unpack(detector.detect(packed.canvas)))
+            index += 2
+            continue
+        crop = crops[index]
+        found = detector.detect(np.ascontiguousarray(frame[crop.y1 : crop.y2, crop.x1 : crop.x2]))
         if len(found):
-            offset = np.array([x1, y1, x1, y1], dtype=np.float32)
+            offset = np.array([crop.x1, crop.y1, crop.x1, crop.y1], dtype=np.float32)
             parts.append(Detections(found.xyxy + offset, found.confidence, found.class_id))
+        index += 1
     return Detections.merge(parts)
 
 

@@ -52,6 +52,17 @@ class ObjectsConfig(ConfigModel):
         ge=0,
         le=3600,
     )
+    idle_full_frame_interval_s: float = Field(
+        default=40,
+        title="Idle full-frame check interval",
+        description=(
+            "Longest interval between whole-frame detections while nothing moves: each check that follows a "
+            "motionless interval doubles the interval up to this; any motion resets it to "
+            "`full_frame_interval_s`. At most `full_frame_interval_s` keeps the interval fixed."
+        ),
+        ge=0,
+        le=3600,
+    )
     reverify_s: float = Field(
         default=2,
         title="Stationary re-verification",

@@ -27,6 +27,7 @@ from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.recording import RecordingConfig
 from watchkeeper.domain import CameraId, Segment, StorageTier, WatchkeeperError, utcnow
 from watchkeeper.media.protocol import ObjectStore, ObjectStoreError
+from watchkeeper.recorder.snapshot_retention import prune_event_snapshots
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -257,12 +258,15 @@ class RetentionManager:
         with self._lock:
             now = self._clock()
             tally = _Tally(started_at=now)
+            snapshot_cutoffs: list[tuple[CameraId, datetime]] = []
             for camera_id in self._camera_ids():
                 rules = self.policy.for_camera(camera_id)
                 continuous = now - timedelta(days=rules.retain_days)
                 events = now - timedelta(days=max(rules.retain_days, rules.event_retain_days))
                 self._evict_expired(camera_id, continuous, EvictionReason.RETAIN_DAYS, tally)
                 self._evict_expired(camera_id, events, EvictionReason.EVENT_RETAIN_DAYS, tally)
+                snapshot_cutoffs.append((camera_id, events))
+            prune_event_snapshots(self._store, self._root, snapshot_cutoffs)  # event snapshots go with footage
             disk_need = self._disk_over_quota()  # local volume: only hot segments free it
             if disk_need > 0:
                 freed = self._evict_oldest(disk_need, EvictionReason.QUOTA, tally, self._local_tier())

@@ -40,6 +40,13 @@ default renames it, the privacy sealer writes it encrypted and deletes the ``.pa
 FMP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
 PASSTHROUGH_AUDIO = frozenset({"aac"})
 MAX_TIMESTAMP_JUMP_S = 5.0
+JUMP_PERSISTS_S = 2.0
+"""A packet more than ``MAX_TIMESTAMP_JUMP_S`` later than the receipt clock predicts is a jump of the
+camera's clock only if its successors stay that late for this long (receipt time); a backlog arriving in a
+burst after a pause drains in much less."""
+CLOCK_DRIFT_PER_S = 0.001
+"""How fast the receipt clock's baseline may rise (s per s of receipt time): follows a camera clock that
+runs slow against the host (1000 ppm, far above real drift) while a late packet barely moves it."""
 
 
 class RecorderError(Exception):
@@ -85,6 +92,54 @@ class _OpenSegment:
     packets: int = 0
 
 
+class ReceiptClock:
+    """Tells a jump of a camera's media clock from packets that merely arrive late (in a burst).
+
+    The offset ``receipt time - media time`` of a packet is its network and scheduling delay plus a
+    constant. Packets arrive late, never early, so the smallest recent offset (the baseline, which may rise
+    slowly for clock drift) is the camera's clock as seen from the host. A packet whose offset is more than
+    ``MAX_TIMESTAMP_JUMP_S`` **below** the baseline can only come from a clock that jumped forward (or a
+    host clock stepped back): that is a jump at once. One **above** it is late: a jump only when the
+    offset stays high for ``JUMP_PERSISTS_S`` of receipt time, since a burst of late packets after a
+    stall drains far faster. Comparing each packet with the segment's first one instead (the old rule)
+    cut segments early whenever their first keyframe, or a run of packets, arrived late under load.
+    """
+
+    def __init__(self) -> None:
+        """Start with no baseline (the first packet sets it)."""
+        self._baseline: float | None = None
+        self._last_received: float | None = None
+        self._late_since: float | None = None
+
+    def observe(self, received_s: float, media_s: float) -> bool:
+        """Feed one video packet (receipt time and media time, seconds); True when the media clock jumped.
+
+        After a jump the baseline restarts from this packet, so each jump is reported once.
+        """
+        offset = received_s - media_s
+        baseline, last = self._baseline, self._last_received
+        self._last_received = received_s
+        if baseline is None or last is None:
+            self._baseline = offset
+            return False
+        baseline += max(0.0, received_s - last) * CLOCK_DRIFT_PER_S
+        if offset < baseline - MAX_TIMESTAMP_JUMP_S:
+            return self._restart(offset)
+        if offset > baseline + MAX_TIMESTAMP_JUMP_S:
+            if self._late_since is None:
+                self._late_since = received_s
+            elif received_s - self._late_since >= JUMP_PERSISTS_S:
+                return self._restart(offset)
+        else:
+            self._late_since = None
+        self._baseline = min(baseline, offset)
+        return False
+
+    def _restart(self, offset: float) -> bool:
+        self._baseline, self._late_since = offset, None
+        return True
+
+
 def segment_path(media_root: Path, camera_id: CameraId, start: datetime) -> Path:
     """Return ``<root>/<camera>/<YYYY>/<MM>/<DD>/<HH>/<MM.SS>.mp4`` for a UTC start time."""
     return media_root / camera_id / start.strftime("%Y/%m/%d/%H") / start.strftime("%M.%S.mp4")
@@ -100,11 +155,15 @@ class Segmenter:
         self._input: OpenedStream | None = None
         self._current: _OpenSegment | None = None
         self._frame_s = 0.1
+        self._clock = ReceiptClock()
+        self._jumped = False
 
     def begin(self, stream: OpenedStream) -> None:
         """Start recording a freshly opened stream (closes any segment of a previous connection)."""
         self.finish()
         self._input = stream
+        self._clock = ReceiptClock()
+        self._jumped = False
         rate = stream.video.average_rate or stream.video.guessed_rate
         self._frame_s = float(1 / rate) if rate else 0.1
         if stream.audio is not None and stream.audio.codec_context.name not in PASSTHROUGH_AUDIO:
@@ -122,6 +181,8 @@ class Segmenter:
         is_video = packet.stream is self._input.video
         if not is_video and not self._keeps_audio():
             return
+        if is_video:
+            self._observe_clock(item)
         current = self._current
         if current is None:
             if not (is_video and packet.is_keyframe):
@@ -144,11 +205,23 @@ class Segmenter:
         audio = self._input.audio if self._input is not None else None
         return audio is not None and audio.codec_context.name in PASSTHROUGH_AUDIO
 
+    def _observe_clock(self, item: ReceivedPacket) -> None:
+        packet = item.packet
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        if stamp is None or packet.time_base is None:
+            return
+        if self._clock.observe(item.received_at.timestamp(), float(stamp * packet.time_base)):
+            log.info(
+                "camera %s: the stream's clock jumped; cutting at the next keyframe", self._settings.camera_id
+            )
+            self._jumped = True
+
     def _should_cut(self, current: _OpenSegment, item: ReceivedPacket) -> bool:
         elapsed = (item.received_at - current.start).total_seconds()
-        if elapsed >= self._settings.target_seconds:
+        if elapsed >= self._settings.target_seconds or self._jumped:
+            self._jumped = False
             return True
-        return abs(self._media_time(current, item.packet) - elapsed) > MAX_TIMESTAMP_JUMP_S
+        return False
 
     def _media_time(self, current: _OpenSegment, packet: Packet[Stream]) -> float:
         dts = packet.dts if packet.dts is not None else packet.pts
@@ -159,6 +232,7 @@ class Segmenter:
     def _open(self, item: ReceivedPacket) -> _OpenSegment:
         if self._input is None:
             raise RecorderError("no input")
+        self._jumped = False  # a new segment starts from the current clock
         final = segment_path(self._settings.media_root, self._settings.camera_id, item.received_at)
         suffix = 1
         while final.exists():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 
 from watchkeeper.analyzers.event_snapshots import EventSnapshotStore
@@ -118,7 +119,12 @@ class MotionAnalysis:
             for tampered in self._tamper.update(grey, at):
                 self._on_event(tampered)
         if self._objects is not None:
-            self._objects.plan(self._detector.mask, at)
+            mask = self._detector.mask
+            if mask is not None:
+                height, width = mask.shape
+                for region in self._objects.take_empty_regions():
+                    self._detector.absorb(*region.to_pixels(width, height))
+            self._objects.plan(mask, at)
 
     def disconnected(self) -> None:
         """Close ongoing events when the camera drops out."""
@@ -139,6 +145,7 @@ class ObjectTap:
     def __init__(self, objects: ObjectAnalysis) -> None:
         """Feed ``objects``."""
         self._objects = objects
+        self._rgb = VideoReformatter()  # one scaler for the camera's frames, not one per frame
 
     def due(self, at: datetime) -> bool:
         """True when the pipeline planned a detector run for the frame at ``at``."""
@@ -148,7 +155,7 @@ class ObjectTap:
         """Convert to RGB at the analysis width and submit it."""
         width = min(self._objects.width, frame.width) // 2 * 2
         height = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
-        rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        rgb = self._rgb.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
         self._objects.submit(np.ascontiguousarray(rgb, dtype=np.uint8), at)
 
 

@@ -111,6 +111,7 @@ class ObjectAnalysis:
                 padding=objects.region_padding,
                 max_regions=objects.max_regions,
                 full_frame_interval_s=objects.full_frame_interval_s,
+                idle_full_frame_interval_s=objects.idle_full_frame_interval_s,
             )
         )
         names = list(self._service.class_names)
@@ -127,6 +128,7 @@ class ObjectAnalysis:
         self._last_rules: datetime | None = None
         self._verified: dict[int, datetime] = {}
         self._confirming: list[Region] = []
+        self._empty: list[Region] = []
         self._best: dict[int, _BestFrame] = {}
         self._recent_people: list[tuple[datetime, Detections]] = []
         privacy = services.privacy
@@ -177,14 +179,26 @@ class ObjectAnalysis:
             ):
                 self._reset_rules(FrameSize(rgb.shape[1], rgb.shape[0]))
         received = pending.received
+        regions = pending.plan.regions
 
         def done(result: DetectionResult) -> None:
             self._detected(rgb, at, received, result)
+            self._note_empty(regions, result)
 
         job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done)
         if not self._service.submit(job):
             with self._lock:
                 self._in_flight = max(0, self._in_flight - 1)
+
+    def take_empty_regions(self) -> list[Region]:
+        """Motion regions in which the detector last found nothing (each handed out once).
+
+        The camera thread learns them into the motion background, so a ghost (an object that left but is
+        still in the slowly adapting background) stops asking for detector runs.
+        """
+        with self._lock:
+            empty, self._empty = self._empty, []
+        return empty
 
     def close(self, at: datetime) -> None:
         """The camera disconnected: end open events and forget every track."""
@@ -302,6 +316,28 @@ class ObjectAnalysis:
             self._remember(tracked, at, rgb, people)
             self._remember_people(found, at)
         self._emit(changes, _BestFrame(1.0, at, rgb, people), received)
+
+    def _note_empty(self, regions: Sequence[Region], result: DetectionResult) -> None:
+        """Keep the job's regions that hold no detection at all (of any class), unless the job failed."""
+        if result.error or not self._gating:
+            return
+        found = result.detections
+        size = self._frame_size
+        if size is None:
+            return
+        centres_x = (found.xyxy[:, 0] + found.xyxy[:, 2]) / (2 * size.width)
+        centres_y = (found.xyxy[:, 1] + found.xyxy[:, 3]) / (2 * size.height)
+        empty = [
+            region
+            for region in regions
+            if not any(
+                region.contains_point(x, y)
+                for x, y in zip(centres_x.tolist(), centres_y.tolist(), strict=True)
+            )
+        ]
+        if empty:
+            with self._lock:
+                self._empty.extend(empty)
 
     def _remember_people(self, found: Detections, at: datetime) -> None:
         """Keep this result's person boxes for the rendition (lock held)."""

@@ -6,6 +6,7 @@ and analysis decodes the same packets, so a camera is demuxed once for every con
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Iterator
@@ -40,6 +41,14 @@ FAST_PROBE_SIZE_BYTES = 500_000
 before the first packet comes out; 0.15 s is enough once the codec parameters are known (RTSP carries them
 in the SDP, an IDR carries them in-band). When they are not known after the short probe, ``open`` probes
 again with FFmpeg's defaults, so the short probe never yields a stream without a picture size."""
+
+NATIVE_TIMEOUT_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+"""Inputs whose read timeout FFmpeg enforces itself (the ``timeout`` socket option, in microseconds).
+
+PyAV's own read timeout is an interrupt callback that takes the GIL and calls ``time.monotonic`` each time
+FFmpeg polls it, which is several times per RTP packet: with 32 inputs that is tens of thousands of GIL
+hand-offs a second, all competing with decoding and analysis. For these protocols the socket timeout does
+the same job without the GIL; PyAV's callback stays for the open and for any other protocol."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +162,8 @@ class OpenedStream:
             except av.error.ExitError as err:
                 raise stalled from err
             except (av.error.FFmpegError, OSError) as err:
+                if err.errno == errno.ETIMEDOUT:  # the socket timeout of a native-timeout input
+                    raise stalled from err
                 raise SourceUnavailableError(f"{self._spec.redacted_url}: {_reason(err)}") from err
             waited = time.monotonic() - asked
             yield packet
@@ -267,10 +278,12 @@ class PyAVSource:
 
     def _open(self, url: str, options: dict[str, str]) -> InputContainer:
         spec = self.spec
+        read_timeout: float | None = spec.stall_timeout_s
+        if url.startswith(NATIVE_TIMEOUT_SCHEMES):
+            options = {**options, "timeout": str(round(spec.stall_timeout_s * 1_000_000))}
+            read_timeout = None
         try:
-            container = av.open(
-                url, mode="r", options=options, timeout=(spec.open_timeout_s, spec.stall_timeout_s)
-            )
+            container = av.open(url, mode="r", options=options, timeout=(spec.open_timeout_s, read_timeout))
         except (av.error.FFmpegError, OSError) as err:
             raise SourceUnavailableError(f"{spec.redacted_url}: {_reason(err)}") from err
         log.debug("opened %s", spec.redacted_url)

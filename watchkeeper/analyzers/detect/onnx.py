@@ -11,17 +11,21 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state  # type: ignore[import-untyped]
 
 from watchkeeper.analyzers.detect.errors import DetectorError
 from watchkeeper.analyzers.detect.formats import OutputDecoder, TensorSpec, make_decoder
+from watchkeeper.analyzers.detect.graph import fold_zero_pads
 from watchkeeper.analyzers.detect.postprocess import finish, to_detections
 from watchkeeper.analyzers.detect.preprocess import Preprocessor
 from watchkeeper.config.detectors import DetectorConfig
@@ -67,6 +71,47 @@ def choose_providers(device: str, available: Sequence[str]) -> list[str]:
     return [CPU_PROVIDER]
 
 
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """A session of the model with ``pads`` zero ``Pad`` nodes folded into its convolutions."""
+
+    session: Any
+    pads: int
+
+
+def _without_pads(path: Path, options: Any) -> _Folded | None:
+    """A CPU session of ``path`` with its zero ``Pad`` nodes folded into convolutions (``graph.py``).
+
+    ``None`` when nothing could be folded or the folded graph does not load (the caller then keeps the
+    session of the file as it is): the fold is an optimisation, never a reason to refuse a model.
+    """
+    staged = ort.SessionOptions()
+    staged.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    staged.intra_op_num_threads = staged.inter_op_num_threads = 1
+    staged.log_severity_level = 3
+    failures: tuple[type[BaseException], ...] = (*_ort_errors(), OSError)
+    with tempfile.TemporaryDirectory(prefix="wk-model-") as folder:
+        staged.optimized_model_filepath = str(Path(folder) / "extended.onnx")
+        try:
+            ort.InferenceSession(str(path), sess_options=staged, providers=[CPU_PROVIDER])
+            model = onnx.load(staged.optimized_model_filepath)
+        except failures as err:
+            log.info("detector model %s: no graph clean-up (%s)", path, err)
+            return None
+    folded = fold_zero_pads(model)
+    if not folded:
+        return None
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), sess_options=options, providers=[CPU_PROVIDER]
+        )
+    except _ort_errors() as err:
+        log.warning("detector model %s: the graph with %d pads folded does not load (%s)", path, folded, err)
+        return None
+    log.info("detector model %s: %d zero pads folded into convolutions", path, folded)
+    return _Folded(session, folded)
+
+
 def _spec(arg: Any) -> TensorSpec:
     return TensorSpec(str(arg.name), tuple(dim if isinstance(dim, int) else None for dim in arg.shape))
 
@@ -92,6 +137,8 @@ class OnnxDetector:
         self._config = config
         self._path = model_path
         self._class_names = tuple(config.class_names)
+        self.folded_pads = 0
+        """Zero ``Pad`` nodes folded into convolutions at load (CPU only; see ``graph.py``)."""
         self._session = self._open(config, model_path)
         inputs = [_spec(arg) for arg in self._session.get_inputs()]
         self._input_name = self._check_input(inputs, self._session.get_inputs())
@@ -106,8 +153,7 @@ class OnnxDetector:
             ", ".join(self.providers),
         )
 
-    @staticmethod
-    def _open(config: DetectorConfig, path: Path) -> Any:
+    def _open(self, config: DetectorConfig, path: Path) -> Any:
         """Create the ONNX Runtime session (``threads: 0`` picks a count for this machine)."""
         if not path.is_file():
             raise DetectorError(f"detector model {path} not found")
@@ -117,9 +163,16 @@ class OnnxDetector:
         options.log_severity_level = 3
         providers = choose_providers(config.device, ort.get_available_providers())
         try:
-            return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except _ort_errors() as err:
             raise DetectorError(f"detector model {path} is not a loadable ONNX model: {err}") from err
+        if providers != [CPU_PROVIDER]:
+            return session
+        folded = _without_pads(path, options)
+        if folded is None:
+            return session
+        self.folded_pads = folded.pads
+        return folded.session
 
     def _check_input(self, inputs: list[TensorSpec], args: Sequence[Any]) -> str:
         config, path = self._config, self._path

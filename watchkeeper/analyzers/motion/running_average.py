@@ -31,6 +31,7 @@ class RunningAverageMotion:
         self._min_area = min_area
         self._alpha = alpha
         self._background: NDArray[np.float32] | None = None
+        self._frame: NDArray[np.float32] | None = None
         self._mask: NDArray[np.bool_] | None = None
 
     @property
@@ -43,6 +44,7 @@ class RunningAverageMotion:
         if grey.ndim != 2:
             raise ValueError(f"expected a 2-D grey frame (H, W), got shape {grey.shape}")
         frame = grey.astype(np.float32)
+        self._frame = frame
         if self._background is None or self._background.shape != frame.shape:
             self._background = frame
             self._mask = np.zeros(frame.shape, dtype=np.bool_)
@@ -52,3 +54,15 @@ class RunningAverageMotion:
         fraction = float(changed.mean())
         self._background += self._alpha * (frame - self._background)
         return MotionResult(fraction=fraction, moving=fraction >= self._min_area)
+
+    def absorb(self, x1: int, y1: int, x2: int, y2: int) -> None:
+        """Learn the last frame's pixels ``[y1:y2, x1:x2]`` into the background now; clear the mask there.
+
+        For a region where the object detector just found nothing: what moves there is a ghost (the
+        background still holds an object that has left) or noise, which the slow running average would
+        otherwise report for seconds, each time asking the detector again.
+        """
+        if self._background is None or self._frame is None or self._mask is None:
+            return
+        self._background[y1:y2, x1:x2] = self._frame[y1:y2, x1:x2]
+        self._mask[y1:y2, x1:x2] = False
