@@ -266,7 +266,8 @@ class RetentionManager:
                 self._evict_expired(camera_id, continuous, EvictionReason.RETAIN_DAYS, tally)
                 self._evict_expired(camera_id, events, EvictionReason.EVENT_RETAIN_DAYS, tally)
                 snapshot_cutoffs.append((camera_id, events))
-            prune_event_snapshots(self._store, self._root, snapshot_cutoffs)  # event snapshots go with footage
+            # event snapshots go with their footage
+            prune_event_snapshots(self._store, self._root, snapshot_cutoffs)
             disk_need = self._disk_over_quota()  # local volume: only hot segments free it
             if disk_need > 0:
                 freed = self._evict_oldest(disk_need, EvictionReason.QUOTA, tally, self._local_tier())
