@@ -18,6 +18,7 @@ TABLES = {
     "events",
     "evidence_exports",
     "evidence_locks",
+    "fences",
     "inbound_alarm_keys",
     "incident_attachments",
     "incident_cameras",
@@ -51,7 +52,7 @@ def test_migrated_schema_matches_the_models(any_url: str) -> None:
 
 
 def test_head_is_the_newest_revision_and_versions_form_one_line() -> None:
-    assert head_revision() == "0009"
+    assert head_revision() == "0010_fencing"
 
 
 def test_downgrade_to_base_and_upgrade_again(sqlite_url: str) -> None:

@@ -10,6 +10,7 @@ from watchkeeper.storage.sql.custody import (
     SqlGrantRepository,
 )
 from watchkeeper.storage.sql.engine import Database
+from watchkeeper.storage.sql.fences import SqlFenceRepository
 from watchkeeper.storage.sql.incidents import SqlIncidentRepository
 from watchkeeper.storage.sql.integrations import SqlIncidentJournal, SqlWebhookDeliveryRepository
 from watchkeeper.storage.sql.repositories import (
@@ -35,6 +36,7 @@ class SqlStore:
         self._events = SqlEventRepository(database)
         self._evidence_locks = SqlEvidenceLockRepository(database)
         self._retention = SqlRetentionRepository(database)
+        self._fences = SqlFenceRepository(database)
         self._auth = SqlAuthRepositories(database)
         self._incidents = SqlIncidentRepository(database)
         self._webhook_deliveries = SqlWebhookDeliveryRepository(database)
@@ -83,6 +85,11 @@ class SqlStore:
     def retention(self) -> SqlRetentionRepository:
         """Retention and recovery queries over the recording index."""
         return self._retention
+
+    @property
+    def fences(self) -> SqlFenceRepository:
+        """Fencing tokens and fenced index writes (camera leases across workers)."""
+        return self._fences
 
     @property
     def auth(self) -> SqlAuthRepositories:
