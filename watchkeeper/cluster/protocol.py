@@ -50,6 +50,10 @@ class ClusterControl(Protocol):
         """
         ...
 
+    async def close(self) -> None:
+        """Release the connection (for ``CameraLeases``: the same as ``stop``); idempotent."""
+        ...
+
 
 class CameraLeases(ClusterControl, Protocol):
     """The cameras one worker process owns, kept up to date with the rest of the cluster.

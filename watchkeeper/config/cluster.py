@@ -69,6 +69,14 @@ class ClusterConfig(ConfigModel):
         ),
         pattern=SLUG_PATTERN,
     )
+    pin_cameras_to_sites: bool = Field(
+        default=False,
+        title="Pin cameras to sites",
+        description=(
+            "Each camera goes only to workers whose `cluster.site` is the camera's site "
+            "(set the same on every node). Off: any worker takes any camera."
+        ),
+    )
     heartbeat_s: float = Field(
         default=2.0,
         title="Heartbeat (s)",
