@@ -1,0 +1,231 @@
+"""Several ``watchkeeper serve --role ...`` processes over one PostgreSQL database and one NATS stream.
+
+Each test gets its own database, JetStream stream, subject prefix and lease bucket, so tests never see each
+other's messages or leases; the media folder is shared by every node of a test (as on one host or NFS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import nats.js.errors
+import yaml
+
+from tests.conftest import TEST_ADMIN_PASSWORD, LiveServer, create_user, free_port, write_test_config
+from tests.storage.pg import fresh_pg_database
+from tests.support.services import require_service
+from watchkeeper.bus.nats import NatsBus
+from watchkeeper.domain import CameraId, Segment
+from watchkeeper.storage.factory import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@dataclass
+class Cluster:
+    """The shared parts of one test's nodes and the nodes started so far."""
+
+    folder: Path
+    database_url: str
+    tag: str
+    cameras: dict[str, str]
+    segment_seconds: float = 2.0
+    incidents: bool = False
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def config(self, name: str, port: int, **cluster: object) -> Path:
+        """Write node ``name``'s configuration (its own folder and port, everything else shared)."""
+        path = write_test_config(
+            self.folder / name, self.cameras, http_port=port, segment_seconds=self.segment_seconds
+        )
+        document = yaml.safe_load(path.read_text())
+        document["storage"] = {
+            "database_url": self.database_url,
+            "media_root": str(self.folder / "media"),
+            "bus": {
+                "type": "nats",
+                "url": NATS_URL,
+                "stream": f"WKTEST_{self.tag}",
+                "subject_prefix": f"wk{self.tag}",
+            },
+        }
+        document["cluster"] = {
+            "leases": "nats",
+            "bucket": f"wktest_{self.tag}",
+            "heartbeat_s": 0.5,
+            "lease_timeout_s": 2.0,
+            **cluster,
+        }
+        if self.incidents:
+            # Every walker crossing (each 6 s footage loop) becomes its own incident.
+            document["incidents"] = {
+                "analytics": [{"type": "INTRUSION_AFTER_HOURS", "kind": "motion"}],
+                "correlation_window_s": 1,
+            }
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    def start(self, config: Path, port: int, role: str) -> subprocess.Popen[bytes]:
+        """Run ``watchkeeper serve --role role`` and wait until its ``/api/health`` answers."""
+        process = start_role(config, port, role)
+        self.processes.append(process)
+        return process
+
+    def start_api(self, name: str, port: int | None = None) -> LiveServer:
+        """Start an API node and log the admin in."""
+        port = port or free_port()
+        server = start_role_server(self.config(name, port), port, "api")
+        self.processes.append(server.process)
+        return server
+
+    def start_worker(self, worker_id: str, **cluster: object) -> Worker:
+        """Start a worker node named ``worker_id``."""
+        port = free_port()
+        config = self.config(worker_id, port, worker_id=worker_id, **cluster)
+        return Worker(worker_id, port, config, self.start(config, port, "worker"))
+
+    def segments(self, camera_id: str) -> list[Segment]:
+        """The indexed original segments of ``camera_id``, oldest first."""
+        store = open_store(self.database_url)
+        try:
+            return list(store.segments.list(CameraId(camera_id), limit=10_000))
+        finally:
+            store.close()
+
+    def stop_all(self) -> None:
+        """SIGTERM every node still running (SIGKILL after 30 s)."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_role(config: Path, port: int, role: str) -> subprocess.Popen[bytes]:
+    """Run ``watchkeeper serve --role role --port port`` and wait until its ``/api/health`` answers."""
+    log_path = config.with_suffix(".log")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "watchkeeper", "serve", "--config", str(config), "--role", role]
+    command += ["--port", str(port)]
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{role} node exited with {process.returncode}:\n{log_path.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return process
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"{role} node did not answer within 60 s:\n{log_path.read_text()}")
+
+
+def start_role_server(config: Path, port: int, role: str) -> LiveServer:
+    """Start an ``api`` (or ``all``) node over ``config`` with the test admin, and log the admin in."""
+    create_user(config, "admin", TEST_ADMIN_PASSWORD, "admin")
+    process = start_role(config, port, role)
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/auth/login",
+        json={"username": "admin", "password": TEST_ADMIN_PASSWORD},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return LiveServer(
+        f"http://127.0.0.1:{port}",
+        config,
+        process,
+        config.with_suffix(".log"),
+        admin_password=TEST_ADMIN_PASSWORD,
+        session_cookie=response.cookies["wk_session"],
+        csrf_token=response.json()["csrf_token"],
+    )
+
+
+@dataclass
+class Worker:
+    """A running worker node."""
+
+    worker_id: str
+    port: int
+    config: Path
+    process: subprocess.Popen[bytes]
+
+    def cameras(self) -> list[str]:
+        """The cameras the worker records now (its ``/api/health``); empty when it does not answer."""
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.port}/api/health", timeout=2)
+        except httpx.HTTPError:
+            return []
+        return list(response.json()["cameras"]) if response.status_code == 200 else []
+
+    def kill(self) -> None:
+        """SIGKILL: no lease released, no segment closed."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def log_text(self) -> str:
+        """The node's log so far."""
+        return self.config.with_suffix(".log").read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def cluster_rig(folder: Path, cameras: dict[str, str], **options: Any) -> Iterator[Cluster]:
+    """A fresh database, stream and lease bucket for one test; afterwards nodes stop and both are deleted."""
+    require_service("NATS", "127.0.0.1", 4222)
+    tag = uuid.uuid4().hex[:10]
+    with fresh_pg_database() as url:
+        rig = Cluster(folder, url, tag, cameras, **options)
+        try:
+            yield rig
+        finally:
+            rig.stop_all()
+            asyncio.run(_delete_stream(rig))
+
+
+async def _delete_stream(rig: Cluster) -> None:
+    bus = NatsBus(NATS_URL, stream=f"WKTEST_{rig.tag}", subject_prefix=f"wk{rig.tag}")
+    await bus.start()
+    try:
+        await bus.delete_stream()
+    finally:
+        await bus.close()
+    client = await nats.connect(NATS_URL)
+    try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await client.jetstream().delete_key_value(f"wktest_{rig.tag}")
+    finally:
+        await client.close()
+
+
+def recording_gaps(segments: list[Segment], after: datetime) -> list[float]:
+    """Seconds between the end of what was recorded so far and each later segment's start (overlaps: 0)."""
+    gaps: list[float] = []
+    covered: datetime | None = None
+    for segment in sorted(segments, key=lambda item: item.start):
+        if segment.end < after:
+            covered = segment.end if covered is None else max(covered, segment.end)
+            continue
+        if covered is not None:
+            gaps.append(max(0.0, (segment.start - covered).total_seconds()))
+        covered = segment.end if covered is None else max(covered, segment.end)
+    return gaps
