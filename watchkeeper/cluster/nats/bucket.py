@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Final
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
+from nats.js.client import JetStreamContext
+from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 from watchkeeper.cluster.errors import ClusterError, ClusterUnavailableError
 from watchkeeper.cluster.records import (
@@ -29,6 +31,10 @@ from watchkeeper.cluster.status import BucketContents
 log = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
+FIRST: Final = asyncio.FIRST_COMPLETED
+SNAPSHOT_BATCH: Final = 256
+MAX_SNAPSHOT_BATCHES: Final = 200
+"""A snapshot reads at most this many batches (a bucket rewritten faster than it can be read)."""
 
 
 def redact_url(url: str) -> str:
@@ -72,6 +78,7 @@ class LeaseBucket:
         self._client = client
         self._kv = kv
         self.settings = settings
+        self._prefix = f"$KV.{settings.bucket}."
         self._closed = False
 
     @classmethod
@@ -84,18 +91,23 @@ class LeaseBucket:
         """
         where = redact_url(settings.url)
         client = Client()
+        first_error: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
 
         async def on_error(err: Exception) -> None:
+            if not first_error.done():
+                first_error.set_result(err)
             log.debug("NATS %s: %s", where, err)
 
         async def on_disconnected() -> None:
+            if client.is_closed or client.is_draining:
+                return
             log.warning("lease bucket: NATS %s disconnected; reconnecting", where)
 
         async def on_reconnected() -> None:
             log.info("lease bucket: NATS %s reconnected", where)
 
-        try:
-            await client.connect(
+        connecting = asyncio.ensure_future(
+            client.connect(
                 servers=[settings.url],
                 name="watchkeeper-cluster",
                 connect_timeout=max(1, math.ceil(settings.connect_timeout_s)),
@@ -106,8 +118,16 @@ class LeaseBucket:
                 disconnected_cb=on_disconnected,
                 reconnected_cb=on_reconnected,
             )
-        except (nats.errors.Error, OSError, TimeoutError) as err:
-            raise ClusterUnavailableError(f"cannot reach NATS at {where} for camera leases: {err}") from err
+        )
+        await asyncio.wait((connecting, first_error), timeout=settings.connect_timeout_s, return_when=FIRST)
+        if not (connecting.done() and not connecting.cancelled() and connecting.exception() is None):
+            connecting.cancel()
+            try:
+                await client.close()
+            except nats.errors.Error as err:
+                log.debug("closing a failed NATS connection: %s", err)
+            reason = first_error.result() if first_error.done() else "no answer"
+            raise ClusterUnavailableError(f"cannot reach NATS at {where} for camera leases: {reason}")
         try:
             kv = await cls._ensure_bucket(client, settings)
         except BaseException:
@@ -202,47 +222,82 @@ class LeaseBucket:
     async def read_all(self) -> Revisions:
         """Every record now, with revisions; unreadable records are logged and skipped.
 
+        Reads the last message of every key through a short-lived pull consumer whose pending count the
+        server fixes at creation, so the snapshot is complete (no early end-of-snapshot marker).
+
         Raises:
             ClusterUnavailableError: when NATS does not answer.
         """
         timeout = self.settings.request_timeout_s
+        js = self._client.jetstream(timeout=timeout)
+        stream = f"KV_{self.settings.bucket}"
+        config = ConsumerConfig(
+            name=uuid.uuid4().hex,
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=AckPolicy.NONE,
+            filter_subject=f"{self._prefix}>",
+            inactive_threshold=max(5.0, 4 * timeout),
+            mem_storage=True,
+        )
         try:
-            watcher = await self._kv.watchall(inactive_threshold=max(2.0, 2 * timeout))
+            created = await js.add_consumer(stream, config=config)
         except (nats.errors.Error, TimeoutError) as err:
-            raise self._unavailable("watch", ">", err) from err
+            raise self._unavailable("read", ">", err) from err
+        name = created.name or ""
         try:
-            return await asyncio.wait_for(self._drain_watcher(watcher), timeout=4 * timeout)
+            pull = await js.pull_subscribe_bind(consumer=name, stream=stream)
+            try:
+                return await self._fetch_all(pull, created.num_pending or 0, timeout)
+            finally:
+                await pull.unsubscribe()
         except (nats.errors.Error, TimeoutError) as err:
             raise self._unavailable("read", ">", err) from err
         finally:
             try:
-                await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
-            except nats.errors.Error as err:
-                log.debug("stopping a bucket watcher failed: %s", err)
+                await js.delete_consumer(stream, name)
+            except (nats.errors.Error, TimeoutError) as err:
+                log.debug("deleting snapshot consumer %s failed: %s", name, err)
 
-    async def _drain_watcher(self, watcher: KeyValue.KeyWatcher) -> Revisions:
+    async def _fetch_all(
+        self, pull: JetStreamContext.PullSubscription, total: int, timeout: float
+    ) -> Revisions:
+        latest: dict[str, tuple[int, bytes | None]] = {}
+        batches = 0
+        while total > 0 and batches < MAX_SNAPSHOT_BATCHES:
+            batch = await pull.fetch(SNAPSHOT_BATCH, timeout=timeout)
+            batches += 1
+            for msg in batch:
+                operation = msg.headers.get(KV_OP) if msg.headers else None
+                deleted = operation in (KV_DEL, KV_PURGE) or not msg.data
+                latest[msg.subject[len(self._prefix) :]] = (
+                    msg.metadata.sequence.stream,
+                    None if deleted else msg.data,
+                )
+            # Keys written after the consumer started come after the initial set (a replaced message is
+            # skipped and its successor delivered): the snapshot is whole once nothing is pending.
+            if batch and batch[-1].metadata.num_pending == 0:
+                break
+        return self._decode(latest)
+
+    @staticmethod
+    def _decode(latest: dict[str, tuple[int, bytes | None]]) -> Revisions:
         workers, leases, drains = [], [], []
         lease_revisions: dict[str, int] = {}
         worker_revisions: dict[str, int] = {}
-        async for entry in watcher:
-            if entry is None:
-                break
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+        for key, (revision, data) in latest.items():
+            if data is None:
                 continue
-            key = entry.key
             try:
                 if key.startswith(LEASE_PREFIX):
-                    leases.append(decode_lease(entry.value))
-                    lease_revisions[key] = entry.revision or 0
+                    leases.append(decode_lease(data))
+                    lease_revisions[key] = revision
                 elif key.startswith(WORKER_PREFIX):
-                    workers.append(decode_worker(entry.value))
-                    worker_revisions[key] = entry.revision or 0
+                    workers.append(decode_worker(data))
+                    worker_revisions[key] = revision
                 elif key.startswith(DRAIN_PREFIX):
-                    drains.append(decode_drain(entry.value))
+                    drains.append(decode_drain(data))
             except RecordFormatError as err:
                 log.warning("lease bucket: skipping key %s: %s", key, err)
-            if entry.delta == 0:
-                break
         return Revisions(BucketContents(workers, leases, drains), lease_revisions, worker_revisions)
 
     async def destroy(self) -> None:
