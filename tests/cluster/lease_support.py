@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.services import require_service
-from watchkeeper.cluster import CameraSpec, LeaseAcquired, LeaseChange, LeaseLost, WorkerId, WorkerInfo
+from watchkeeper.cluster import (
+    CameraSpec,
+    ClusterStatus,
+    LeaseAcquired,
+    LeaseChange,
+    LeaseLost,
+    WorkerId,
+    WorkerInfo,
+)
 from watchkeeper.cluster.nats import BucketSettings, LeaseBucket, LeaseTiming, NatsCameraLeases
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.domain import CameraId, SiteId
@@ -107,6 +115,21 @@ class LeaseCluster:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
             await asyncio.sleep(0.02)
+
+    async def wait_for_status(
+        self, predicate: Callable[[ClusterStatus], bool], timeout: float = 10.0, what: str = ""
+    ) -> ClusterStatus:
+        """Read the status every 50 ms until ``predicate`` holds; fail naming ``what`` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = await self.control.status()
+            if predicate(status):
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout:g} s waiting for {what}; last status {status}"
+                )
+            await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
