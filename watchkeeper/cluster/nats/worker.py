@@ -150,8 +150,8 @@ class NatsCameraLeases:
         """Replace the camera list; cameras no longer listed are released (reason ``removed``)."""
         async with self._lock:
             self._cameras = {camera.camera_id: camera for camera in cameras}
-            for camera_id in [c for c in self._held if c not in self._cameras]:
-                await self._release(camera_id, LossReason.REMOVED)
+            removed = [c for c in self._held if c not in self._cameras]
+            await asyncio.gather(*(self._release(camera_id, LossReason.REMOVED) for camera_id in removed))
 
     async def changes(self) -> AsyncIterator[LeaseChange]:
         """Lease changes of this worker in order; ends after :meth:`stop`."""
@@ -191,8 +191,8 @@ class NatsCameraLeases:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         async with self._lock:
-            for camera_id in list(self._held):
-                await self._release(camera_id, LossReason.STOPPED)
+            releases = [self._release(camera_id, LossReason.STOPPED) for camera_id in sorted(self._held)]
+            await asyncio.gather(*releases)
             info = self._require_info()
             for key in (worker_key(info.worker_id), drain_key(info.worker_id)):
                 try:
@@ -281,7 +281,7 @@ class NatsCameraLeases:
             list(self._cameras.values()),
             frozenset(self._held),
         )
-        self._notice_losses(view, snapshot.lease_revisions)
+        self._notice_losses(view)
         if info.worker_id in view.draining:
             await self._drain_step(view, now)
             return
@@ -320,14 +320,12 @@ class NatsCameraLeases:
             return
         held.record, held.revision, held.renewed_at = record, revision, sent
 
-    def _notice_losses(self, view: BucketView, revisions: Mapping[str, int]) -> None:
+    def _notice_losses(self, view: BucketView) -> None:
         me = self.worker_id
         for camera_id, held in list(self._held.items()):
             owner = view.owners.get(camera_id)
-            if owner == me and revisions.get(lease_key(camera_id)) == held.revision:
-                continue
             if owner == me:
-                continue  # our own renewal raced the snapshot
+                continue  # still ours (a renewal may have raced the snapshot: the next one checks it)
             del self._held[camera_id]
             reason = (
                 LossReason.HANDED_OVER if self._handover.target_for(camera_id) == owner else LossReason.TAKEN
