@@ -89,12 +89,13 @@ class LeaseCluster:
         specs: Sequence[CameraSpec],
         capacity: int = 100,
         site: str | None = None,
+        timing: LeaseTiming | None = None,
     ) -> RunningWorker:
-        """Start a worker named ``worker_id`` leasing ``specs``."""
+        """Start a worker named ``worker_id`` leasing ``specs`` (with the cluster's timing by default)."""
         info = WorkerInfo(
             WorkerId(worker_id), "test-host", capacity, "cpu", None if site is None else SiteId(site), "test"
         )
-        leases = NatsCameraLeases(self.settings, self.timing)
+        leases = NatsCameraLeases(self.settings, timing or self.timing)
         await leases.start(info, specs)
         worker = RunningWorker(leases, info)
 

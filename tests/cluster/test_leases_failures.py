@@ -15,7 +15,8 @@ import pytest
 
 from tests.cluster.lease_support import FAST, NATS_URL, PrivateNats, cameras, lease_cluster
 from tests.storage.pg import migrated_store
-from watchkeeper.cluster import LossReason
+from watchkeeper.cluster import LossReason, WorkerId
+from watchkeeper.cluster.nats import LeaseTiming
 from watchkeeper.domain import CameraId, Event, EventKind, Segment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +50,8 @@ async def test_a_worker_killed_with_sigkill_loses_its_cameras_to_another_within_
                 timeout=20,
                 what="the subprocess holds four cameras",
             )
-            survivor = await cluster.spawn("w-survivor", cameras(*names))
+            forgetful = LeaseTiming(FAST.heartbeat_s, FAST.lease_timeout_s, forget_dead_after_s=2.0)
+            survivor = await cluster.spawn("w-survivor", cameras(*names), timing=forgetful)
             await asyncio.sleep(FAST.heartbeat_s * 2)
             assert survivor.holds() == set()
             killed_at = time.monotonic()
@@ -64,6 +66,8 @@ async def test_a_worker_killed_with_sigkill_loses_its_cameras_to_another_within_
         # no release happened: the survivor waited for the leases to go stale, then took them
         assert took_s >= FAST.lease_timeout_s * 0.9
         assert all(change.previous_owner == "w-doomed" for change in survivor.acquired())
+        # the dead worker's record is removed from the status after forget_dead_after_s
+        await cluster.wait_for_status(lambda status: status.worker(WorkerId("w-doomed")) is None, timeout=10)
 
 
 async def test_nats_lost_mid_run_stops_the_cameras_and_they_come_back_after_reconnect(tmp_path: Path) -> None:

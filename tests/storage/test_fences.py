@@ -101,7 +101,7 @@ def test_stale_event_writer_is_refused(store: Store) -> None:
     assert store.events.get("ev-gate-north-2") is None
 
 
-def test_a_stale_writer_waits_for_the_newer_transaction_and_is_refused(tmp_path: Path) -> None:
+def test_a_stale_writer_waits_for_the_newer_transaction_and_is_refused() -> None:
     """PostgreSQL: token 10 admitted in an open transaction; a concurrent token 9 must end refused."""
     with fresh_pg_database() as url:
         store = open_store(url)

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
 FIRST: Final = asyncio.FIRST_COMPLETED
+WRONG_LAST_SEQUENCE: Final = (10071, 10164)
+"""JetStream error codes of a compare-and-set whose expected revision is not the current one."""
 SNAPSHOT_BATCH: Final = 256
 MAX_SNAPSHOT_BATCHES: Final = 200
 """A snapshot reads at most this many batches (a bucket rewritten faster than it can be read)."""
@@ -198,25 +200,23 @@ class LeaseBucket:
         except (nats.errors.Error, TimeoutError) as err:
             raise self._unavailable("put", key, err) from err
 
-    async def delete(self, key: str) -> None:
-        """Delete ``key`` (no error when missing).
+    async def delete(self, key: str, last: int | None = None) -> bool:
+        """Delete ``key`` (no error when missing); with ``last``, only if its revision is still ``last``.
+
+        Returns:
+            False when ``last`` no longer matches (nothing deleted), else True.
 
         Raises:
             ClusterUnavailableError: when NATS does not answer.
         """
         try:
-            await self._kv.delete(key)
+            await self._kv.delete(key, last=last)
+        except nats.js.errors.APIError as err:
+            if err.err_code in WRONG_LAST_SEQUENCE:
+                return False
+            raise self._unavailable("delete", key, err) from err
         except (nats.errors.Error, TimeoutError) as err:
             raise self._unavailable("delete", key, err) from err
-
-    async def exists(self, key: str) -> bool:
-        """Whether ``key`` holds a value now."""
-        try:
-            await self._kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            return False
-        except (nats.errors.Error, TimeoutError) as err:
-            raise self._unavailable("get", key, err) from err
         return True
 
     async def read_all(self) -> Revisions:

@@ -27,7 +27,7 @@ from watchkeeper.cluster.model import (
     WorkerId,
     WorkerInfo,
 )
-from watchkeeper.cluster.nats.bucket import BucketSettings, LeaseBucket
+from watchkeeper.cluster.nats.bucket import BucketSettings, LeaseBucket, Revisions
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.nats.handover import Handover
 from watchkeeper.cluster.nats.view import BucketView, Observations, Offer, ViewInput, build_view
@@ -54,6 +54,8 @@ class LeaseTiming:
 
     heartbeat_s: float = 2.0
     lease_timeout_s: float = 6.0
+    forget_dead_after_s: float | None = None
+    """Remove a dead worker's record after this long without a heartbeat (default: 10 lease timeouts)."""
 
     def __post_init__(self) -> None:
         """Reject a timeout shorter than two heartbeats."""
@@ -67,6 +69,11 @@ class LeaseTiming:
     def scan_s(self) -> float:
         """How often the bucket is read."""
         return self.heartbeat_s / 2
+
+    @property
+    def forget_after_s(self) -> float:
+        """How long a worker's record may stand still before any live worker deletes it."""
+        return self.forget_dead_after_s if self.forget_dead_after_s is not None else 10 * self.lease_timeout_s
 
     @property
     def own_expiry_s(self) -> float:
@@ -282,6 +289,7 @@ class NatsCameraLeases:
             frozenset(self._held),
         )
         self._notice_losses(view)
+        await self._forget_dead(snapshot, now)
         if info.worker_id in view.draining:
             await self._drain_step(view, now)
             return
@@ -332,6 +340,20 @@ class NatsCameraLeases:
             )
             log.info("worker %s lost camera %s to %s (%s)", me, camera_id, owner, reason.value)
             self._emit(LeaseLost(held.camera, held.record.token, reason, owner))
+
+    async def _forget_dead(self, snapshot: Revisions, now: float) -> None:
+        """Delete records of workers silent for ``forget_after_s`` (compare-and-set: a returner stays)."""
+        bucket = self._require_bucket()
+        for record in snapshot.contents.workers:
+            worker_id = record.info.worker_id
+            key = worker_key(worker_id)
+            if worker_id == self.worker_id or not self._seen.stale(key, now, self._timing.forget_after_s):
+                continue
+            if await bucket.delete(key, last=snapshot.worker_revisions[key]):
+                await bucket.delete(drain_key(worker_id))
+                log.info(
+                    "worker %s removed the record of worker %s (silent too long)", self.worker_id, worker_id
+                )
 
     async def _claim(self, view: BucketView, now: float) -> None:
         info = self._require_info()
