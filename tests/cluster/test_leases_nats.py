@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -16,7 +17,8 @@ from watchkeeper.cluster import (
     WorkerId,
     WorkerInfo,
 )
-from watchkeeper.cluster.nats import BucketSettings, NatsCameraLeases
+from watchkeeper.cluster.nats import BucketSettings, LeaseBucket, NatsCameraLeases
+from watchkeeper.cluster.records import encode_lease, lease_key
 from watchkeeper.domain import CameraId
 
 SIX = cameras("cam-1", "cam-2", "cam-3", "cam-4", "cam-5", "cam-6")
@@ -222,3 +224,38 @@ async def test_starting_twice_is_refused() -> None:
         with pytest.raises(ClusterError, match="already started"):
             await worker.leases.start(worker.info, [])
 
+
+async def test_a_renewal_that_landed_unseen_does_not_lose_the_camera() -> None:
+    """A renewal whose answer was lost moved the revision on; the owner adopts it instead of giving up."""
+    async with lease_cluster() as cluster:
+        worker = await cluster.spawn("w1", SIX[:1])
+        await cluster.wait_until(lambda: len(worker.holds()) == 1, what="one held")
+        bucket = await LeaseBucket.open(cluster.settings)
+        try:
+            stored = await bucket.get_lease(lease_key(CameraId("cam-1")))
+            assert stored is not None
+            await bucket.put(lease_key(CameraId("cam-1")), encode_lease(stored.record))  # same owner, token
+        finally:
+            await bucket.close()
+        await asyncio.sleep(FAST.heartbeat_s * 3)
+        assert worker.holds() == {CameraId("cam-1")}
+        assert len(worker.changes) == 1  # no loss, no re-acquisition
+
+
+async def test_a_lease_rewritten_by_another_owner_is_reported_taken() -> None:
+    async with lease_cluster() as cluster:
+        worker = await cluster.spawn("w1", SIX[:1])
+        await cluster.spawn("w-other", [])  # alive, so its lease counts as live
+        await cluster.wait_until(lambda: len(worker.holds()) == 1, what="one held")
+        bucket = await LeaseBucket.open(cluster.settings)
+        try:
+            stored = await bucket.get_lease(lease_key(CameraId("cam-1")))
+            assert stored is not None
+            usurper = replace(stored.record, owner=WorkerId("w-other"), token=stored.record.token + 1)
+            await bucket.put(lease_key(CameraId("cam-1")), encode_lease(usurper))
+        finally:
+            await bucket.close()
+        await cluster.wait_until(lambda: bool(worker.lost()), what="the loss is noticed")
+        (loss,) = worker.lost()
+        assert (loss.reason, loss.new_owner) in {(LossReason.TAKEN, "w-other"), (LossReason.TAKEN, None)}
+        assert worker.holds() == set()

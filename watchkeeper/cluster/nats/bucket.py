@@ -21,6 +21,7 @@ from watchkeeper.cluster.records import (
     DRAIN_PREFIX,
     LEASE_PREFIX,
     WORKER_PREFIX,
+    LeaseRecord,
     RecordFormatError,
     decode_drain,
     decode_lease,
@@ -70,6 +71,14 @@ class Revisions:
     contents: BucketContents
     lease_revisions: dict[str, int]
     worker_revisions: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLease:
+    """A lease as stored, with its revision."""
+
+    record: LeaseRecord
+    revision: int
 
 
 class LeaseBucket:
@@ -218,6 +227,26 @@ class LeaseBucket:
         except (nats.errors.Error, TimeoutError) as err:
             raise self._unavailable("delete", key, err) from err
         return True
+
+    async def get_lease(self, key: str) -> StoredLease | None:
+        """The lease under ``key`` and its revision, or None when missing or unreadable.
+
+        Raises:
+            ClusterUnavailableError: when NATS does not answer.
+        """
+        try:
+            entry = await self._kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        except (nats.errors.Error, TimeoutError) as err:
+            raise self._unavailable("get", key, err) from err
+        if not entry.value or entry.revision is None:
+            return None
+        try:
+            return StoredLease(decode_lease(entry.value), entry.revision)
+        except RecordFormatError as err:
+            log.warning("lease bucket: unreadable lease %s: %s", key, err)
+            return None
 
     async def read_all(self) -> Revisions:
         """Every record now, with revisions; unreadable records are logged and skipped.

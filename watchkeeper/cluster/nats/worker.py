@@ -93,6 +93,12 @@ class _Held:
 _END = object()
 
 
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """Log a lease task that ended with an unexpected error (its cameras then expire by the watchdog)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("lease task %s crashed", task.get_name(), exc_info=task.exception())
+
+
 class NatsCameraLeases:
     """The cameras this worker owns, leased through NATS JetStream key-value."""
 
@@ -145,6 +151,8 @@ class NatsCameraLeases:
             asyncio.create_task(self._run(), name=f"leases:{info.worker_id}"),
             asyncio.create_task(self._watchdog(), name=f"lease-watchdog:{info.worker_id}"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(_report_crash)
         log.info(
             "worker %s leasing %d camera(s) from bucket %s (capacity %d)",
             info.worker_id,
@@ -241,6 +249,8 @@ class NatsCameraLeases:
                 if not self._outage_logged:
                     log.warning("worker %s cannot reach the lease bucket: %s", self.worker_id, err)
                     self._outage_logged = True
+            except ClusterError as err:
+                log.error("worker %s: lease scan failed: %s", self.worker_id, err)  # noqa: TRY400 (typed, no trace)
             pause = max(0.0, self._timing.scan_s - (time.monotonic() - begun))
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=pause)
@@ -318,6 +328,13 @@ class NatsCameraLeases:
         revision = await self._require_bucket().update(
             lease_key(camera_id), encode_lease(record), held.revision
         )
+        if revision is None:
+            revision = await self._adopt_own_write(camera_id, held)
+            if revision is not None:
+                record = held.record.renewed(now_us(), target)
+                revision = await self._require_bucket().update(
+                    lease_key(camera_id), encode_lease(record), revision
+                )
         current = self._held.get(camera_id)
         if current is not held:
             return  # given up by the watchdog meanwhile; the next scan sorts it out
@@ -327,6 +344,19 @@ class NatsCameraLeases:
             self._emit(LeaseLost(held.camera, held.record.token, reason, target))
             return
         held.record, held.revision, held.renewed_at = record, revision, sent
+
+    async def _adopt_own_write(self, camera_id: CameraId, held: _Held) -> int | None:
+        """After a conflict: the current revision if the lease is still ours, else None.
+
+        A renewal whose answer was lost (a timeout) may still have landed; the lease is then ours at a newer
+        revision, with our token.
+        """
+        found = await self._require_bucket().get_lease(lease_key(camera_id))
+        if found is None:
+            return None
+        if found.record.owner == self.worker_id and found.record.token == held.record.token:
+            return found.revision
+        return None
 
     def _notice_losses(self, view: BucketView) -> None:
         me = self.worker_id
