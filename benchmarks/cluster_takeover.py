@@ -30,12 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cluster.roles_support import Cluster, Worker, cluster_rig, recording_gaps  # noqa: E402
+from tests.cluster.roles_support import LEASE_TIMEOUT_S, Cluster, Worker, cluster_rig, recording_gaps  # noqa: E402
 from tests.conftest import TEST_FOOTAGE, wait_for  # noqa: E402
 from watchkeeper.domain import utcnow  # noqa: E402
 from watchkeeper.simulator import serve_simulated_cameras  # noqa: E402
 
-LEASE_TIMEOUT_S = 2.0
 HEARTBEAT_S = 0.5
 
 

@@ -34,6 +34,8 @@ from watchkeeper.storage.factory import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 NATS_URL = "nats://127.0.0.1:4222"
+LEASE_TIMEOUT_S = 3.0
+"""Short for tests, but not so short that a starved process (a loaded CI machine) loses its leases."""
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Cluster:
             "leases": "nats",
             "bucket": f"wktest_{self.tag}",
             "heartbeat_s": 0.5,
-            "lease_timeout_s": 2.0,
+            "lease_timeout_s": LEASE_TIMEOUT_S,
             **cluster,
         }
         if self.incidents:
@@ -92,6 +94,28 @@ class Cluster:
         server = start_role_server(self.config(name, port), port, "api")
         self.processes.append(server.process)
         return server
+
+    def start_nodes(
+        self, workers: dict[str, dict[str, object]], apis: dict[str, int]
+    ) -> tuple[list[Worker], list[LiveServer]]:
+        """Start workers (id -> ``cluster`` keys) and API nodes (name -> port) at once; wait for them all."""
+        worker_configs = {worker_id: (free_port(), keys) for worker_id, keys in workers.items()}
+        started: list[Worker] = []
+        for worker_id, (port, keys) in worker_configs.items():
+            config = self.config(worker_id, port, worker_id=worker_id, **keys)
+            started.append(Worker(worker_id, port, config, launch_role(config, port, "worker")))
+        api_configs = {name: self.config(name, port) for name, port in apis.items()}
+        if api_configs:
+            create_user(next(iter(api_configs.values())), "admin", TEST_ADMIN_PASSWORD, "admin")
+        api_processes = {name: launch_role(api_configs[name], port, "api") for name, port in apis.items()}
+        self.processes += [worker.process for worker in started] + list(api_processes.values())
+        for worker in started:
+            wait_healthy(worker.process, worker.config, worker.port)
+        servers = []
+        for name, port in apis.items():
+            wait_healthy(api_processes[name], api_configs[name], port)
+            servers.append(log_in(api_configs[name], port, api_processes[name]))
+        return started, servers
 
     def start_worker(self, worker_id: str, **cluster: object) -> Worker:
         """Start a worker node named ``worker_id``."""
@@ -120,30 +144,39 @@ class Cluster:
                 process.wait()
 
 
-def start_role(config: Path, port: int, role: str) -> subprocess.Popen[bytes]:
-    """Run ``watchkeeper serve --role role --port port`` and wait until its ``/api/health`` answers."""
-    log_path = config.with_suffix(".log")
+def launch_role(config: Path, port: int, role: str) -> subprocess.Popen[bytes]:
+    """Start ``watchkeeper serve --role role --port port`` (without waiting for it)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "watchkeeper", "serve", "--config", str(config), "--role", role]
     command += ["--port", str(port)]
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    deadline = time.monotonic() + 60
+    with config.with_suffix(".log").open("ab") as log_file:
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+
+def wait_healthy(process: subprocess.Popen[bytes], config: Path, port: int, timeout_s: float = 90) -> None:
+    """Wait until the node's ``/api/health`` answers; fail with its log when it exits or never answers."""
+    log_path = config.with_suffix(".log")
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{role} node exited with {process.returncode}:\n{log_path.read_text()}")
+            raise AssertionError(f"node exited with {process.returncode}:\n{log_path.read_text()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return process
+                return
         time.sleep(0.2)
     process.kill()
-    raise AssertionError(f"{role} node did not answer within 60 s:\n{log_path.read_text()}")
+    raise AssertionError(f"node did not answer within {timeout_s:g} s:\n{log_path.read_text()}")
 
 
-def start_role_server(config: Path, port: int, role: str) -> LiveServer:
-    """Start an ``api`` (or ``all``) node over ``config`` with the test admin, and log the admin in."""
-    create_user(config, "admin", TEST_ADMIN_PASSWORD, "admin")
-    process = start_role(config, port, role)
+def start_role(config: Path, port: int, role: str) -> subprocess.Popen[bytes]:
+    """Run ``watchkeeper serve --role role --port port`` and wait until its ``/api/health`` answers."""
+    process = launch_role(config, port, role)
+    wait_healthy(process, config, port)
+    return process
+
+
+def log_in(config: Path, port: int, process: subprocess.Popen[bytes]) -> LiveServer:
+    """Log the test admin in to the API node on ``port``."""
     response = httpx.post(
         f"http://127.0.0.1:{port}/api/auth/login",
         json={"username": "admin", "password": TEST_ADMIN_PASSWORD},
@@ -159,6 +192,12 @@ def start_role_server(config: Path, port: int, role: str) -> LiveServer:
         session_cookie=response.cookies["wk_session"],
         csrf_token=response.json()["csrf_token"],
     )
+
+
+def start_role_server(config: Path, port: int, role: str) -> LiveServer:
+    """Start an ``api`` (or ``all``) node over ``config`` with the test admin, and log the admin in."""
+    create_user(config, "admin", TEST_ADMIN_PASSWORD, "admin")
+    return log_in(config, port, start_role(config, port, role))
 
 
 @dataclass

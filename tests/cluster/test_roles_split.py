@@ -16,7 +16,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.cluster.roles_support import Cluster, cluster_rig
+from tests.cluster.roles_support import cluster_rig
 from tests.conftest import LiveServer, free_port, stop_server, wait_for
 from watchkeeper.simulator import RtspServer
 
@@ -66,24 +66,21 @@ def _streaming(server: LiveServer) -> set[str]:
     return {camera["id"] for camera in response.json() if camera["status"]["state"] == "streaming"}
 
 
-def _start_workers(rig: Cluster) -> None:
-    first = rig.start_worker("w1", capacity=1)
-    second = rig.start_worker("w2", capacity=1)
-    wait_for(
-        lambda: sorted(first.cameras() + second.cameras()) == list(CAMERAS) and first.cameras(),
-        30,
-        "each worker to lease one camera",
-    )
-
-
 @pytest.mark.timeout(300)
 def test_consoles_on_any_api_node_see_alarms_of_every_worker(sim_cameras: RtspServer, tmp_path: Path) -> None:
     urls = {camera: sim_cameras.url(f"/{camera}") for camera in CAMERAS}
     with cluster_rig(tmp_path, urls, incidents=True) as rig:
-        _start_workers(rig)
         api1_port = free_port()
-        api1 = rig.start_api("api1", api1_port)
-        api2 = rig.start_api("api2")
+        workers, (api1, api2) = rig.start_nodes(
+            {"w1": {"capacity": 1}, "w2": {"capacity": 1}}, {"api1": api1_port, "api2": free_port()}
+        )
+        wait_for(
+            lambda: (
+                sorted(workers[0].cameras() + workers[1].cameras()) == list(CAMERAS) and workers[0].cameras()
+            ),
+            30,
+            "each worker to lease one camera",
+        )
         # Both boards learn the statuses from the bus (repeated by the workers for nodes that start later).
         wait_for(lambda: _streaming(api1) == set(CAMERAS), 20, "api1 to show both cameras streaming")
         wait_for(lambda: _streaming(api2) == set(CAMERAS), 20, "api2 to show both cameras streaming")

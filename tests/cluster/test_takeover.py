@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cluster.roles_support import REPO, Cluster, Worker, cluster_rig, recording_gaps
@@ -64,6 +65,9 @@ def test_a_killed_workers_camera_moves_to_another_worker(sim_cameras: RtspServer
         assert gap_s > 0
         print(f"takeover recording gap: {gap_s:.2f} s")
         assert "camera cam1 leased" in second.log_text()
+        metrics = httpx.get(f"http://127.0.0.1:{second.port}/metrics", timeout=5).text
+        assert 'watchkeeper_node_info{node="w2",role="worker"} 1.0' in metrics
+        assert 'watchkeeper_camera_segments_written_total{camera="cam1"}' in metrics
 
 
 @pytest.mark.timeout(240)

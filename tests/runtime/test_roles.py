@@ -7,13 +7,16 @@ import logging
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import free_port, write_test_config
+from watchkeeper.api.live import StatusBoard
 from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.domain import CameraId, CameraState, CameraStatus, utcnow
 from watchkeeper.integrations.prometheus import MetricsSnapshot, NodeLabels, PrometheusExporter
 from watchkeeper.runtime.logs import JsonFormatter, NodeFilter, TextFormatter
 from watchkeeper.runtime.roles import NodeIdentity, Role, RoleConfigError, check_role
@@ -145,3 +148,15 @@ def test_the_split_example_runs_every_role() -> None:
     config = WatchkeeperConfig.model_validate(document)
     for role in Role:
         check_role(config, role)
+
+
+def test_the_status_board_takes_a_repeated_status_older_than_its_placeholder() -> None:
+    board = StatusBoard([CameraId("cam1")])
+    assert board.get(CameraId("cam1")).state is CameraState.CONNECTING
+    earlier = utcnow() - timedelta(minutes=5)
+    board.update(CameraStatus(CameraId("cam1"), CameraState.STREAMING, earlier, ""))
+    assert board.get(CameraId("cam1")).state is CameraState.STREAMING  # a worker started before this node
+    board.update(CameraStatus(CameraId("cam1"), CameraState.OFFLINE, earlier - timedelta(seconds=1), "old"))
+    assert board.get(CameraId("cam1")).state is CameraState.STREAMING  # older than what it knows: ignored
+    board.update(CameraStatus(CameraId("cam1"), CameraState.STALLED, utcnow(), "no keyframe"))
+    assert board.get(CameraId("cam1")).reason == "no keyframe"

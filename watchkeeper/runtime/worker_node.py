@@ -43,14 +43,15 @@ class LeaseFollower:
         self._bus = bus
         self._overlap_s = handover_overlap_s(segment_seconds)
         self._task: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
         self._watch: asyncio.Task[None] | None = None
         self._streaming: dict[CameraId, asyncio.Event] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Watch statuses and start following (on the running loop)."""
-        subscription = await self._bus.subscribe(STATUS_SUBJECT)
-        self._watch = asyncio.create_task(self._watch_statuses(subscription), name="handover-watch")
+        self._subscription = await self._bus.subscribe(STATUS_SUBJECT)
+        self._watch = asyncio.create_task(self._watch_statuses(self._subscription), name="handover-watch")
         self._task = asyncio.create_task(self._run(), name="lease-follower")
 
     async def wait(self, timeout_s: float = 30.0) -> None:
@@ -63,10 +64,15 @@ class LeaseFollower:
                 self._task.cancel()
         if self._stopping:
             await asyncio.wait(set(self._stopping), timeout=timeout_s)
+        if self._subscription is not None:
+            await self._subscription.close()  # ends the watch's iteration
         if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+            try:
+                await asyncio.wait_for(self._watch, timeout_s)
+            except TimeoutError:
+                log.warning("the handover watch did not end within %.0f s", timeout_s)
+            except WatchkeeperError as err:
+                log.warning("the handover watch ended with an error: %s", err)
 
     async def _run(self) -> None:
         async for change in self._leases.changes():
