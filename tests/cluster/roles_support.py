@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ class Cluster:
     incidents: bool = False
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def config(self, name: str, port: int, **cluster: object) -> Path:
+    def config(self, name: str, port: int, nats_url: str = NATS_URL, **cluster: object) -> Path:
         """Write node ``name``'s configuration (its own folder and port, everything else shared)."""
         path = write_test_config(
             self.folder / name, self.cameras, http_port=port, segment_seconds=self.segment_seconds
@@ -61,7 +62,7 @@ class Cluster:
             "media_root": str(self.folder / "media"),
             "bus": {
                 "type": "nats",
-                "url": NATS_URL,
+                "url": nats_url,
                 "stream": f"WKTEST_{self.tag}",
                 "subject_prefix": f"wk{self.tag}",
             },
@@ -102,7 +103,7 @@ class Cluster:
         worker_configs = {worker_id: (free_port(), keys) for worker_id, keys in workers.items()}
         started: list[Worker] = []
         for worker_id, (port, keys) in worker_configs.items():
-            config = self.config(worker_id, port, worker_id=worker_id, **keys)
+            config = self.config(worker_id, port, NATS_URL, worker_id=worker_id, **keys)
             started.append(Worker(worker_id, port, config, launch_role(config, port, "worker")))
         api_configs = {name: self.config(name, port) for name, port in apis.items()}
         if api_configs:
@@ -117,10 +118,10 @@ class Cluster:
             servers.append(log_in(api_configs[name], port, api_processes[name]))
         return started, servers
 
-    def start_worker(self, worker_id: str, **cluster: object) -> Worker:
-        """Start a worker node named ``worker_id``."""
+    def start_worker(self, worker_id: str, nats_url: str = NATS_URL, **cluster: object) -> Worker:
+        """Start a worker node named ``worker_id`` (reaching NATS at ``nats_url``)."""
         port = free_port()
-        config = self.config(worker_id, port, worker_id=worker_id, **cluster)
+        config = self.config(worker_id, port, nats_url, worker_id=worker_id, **cluster)
         return Worker(worker_id, port, config, self.start(config, port, "worker"))
 
     def segments(self, camera_id: str) -> list[Segment]:
@@ -268,3 +269,73 @@ def recording_gaps(segments: list[Segment], after: datetime) -> list[float]:
             gaps.append(max(0.0, (segment.start - covered).total_seconds()))
         covered = segment.end if covered is None else max(covered, segment.end)
     return gaps
+
+
+class NatsLink:
+    """A TCP hop between one node and NATS that the test can cut (bytes dropped, as on a link that is down).
+
+    Connections stay open while cut, so the node notices only through its own timeouts, as it would on a
+    real partition (no reset, no refusal).
+    """
+
+    def __init__(self, target_port: int = 4222) -> None:
+        self._target_port = target_port
+        self._cut = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-link", daemon=True)
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """The NATS URL a node behind this link uses."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> NatsLink:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop
+        ).result(10)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def cut(self) -> None:
+        """Drop every byte from now on, both ways."""
+        self._cut.set()
+
+    def restore(self) -> None:
+        """Forward again (connections that timed out meanwhile are re-made by the node)."""
+        self._cut.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(
+            self._pump(reader, upstream_writer), self._pump(upstream_reader, writer), return_exceptions=True
+        )
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if not self._cut.is_set():
+                    writer.write(data)
+                    await writer.drain()
+        finally:
+            writer.close()

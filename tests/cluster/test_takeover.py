@@ -6,6 +6,7 @@ recording gaps are read from the segment index.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from datetime import timedelta
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster.roles_support import REPO, Cluster, Worker, cluster_rig, recording_gaps
+from tests.cluster.roles_support import REPO, Cluster, NatsLink, Worker, cluster_rig, recording_gaps
 from tests.conftest import wait_for
 from watchkeeper.domain import utcnow
 from watchkeeper.simulator import RtspServer
@@ -108,3 +109,40 @@ def test_draining_an_unknown_worker_is_a_clear_error(sim_cameras: RtspServer, tm
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
         assert "no-such-worker" in result.stderr
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_cut_off_from_nats_stops_recording_and_another_takes_over(
+    sim_cameras: RtspServer, tmp_path: Path
+) -> None:
+    segment_s = 1.0
+    with (
+        cluster_rig(tmp_path, {"cam1": sim_cameras.url("/cam1")}, segment_seconds=segment_s) as rig,
+        NatsLink() as link,
+    ):
+        first = rig.start_worker("w1", nats_url=link.url)
+        wait_for(lambda: first.cameras() == ["cam1"], 30, "w1 to lease cam1")
+        second = rig.start_worker("w2")
+        wait_for(lambda: len(rig.segments("cam1")) >= 2, 30, "two segments of cam1 from w1")
+        link.cut()
+        # w1 cannot renew: it gives the camera up by itself; w2 takes it once the lease has expired.
+        wait_for(lambda: first.cameras() == [], 15, "w1 to stop cam1 when its lease expired")
+        wait_for(lambda: second.cameras() == ["cam1"], 15, "w2 to take cam1")
+        assert "camera cam1 lease lost (expired" in first.log_text()
+        taken_at = utcnow()
+        wait_for(
+            lambda: any(segment.start > taken_at for segment in rig.segments("cam1")),
+            20,
+            "a segment of cam1 recorded by w2",
+        )
+        link.restore()
+        wait_for(
+            lambda: "cam1" not in first.cameras() and second.cameras() == ["cam1"], 10, "w2 to keep cam1"
+        )
+        # Never recorded by both at once for longer than a segment: the index never overlaps by more.
+        ordered = sorted(rig.segments("cam1"), key=lambda segment: segment.start)
+        overlaps = [(a.end - b.start).total_seconds() for a, b in itertools.pairwise(ordered)]
+        assert max(overlaps) <= segment_s, overlaps
+        status = _cli("cluster", "status", "--config", str(second.config))
+        assert status.returncode == 0, status.stderr
+        assert "w2" in status.stdout

@@ -138,8 +138,8 @@ def test_metrics_carry_the_node_and_role() -> None:
     assert "watchkeeper_node_info" not in bare.render().decode()
 
 
-@pytest.mark.parametrize(("segment_s", "overlap_s"), [(0.5, 1.0), (4.0, 2.0), (10.0, 5.0), (60.0, 5.0)])
-def test_handover_overlap_is_half_a_segment_within_bounds(segment_s: float, overlap_s: float) -> None:
+@pytest.mark.parametrize(("segment_s", "overlap_s"), [(0.5, 2.0), (4.0, 4.0), (10.0, 10.0), (60.0, 10.0)])
+def test_handover_overlap_is_a_segment_within_bounds(segment_s: float, overlap_s: float) -> None:
     assert handover_overlap_s(segment_s) == overlap_s
 
 

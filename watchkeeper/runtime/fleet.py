@@ -141,12 +141,17 @@ class CameraFleet:
         held.worker.request_stop()
         return held.worker
 
-    def silence(self, camera_id: CameraId, token: FencingToken) -> None:
-        """Keep the statuses of ``camera_id`` (running under ``token``) off the bus from now on."""
+    def silence(self, camera_id: CameraId, token: FencingToken) -> CameraStatus | None:
+        """Keep the statuses of ``camera_id`` (running under ``token``) off the bus from now on.
+
+        Returns its last published status (None when it is not running under ``token``).
+        """
         with self._lock:
             held = self._held.get(camera_id)
-            if held is not None and held.token == token:
-                held.announce = False
+            if held is None or held.token != token:
+                return None
+            held.announce = False
+            return held.status
 
     @staticmethod
     def join(worker: CameraWorker) -> None:
@@ -176,7 +181,7 @@ class CameraFleet:
     def statuses(self) -> list[CameraStatus]:
         """The latest status of every running camera (to repeat it for API nodes that started later)."""
         with self._lock:
-            return [held.status for held in self._held.values() if held.status is not None]
+            return [held.status for held in self._held.values() if held.status is not None and held.announce]
 
     def retention_stats(self) -> RetentionSnapshot | None:
         """Retention's counters since start-up (None without retention)."""

@@ -1,8 +1,9 @@
 """The camera side of a worker process: follow lease changes, repeat camera statuses for API nodes.
 
 A lease acquired starts the camera under its fencing token; a lease lost stops it at once, except in a drain
-handover, where the old owner keeps recording until the new owner reports the camera streaming (at most half
-a segment), so the recording has no gap longer than one segment.
+handover, where the old owner keeps recording until the new owner reports the camera streaming (plus a second
+for its first keyframe; at most one segment, 2 to 10 s), so the recording has no gap longer than one segment
+and the two record the camera at once for less than a segment.
 """
 
 from __future__ import annotations
@@ -11,26 +12,43 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 from watchkeeper.bus.messages import CameraStatusMessage
 from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.cluster.model import LeaseAcquired, LeaseChange, LeaseLost, LossReason
 from watchkeeper.cluster.protocol import CameraLeases
-from watchkeeper.domain import CameraId, CameraState, WatchkeeperError
+from watchkeeper.domain import CameraId, CameraState, WatchkeeperError, utcnow
 from watchkeeper.runtime.camera_worker import CameraWorker
 from watchkeeper.runtime.fleet import CameraFleet
 
 log = logging.getLogger(__name__)
 
 STATUS_SUBJECT = "wk.cameras.*.status"
-HANDOVER_MARGIN_S = 0.5
+HANDOVER_MARGIN_S = 1.0
 """After the new owner reports streaming, the old one records this much longer (its first keyframe)."""
 
 
 def handover_overlap_s(segment_seconds: float) -> float:
-    """Longest time the old owner records on after a drain handover: half a segment, 1 to 5 s."""
-    return min(max(segment_seconds / 2, 1.0), 5.0)
+    """Longest time the old owner records on after a drain handover: one segment, 2 to 10 s.
+
+    The new owner's first index write comes a segment after it starts recording, so the old owner's last
+    segment (closed within this time) is still admitted by the fence: no hole in the index.
+    """
+    return min(max(segment_seconds, 2.0), 10.0)
+
+
+class _NewOwner:
+    """Waits for a ``streaming`` status newer than the old owner's own: the new owner's (same clock)."""
+
+    def __init__(self, own_since: datetime) -> None:
+        self.own_since = own_since
+        self.event = asyncio.Event()
+
+    def check(self, since: datetime | None) -> None:
+        if since is not None and since > self.own_since:
+            self.event.set()
 
 
 class LeaseFollower:
@@ -45,7 +63,9 @@ class LeaseFollower:
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._watch: asyncio.Task[None] | None = None
-        self._streaming: dict[CameraId, asyncio.Event] = {}
+        self._streaming: dict[CameraId, _NewOwner] = {}
+        self._latest: dict[CameraId, datetime] = {}
+        """Newest ``since`` of a ``streaming`` status seen per camera (from any worker)."""
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -105,10 +125,12 @@ class LeaseFollower:
 
     async def _hand_over(self, change: LeaseLost) -> None:
         camera_id = change.camera.camera_id
-        self._fleet.silence(camera_id, change.token)
-        seen = self._streaming.setdefault(camera_id, asyncio.Event())
+        own = self._fleet.silence(camera_id, change.token)
+        mine = own.since if own is not None else utcnow()
+        seen = self._streaming.setdefault(camera_id, _NewOwner(mine))
+        seen.check(self._latest.get(camera_id))  # the new owner may have reported before the lease said so
         try:
-            await asyncio.wait_for(seen.wait(), self._overlap_s)
+            await asyncio.wait_for(seen.event.wait(), self._overlap_s)
             await asyncio.sleep(HANDOVER_MARGIN_S)
         except TimeoutError:
             log.info(
@@ -131,9 +153,14 @@ class LeaseFollower:
                 if not isinstance(message, CameraStatusMessage):
                     continue
                 status = message.to_domain()
+                if status.state is not CameraState.STREAMING:
+                    continue
+                latest = self._latest.get(status.camera_id)
+                if latest is None or status.since > latest:
+                    self._latest[status.camera_id] = status.since
                 waiting = self._streaming.get(status.camera_id)
-                if waiting is not None and status.state is CameraState.STREAMING:
-                    waiting.set()
+                if waiting is not None:
+                    waiting.check(status.since)
         finally:
             await subscription.close()
 
