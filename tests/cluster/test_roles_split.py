@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.cluster.roles_support import cluster_rig
+from tests.cluster.roles_support import REPO, cluster_rig
 from tests.conftest import LiveServer, free_port, stop_server, wait_for
 from watchkeeper.simulator import RtspServer
 
@@ -116,3 +118,23 @@ async def _watch_both(
     until = time.monotonic() + seconds
     since_two = str(two.cursor) if two.cursor else "now"
     await asyncio.gather(one.follow(api1, since_one, until), two.follow(api2, since_two, until))
+
+
+def test_a_worker_without_its_lease_server_stops_with_one_line(
+    sim_cameras: RtspServer, tmp_path: Path
+) -> None:
+    with cluster_rig(tmp_path, {"cam1": sim_cameras.url("/cam1")}) as rig:
+        config = rig.config("w1", free_port(), worker_id="w1", url=f"nats://127.0.0.1:{free_port()}")
+        result = subprocess.run(
+            [sys.executable, "-m", "watchkeeper", "serve", "--config", str(config), "--role", "worker"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=REPO,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, result.stderr
+        assert "127.0.0.1" in errors[0]
