@@ -95,13 +95,17 @@ class LeaseFollower:
                 log.warning("the handover watch ended with an error: %s", err)
 
     async def _run(self) -> None:
-        async for change in self._leases.changes():
-            try:
-                await self._apply(change)
-            except Exception:
-                # A camera that cannot start (a bug, a bad input) must not stop the worker following the
-                # other leases: log it with its traceback and carry on.
-                log.exception("lease change %s failed", change)
+        try:
+            async for change in self._leases.changes():
+                try:
+                    await self._apply(change)
+                except Exception:
+                    # A camera that cannot start (a bug, a bad input) must not stop the worker following the
+                    # other leases: log it with its traceback and carry on.
+                    log.exception("lease change %s failed", change)
+        except WatchkeeperError as err:
+            log.error("camera leases stopped: %s; stopping every camera", err)  # noqa: TRY400
+            await asyncio.to_thread(self._fleet.stop_all, announce=False)
 
     async def _apply(self, change: LeaseChange) -> None:
         camera_id = change.camera.camera_id
