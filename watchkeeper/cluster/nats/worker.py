@@ -87,7 +87,8 @@ class _Held:
     record: LeaseRecord
     revision: int
     renewed_at: float
-    """Monotonic time the last successful renewal (or the acquisition) was sent."""
+    """Monotonic time the last successful renewal (or the acquisition) was sent, capped at the last
+    successful heartbeat write (others may take the camera once that heartbeat is stale)."""
 
 
 _END = object()
@@ -119,6 +120,9 @@ class NatsCameraLeases:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_heartbeat = 0.0
+        # Monotonic time the last successful heartbeat write was sent. Others judge this worker alive from
+        # it (a lease of a worker whose heartbeat is stale is free), so no hold counts as renewed after it.
+        self._alive_since = 0.0
         self._started_us = 0
         self._outage_logged = False
 
@@ -309,9 +313,10 @@ class NatsCameraLeases:
     async def _heartbeat(self) -> None:
         info = self._require_info()
         bucket = self._require_bucket()
-        self._last_heartbeat = time.monotonic()
+        self._last_heartbeat = sent = time.monotonic()
         record = WorkerRecord(info, now_us(), self._started_us)
         await bucket.put(worker_key(info.worker_id), encode_worker(record))
+        self._alive_since = sent
         renewals = [self._renew(camera_id) for camera_id in list(self._held)]
         results = await asyncio.gather(*renewals, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -343,7 +348,7 @@ class NatsCameraLeases:
             reason = LossReason.HANDED_OVER if target is not None else LossReason.TAKEN
             self._emit(LeaseLost(held.camera, held.record.token, reason, target))
             return
-        held.record, held.revision, held.renewed_at = record, revision, sent
+        held.record, held.revision, held.renewed_at = record, revision, min(sent, self._alive_since)
 
     async def _adopt_own_write(self, camera_id: CameraId, held: _Held) -> int | None:
         """After a conflict: the current revision if the lease is still ours, else None.
@@ -421,7 +426,9 @@ class NatsCameraLeases:
             revision = await bucket.update(key, encode_lease(record), offer.revision)
         if revision is None:
             return False
-        self._held[offer.camera.camera_id] = _Held(offer.camera, record, revision, sent)
+        self._held[offer.camera.camera_id] = _Held(
+            offer.camera, record, revision, min(sent, self._alive_since)
+        )
         self._free_since.pop(offer.camera.camera_id, None)
         before = None if previous is None else previous.owner
         log.info(
