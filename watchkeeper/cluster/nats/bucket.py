@@ -248,8 +248,10 @@ class LeaseBucket:
             log.warning("lease bucket: unreadable lease %s: %s", key, err)
             return None
 
-    async def read_all(self) -> Revisions:
-        """Every record now, with revisions; unreadable records are logged and skipped.
+    async def read_all(self, prefix: str = "") -> Revisions:
+        """Every record now (or those whose key starts with ``prefix``, ending in a dot), with revisions.
+
+        Unreadable records are logged and skipped.
 
         Reads the last message of every key through a short-lived pull consumer whose pending count the
         server fixes at creation, so the snapshot is complete (no early end-of-snapshot marker).
@@ -264,7 +266,7 @@ class LeaseBucket:
             name=uuid.uuid4().hex,
             deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
             ack_policy=AckPolicy.NONE,
-            filter_subject=f"{self._prefix}>",
+            filter_subject=f"{self._prefix}{prefix}>",
             inactive_threshold=max(5.0, 4 * timeout),
             mem_storage=True,
         )

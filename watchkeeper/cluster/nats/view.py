@@ -30,6 +30,14 @@ class Observations:
             seen[key] = previous if previous is not None and previous[0] == revision else (revision, now)
         self.first_seen = seen
 
+    def observe_prefix(self, prefix: str, revisions: Mapping[str, int], now: float) -> None:
+        """Like :meth:`observe` for the keys starting with ``prefix`` only; other keys stay as they are."""
+        kept = {key: seen for key, seen in self.first_seen.items() if not key.startswith(prefix)}
+        for key, revision in revisions.items():
+            previous = self.first_seen.get(key)
+            kept[key] = previous if previous is not None and previous[0] == revision else (revision, now)
+        self.first_seen = kept
+
     def stale(self, key: str, now: float, timeout_s: float) -> bool:
         """Whether ``key``'s revision has stood still for ``timeout_s`` (unknown keys are not stale)."""
         seen = self.first_seen.get(key)

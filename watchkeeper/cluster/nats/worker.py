@@ -1,8 +1,10 @@
 """``NatsCameraLeases``: one worker's camera leases in the NATS key-value bucket.
 
-Every scan (half a heartbeat) the worker reads the bucket, claims the free cameras the shared placement
-plan gives it (or any camera left free for two heartbeats), takes cameras a draining worker hands to it,
-and notices cameras it lost. Every heartbeat it writes its own record and renews its leases with
+Every scan (half a heartbeat) the worker reads the worker heartbeats; it reads every lease too when the set
+of live workers changed, when it has work pending (free cameras it could take, a drain) and at least every
+half lease timeout. On such a full scan it claims the free cameras the shared placement plan gives it (or
+any camera left free for two heartbeats), takes cameras a draining worker hands to it, and notices cameras
+it lost. Every heartbeat it writes its own record and renews its leases with
 compare-and-set. A watchdog on the local monotonic clock drops any camera whose lease was not renewed
 for ``lease_timeout_s`` minus half a heartbeat, so the worker stops a camera before anyone else may take it.
 """
@@ -33,6 +35,7 @@ from watchkeeper.cluster.nats.handover import Handover
 from watchkeeper.cluster.nats.view import BucketView, Observations, Offer, ViewInput, build_view
 from watchkeeper.cluster.placement import Candidate, plan
 from watchkeeper.cluster.records import (
+    WORKER_PREFIX,
     LeaseRecord,
     WorkerRecord,
     drain_key,
@@ -74,6 +77,11 @@ class LeaseTiming:
     def forget_after_s(self) -> float:
         """How long a worker's record may stand still before any live worker deletes it."""
         return self.forget_dead_after_s if self.forget_dead_after_s is not None else 10 * self.lease_timeout_s
+
+    @property
+    def full_scan_s(self) -> float:
+        """Longest time between two reads of every lease (between them only heartbeats are read)."""
+        return max(self.scan_s, self.lease_timeout_s / 2)
 
     @property
     def own_expiry_s(self) -> float:
@@ -120,6 +128,10 @@ class NatsCameraLeases:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_heartbeat = 0.0
+        self._full_at = 0.0
+        self._force_full = True
+        self._busy = False
+        self._live_at_full: frozenset[WorkerId] = frozenset()
         # Monotonic time the last successful heartbeat write was sent. Others judge this worker alive from
         # it (a lease of a worker whose heartbeat is stale is free), so no hold counts as renewed after it.
         self._alive_since = 0.0
@@ -169,6 +181,7 @@ class NatsCameraLeases:
         """Replace the camera list; cameras no longer listed are released (reason ``removed``)."""
         async with self._lock:
             self._cameras = {camera.camera_id: camera for camera in cameras}
+            self._force_full = True
             removed = [c for c in self._held if c not in self._cameras]
             await asyncio.gather(*(self._release(camera_id, LossReason.REMOVED) for camera_id in removed))
 
@@ -285,7 +298,16 @@ class NatsCameraLeases:
     async def _tick(self) -> None:
         if time.monotonic() - self._last_heartbeat >= self._timing.heartbeat_s:
             await self._heartbeat()
-        snapshot = await self._require_bucket().read_all()
+        bucket = self._require_bucket()
+        if not self._full_scan_due(time.monotonic()):
+            # Light scan: worker heartbeats only. The leases are read again when the set of live workers
+            # changes (a death frees its cameras), and at least every half lease timeout.
+            workers = await bucket.read_all(WORKER_PREFIX)
+            now = time.monotonic()
+            self._seen.observe_prefix(WORKER_PREFIX, workers.worker_revisions, now)
+            if self._live_workers(workers.contents.workers, now) == self._live_at_full:
+                return
+        snapshot = await bucket.read_all()
         now = time.monotonic()
         self._seen.observe({**snapshot.lease_revisions, **snapshot.worker_revisions}, now)
         info = self._require_info()
@@ -302,13 +324,36 @@ class NatsCameraLeases:
             list(self._cameras.values()),
             frozenset(self._held),
         )
+        self._full_at, self._force_full = now, False
+        self._live_at_full = frozenset(candidate.info.worker_id for candidate in view.candidates)
         self._notice_losses(view)
         await self._forget_dead(snapshot, now)
         if info.worker_id in view.draining:
+            self._busy = True
             await self._drain_step(view, now)
             return
         self._handover.clear()
         await self._claim(view, now)
+        spare = info.capacity - len(self._held)
+        waiting = any(
+            info.serves(offer.camera) for offer in view.free if offer.camera.camera_id not in self._held
+        )
+        self._busy = bool(view.draining or view.handed_to_me) or (spare > 0 and waiting)
+
+    def _full_scan_due(self, now: float) -> bool:
+        """Whether this scan must read the leases too (else only worker heartbeats)."""
+        return self._force_full or self._busy or now - self._full_at >= self._timing.full_scan_s
+
+    def _live_workers(self, records: Sequence[WorkerRecord], now: float) -> frozenset[WorkerId]:
+        me = self.worker_id
+        timeout = self._timing.lease_timeout_s
+        live = {
+            record.info.worker_id
+            for record in records
+            if record.info.worker_id != me
+            and not self._seen.stale(worker_key(record.info.worker_id), now, timeout)
+        }
+        return frozenset({me, *live})
 
     async def _heartbeat(self) -> None:
         info = self._require_info()
