@@ -50,7 +50,7 @@ from alarm_latency import (  # noqa: E402
 from plaza_footage import activity_footage  # noqa: E402
 
 from tests.cluster.roles_support import start_role_server  # noqa: E402
-from tests.conftest import LiveServer, free_port, start_server, stop_server  # noqa: E402
+from tests.conftest import LiveServer, free_port, stop_server  # noqa: E402
 
 NATS_URL = "nats://127.0.0.1:4222"
 
@@ -120,7 +120,7 @@ def run_layout(layout: str, urls: dict[str, str], args: argparse.Namespace) -> d
         port = free_port()
         config = write_config(Path(folder), urls, port)
         if layout == "all":
-            server = start_server(config, port)
+            server = start_role_server(config, port, "all")
             try:
                 return measure(server, args)
             finally:
