@@ -86,6 +86,8 @@ def motion_trigger(path: Path) -> None:
         camera.pop("zones", None)
         camera.pop("rules", None)
     document["detection"]["objects"] = {"enabled": False}
+    # Motion ends within the 5 s of empty plaza, so every appearance is a new motion event (and incident).
+    document["detection"]["motion"] = {"min_frames": 2, "cooldown_s": 1}
     document["incidents"]["analytics"] = [{"type": "INTRUSION_AFTER_HOURS", "kind": "motion"}]
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
