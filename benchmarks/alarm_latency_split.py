@@ -9,9 +9,7 @@ per layout on the same machine in one go:
   file and NATS JetStream (``nats://127.0.0.1:4222``; a stream, prefix and lease bucket of its own): the
   API's loop has a process to itself, at the cost of a hop through NATS.
 
-``--trigger motion`` lets motion events raise the incidents instead (no detector in the path): on a loaded
-machine the detector finds too few people to collect alarms in reasonable time. Each layout's figures are
-printed on their own line (``all`` is the baseline); the last line is
+Each layout's figures are printed on their own line (``all`` is the baseline); the last line is
 ``{"layouts": {"all": {...}, "split": {...}}}`` with ``frame_to_console_ms_p50/p95`` (one console) and
 ``with_consoles_frame_to_console_ms_p95`` and ``fanout_ms_p95`` (``--consoles`` consoles).
 Run ``python benchmarks/alarm_latency_split.py --help``.
@@ -69,27 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--active-s", type=float, default=3.0, help="seconds of people in each loop")
     parser.add_argument("--skip-single", action="store_true", help="skip phase 1 (one console)")
     parser.add_argument("--timeout-s", type=float, default=900.0, help="give up a phase after this long")
-    parser.add_argument(
-        "--trigger",
-        choices=("zone", "motion"),
-        default="zone",
-        help="`zone`: the person zone rule through the detector (as alarm_latency.py); `motion`: motion "
-        "events raise the incidents, no detector (a loaded machine detects too few people to measure)",
-    )
     return parser.parse_args(argv)
-
-
-def motion_trigger(path: Path) -> None:
-    """Motion events raise the incidents: object detection off, no zone rules (the rendition still runs)."""
-    document = yaml.safe_load(path.read_text())
-    for camera in document["cameras"]:
-        camera.pop("zones", None)
-        camera.pop("rules", None)
-    document["detection"]["objects"] = {"enabled": False}
-    # Motion ends within the 5 s of empty plaza, so every appearance is a new motion event (and incident).
-    document["detection"]["motion"] = {"min_frames": 2, "cooldown_s": 1}
-    document["incidents"]["analytics"] = [{"type": "INTRUSION_AFTER_HOURS", "kind": "motion"}]
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def split_config(path: Path, tag: str) -> None:
@@ -141,8 +119,6 @@ def run_layout(layout: str, urls: dict[str, str], args: argparse.Namespace) -> d
     with tempfile.TemporaryDirectory(prefix=f"wk-alarm-{layout}-") as folder:
         port = free_port()
         config = write_config(Path(folder), urls, port)
-        if args.trigger == "motion":
-            motion_trigger(config)
         if layout == "all":
             server = start_role_server(config, port, "all")
             try:
