@@ -18,6 +18,7 @@ TABLES = {
     "events",
     "evidence_exports",
     "evidence_locks",
+    "fences",
     "inbound_alarm_keys",
     "incident_attachments",
     "incident_cameras",

@@ -67,13 +67,17 @@ class StatusBoard:
             )
             for camera_id in camera_ids
         }
+        self._waiting = set(self._statuses)
+        """Cameras still on the placeholder: any worker status replaces it, however old its ``since``
+        (a worker in another process repeats a steady camera's status with the time it entered it)."""
 
     def update(self, status: CameraStatus) -> None:
         """Record a newer status."""
         with self._lock:
             current = self._statuses.get(status.camera_id)
-            if current is None or status.since >= current.since:
+            if current is None or status.camera_id in self._waiting or status.since >= current.since:
                 self._statuses[status.camera_id] = status
+                self._waiting.discard(status.camera_id)
 
     def get(self, camera_id: CameraId) -> CameraStatus:
         """Status of one camera (``offline`` when it was never configured here)."""

@@ -137,7 +137,10 @@ class NatsSubscription:
         tuning = self._bus.tuning
         try:
             self._buffer.extend(await self._pull.fetch(tuning.fetch_batch, timeout=tuning.fetch_timeout_s))
-        except nats.errors.TimeoutError:
+        except TimeoutError:
+            # nats-py raises its own TimeoutError, and a plain asyncio one when the deadline ran out between
+            # its no-wait probe and the long poll: both only mean "nothing yet" (the plain one used to end
+            # the subscription, and with it the consumer that iterated it).
             return
         except nats.errors.ConnectionClosedError as err:
             if self._closed or self._bus.closing:

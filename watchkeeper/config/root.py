@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from watchkeeper.config.auth import AuthConfig
 from watchkeeper.config.base import ConfigIssue, ConfigModel, format_path
 from watchkeeper.config.cameras import CameraConfig
+from watchkeeper.config.cluster import ClusterConfig
 from watchkeeper.config.custody import CustodyConfig
 from watchkeeper.config.detection import DetectionConfig
 from watchkeeper.config.incidents import IncidentsConfig
@@ -77,6 +78,9 @@ class WatchkeeperConfig(ConfigModel):
         default_factory=PrivacyConfig,
         title="Privacy",
         description="The protected rendition viewers see: people, faces and privacy masks redacted.",
+    )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig, title="Cluster", description="Camera leases across worker processes."
     )
     custody: CustodyConfig = Field(
         default_factory=CustodyConfig,

@@ -116,6 +116,26 @@ class MetricsSnapshot:
 SnapshotSource = Callable[[], MetricsSnapshot]
 
 
+@dataclass(frozen=True, slots=True)
+class NodeLabels:
+    """Which process of a cluster the metrics come from: ``watchkeeper_node_info{node, role}``."""
+
+    node: str
+    role: str
+
+
+class _NodeCollector(Collector):
+    """Exports the node's id and role, to join on ``instance`` (or to tell nodes apart on one host)."""
+
+    def __init__(self, node: NodeLabels) -> None:
+        self._node = node
+
+    def collect(self) -> Iterator[Metric]:
+        info = InfoMetricFamily("watchkeeper_node", "This Watchkeeper process: its node id and role.")
+        info.add_metric([], {"node": self._node.node, "role": self._node.role})
+        yield info
+
+
 class _SnapshotCollector(Collector):
     """Turns a snapshot into metric families at scrape time."""
 
@@ -260,10 +280,14 @@ def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
 class PrometheusExporter:
     """A per-runtime registry with Watchkeeper's metrics and the process's own (CPU, memory, fds)."""
 
-    def __init__(self, source: SnapshotSource, *, process_metrics: bool = True) -> None:
-        """Export snapshots taken from ``source`` at each scrape."""
+    def __init__(
+        self, source: SnapshotSource, *, process_metrics: bool = True, node: NodeLabels | None = None
+    ) -> None:
+        """Export snapshots taken from ``source`` at each scrape (and ``node``'s labels when given)."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_SnapshotCollector(source))
+        if node is not None:
+            self.registry.register(_NodeCollector(node))
         if process_metrics:
             ProcessCollector(namespace="watchkeeper", registry=self.registry)
 

@@ -17,10 +17,12 @@ from rich.console import Console
 from watchkeeper.config.loader import load_config
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
+from watchkeeper.runtime.cli_cluster import cluster_app, worker_app
 from watchkeeper.runtime.cli_custody import register_custody_commands
 from watchkeeper.runtime.cli_secrets import secrets_app
 from watchkeeper.runtime.cli_users import users_app
 from watchkeeper.runtime.logs import LogFormat, configure_logging
+from watchkeeper.runtime.roles import Role, check_role
 
 if TYPE_CHECKING:
     from watchkeeper.simulator import EncodedClip
@@ -39,6 +41,8 @@ config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(worker_app, name="worker")
 register_custody_commands(app)
 
 ConfigOption = Annotated[
@@ -110,21 +114,39 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Listen port (overrides server.port).", min=1, max=65535)
     ] = None,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help=(
+                "`all`: cameras, API and console in this one process (single box). `worker`: record and "
+                "analyse the cameras this process leases (health and metrics on the port, no console). "
+                "`api`: API, console and integrations only. Split roles need storage.bus.type `nats`."
+            ),
+            case_sensitive=False,
+        ),
+    ] = Role.ALL,
     debug: DebugOption = False,
     log_format: LogFormatOption = "text",
 ) -> None:
-    """Record and analyse the configured cameras and serve the console and API."""
+    """Record and analyse the configured cameras and serve the console and API (or one part: --role)."""
     _setup_logs(debug, log_format)
     loaded = _guard(debug, lambda: load_config(config))
-    _guard(debug, lambda: _run_server(loaded, host, port, config))
+    _guard(debug, lambda: _run_server(loaded, host, port, role, config))
 
 
-def _run_server(config: WatchkeeperConfig, host: str | None, port: int | None, path: Path | None) -> None:
+def _run_server(
+    config: WatchkeeperConfig,
+    host: str | None,
+    port: int | None,
+    role: Role = Role.ALL,
+    path: Path | None = None,
+) -> None:
     from watchkeeper.runtime.server import bind_socket, serve
 
+    check_role(config, role)
     sock = bind_socket(host or config.server.host, port or config.server.port)
     with contextlib.closing(sock):
-        asyncio.run(serve(config, sock, config_path=path))
+        asyncio.run(serve(config, sock, role, config_path=path))
 
 
 @app.command()
@@ -156,7 +178,7 @@ def demo(
     with _guard(debug, lambda: _simulated_cameras(len(loaded.cameras) or 4, port, footage)):
         url = f"http://{loaded.server.host}:{loaded.server.port}/"
         _err().print(f"\n[bold]Watchkeeper demo[/] is starting: open [bold cyan]{url}[/] (Ctrl+C stops)\n")
-        _guard(debug, lambda: _run_server(loaded, None, None, None))
+        _guard(debug, lambda: _run_server(loaded, None, None))
 
 
 def _simulated_cameras(count: int, port: int, footage: Path) -> contextlib.AbstractContextManager[None]:

@@ -1,8 +1,7 @@
-"""``watchkeeper serve``: API + console + camera workers in one process."""
+"""``watchkeeper serve``: API + console + camera workers in one process, or one of them (``--role``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
@@ -21,7 +20,11 @@ from watchkeeper.config.editor import ConfigEditor
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.server import ServerConfig
 from watchkeeper.domain import WatchkeeperError
-from watchkeeper.runtime.wiring import build_runtime
+from watchkeeper.runtime.logs import set_log_node
+from watchkeeper.runtime.node import Runtime
+from watchkeeper.runtime.roles import Role, RoleConfigError
+from watchkeeper.runtime.wiring import VERSION, build_runtime
+from watchkeeper.runtime.worker_http import create_worker_app
 
 log = logging.getLogger(__name__)
 
@@ -124,31 +127,45 @@ def bind_socket(host: str, port: int) -> socket.socket:
 async def serve(
     config: WatchkeeperConfig,
     sock: socket.socket,
+    role: Role = Role.ALL,
     static_dir: Path | None = None,
     config_path: Path | None = None,
 ) -> None:
-    """Run until cancelled or interrupted (Ctrl-C / SIGTERM).
+    """Run ``role`` until cancelled or interrupted (Ctrl-C / SIGTERM).
 
+    ``all`` and ``api`` serve the API and console on ``sock``; ``worker`` serves its health and metrics.
     With ``config_path`` the console's settings pages edit that file and the runtime applies edits live.
     """
     check_tls(config.server)
-    runtime = await build_runtime(config, static_dir=static_dir)
-    if config_path is not None:
-        runtime.context = replace(
-            runtime.context,
+    host, port = sock.getsockname()[:2]
+    runtime = await build_runtime(config, role, port=port, static_dir=static_dir)
+    set_log_node(runtime.identity.node_id, role.value)
+    if config_path is not None and runtime.api is not None:
+        runtime.api.context = replace(
+            runtime.api.context,
             config_editor=ConfigEditor(config_path),
             on_config_change=runtime.apply_config_change,
         )
-    app = create_app(runtime.context, config.server)
-    server = GracefulServer(uvicorn_config(app, config.server))
-    runtime.start_workers(asyncio.get_running_loop())
-    host, port = sock.getsockname()[:2]
-    scheme = "https" if config.server.tls is not None else "http"
-    log.info("console and API at %s://%s:%s/", scheme, host, port)
     try:
+        app = _http_app(runtime)
+        server = GracefulServer(uvicorn_config(app, config.server))
+        await runtime.start()
+        scheme = "https" if config.server.tls is not None else "http"
+        what = "health and metrics" if runtime.api is None else "console and API"
+        log.info(
+            "%s node %s: %s at %s://%s:%s/", role.value, runtime.identity.node_id, what, scheme, host, port
+        )
         await server.serve(sockets=[sock])
     finally:
-        await asyncio.to_thread(runtime.stop_workers)
-        await runtime.bus.close()
-        runtime.store.close()
+        await runtime.stop()
+        await runtime.close()
         log.info("stopped")
+
+
+def _http_app(runtime: Runtime) -> FastAPI:
+    if runtime.api is not None:
+        return create_app(runtime.api.context, runtime.config.server)
+    side = runtime.cameras
+    if side is None or side.metrics is None:
+        raise RoleConfigError(f"role {runtime.role.value} runs neither the API nor cameras")
+    return create_worker_app(runtime.identity, side.fleet, side.metrics, VERSION)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import socket
 import sys
 import tempfile
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from watchkeeper.analyzers.detect import build_detector
 from watchkeeper.analyzers.scheduler import DetectorService, SchedulerSettings
@@ -24,6 +22,9 @@ from watchkeeper.bus.local import LocalBus
 from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage, SegmentMessage
 from watchkeeper.bus.nats import NatsBus
 from watchkeeper.bus.protocol import Bus
+from watchkeeper.cluster.factory import camera_specs, open_control, open_leases, worker_info
+from watchkeeper.cluster.model import CameraSpec, WorkerId
+from watchkeeper.cluster.protocol import ClusterControl
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import BusConfig, NatsBusConfig
 from watchkeeper.config.tiers import TiersConfig
@@ -37,7 +38,7 @@ from watchkeeper.incidents.service import IncidentDeps, IncidentService
 from watchkeeper.incidents.sources import AlarmSources
 from watchkeeper.incidents.taxonomy import Taxonomy
 from watchkeeper.integrations.mqtt import MqttBridge
-from watchkeeper.integrations.prometheus import PrometheusExporter
+from watchkeeper.integrations.prometheus import NodeLabels, PrometheusExporter
 from watchkeeper.integrations.webhooks import WebhookDispatcher
 from watchkeeper.media.protocol import ObjectStore, ObjectStoreError, SegmentFiles
 from watchkeeper.media.s3 import S3ObjectStore, S3Settings
@@ -46,20 +47,23 @@ from watchkeeper.privacy.faces import FaceDetector, FaceModelError
 from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PrivacyServices
+from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.recovery import recover_media
-from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy
-from watchkeeper.recorder.tiering import TieringLoop, TieringManager, TieringPolicy
-from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
+from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
+from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
+from watchkeeper.runtime.camera_worker import WorkerCallbacks
 from watchkeeper.runtime.custody import (
-    AnchorLoop,
     BreakGlassNotice,
     anchor_loop,
     build_custody,
     sealed_opener,
     segment_finisher,
 )
-from watchkeeper.runtime.metrics import RuntimeMetrics
+from watchkeeper.runtime.fleet import CameraFleet, FleetParts
+from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
+from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
+from watchkeeper.runtime.roles import NodeIdentity, Role, check_role
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -206,34 +210,18 @@ def worker_callbacks(store: Store, bridge: ThreadBridge) -> WorkerCallbacks:
     return WorkerCallbacks(on_status=on_status, on_segment=on_segment, on_event=on_event)
 
 
-class Integration(Protocol):
-    """Something that runs on the bus's event loop beside the API (broadcast, MQTT, webhooks)."""
-
-    async def start(self) -> None:
-        """Subscribe and start its tasks."""
-        ...
-
-    async def stop(self) -> None:
-        """Stop its tasks."""
-        ...
-
-
-def api_node_name(config: WatchkeeperConfig) -> str:
-    """A name for this API server fit for a durable consumer: host name and port."""
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:60] or "host"
-    return f"{host}-{config.server.port}"
-
-
-def build_integrations(config: WatchkeeperConfig, store: Store, bus: Bus, hub: LiveHub) -> list[Integration]:
+def build_integrations(
+    config: WatchkeeperConfig, store: Store, bus: Bus, hub: LiveHub, node_id: str
+) -> list[Integration]:
     """The incident broadcaster (WebSocket + journal), and MQTT and webhooks when configured.
 
-    Every one reads the bus through durable consumers, so a restart resumes where it stopped.
+    Every one reads the bus through durable consumers, so a restart resumes where it stopped; the
+    broadcaster's consumer is this API node's own (``node_id``: host and port), MQTT's and the webhooks' are
+    shared by every API node.
     """
     section = config.integrations
     found: list[Integration] = [
-        IncidentBroadcaster(
-            bus, store.incident_journal, hub, f"api-live-{api_node_name(config)}", section.journal_keep_s
-        )
+        IncidentBroadcaster(bus, store.incident_journal, hub, f"api-live-{node_id}", section.journal_keep_s)
     ]
     if section.mqtt.enabled:
         sites = [site.to_domain() for site in config.sites]
@@ -242,125 +230,6 @@ def build_integrations(config: WatchkeeperConfig, store: Store, bus: Bus, hub: L
     if section.webhooks:
         found.append(WebhookDispatcher(bus, store.webhook_deliveries, section))
     return found
-
-
-def _stop_on(loop: asyncio.AbstractEventLoop, integration: Integration, timeout_s: float = 10.0) -> None:
-    """Stop ``integration`` from another thread than the loop's (blocking up to ``timeout_s``)."""
-    if loop.is_closed():
-        return
-    future = asyncio.run_coroutine_threadsafe(integration.stop(), loop)
-    try:
-        future.result(timeout=timeout_s)
-    except TimeoutError:
-        log.warning("%s did not stop within %.0f s", type(integration).__name__, timeout_s)
-
-
-@dataclass(slots=True)
-class Runtime:
-    """Everything one ``watchkeeper serve`` process runs."""
-
-    config: WatchkeeperConfig
-    store: Store
-    bus: Bus
-    context: AppContext
-    workers: list[CameraWorker]
-    retention: RetentionManager | None = None
-    retention_loop: RetentionLoop | None = None
-    tiering: TieringManager | None = None
-    tiering_loop: TieringLoop | None = None
-    analysis: AnalysisServices | None = None
-    incident_feed: IncidentFeed | None = None
-    integrations: list[Integration] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-    anchor_loop: AnchorLoop | None = None
-
-    def start_workers(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Create and start a worker per enabled camera."""
-        bridge = ThreadBridge(loop, self.bus)
-        self.loop = loop
-        for integration in self.integrations or ():
-            bridge.submit(integration.start())
-        if self.incident_feed is not None:
-            bridge.submit(self.incident_feed.start())
-        callbacks = worker_callbacks(self.store, bridge)
-        if self.retention is not None:
-            callbacks = replace(callbacks, on_disk_full=self.retention.free_space)
-            self.retention_loop = RetentionLoop(self.retention, self.config.recording.retention_interval_s)
-            self.retention_loop.start()
-        if self.tiering is not None:
-            self.tiering_loop = TieringLoop(self.tiering, self.config.tiers.interval_s)
-            self.tiering_loop.start()
-        if self.analysis is not None and self.analysis.detector is not None:
-            self.analysis.detector.start()
-        media_root = self.context.media_root
-        sealer = segment_finisher(self.context.custody, self.config)
-        if self.anchor_loop is not None:
-            self.anchor_loop.start()
-        for camera in self.config.cameras:
-            if not camera.enabled:
-                continue
-            settings = WorkerSettings(
-                camera, self.config.recording, self.config.detection, media_root, analysis=self.analysis
-            )
-            if sealer is not None:
-                settings = replace(settings, finisher=sealer.finisher(CameraId(camera.id)))
-            worker = CameraWorker(settings, callbacks)
-            self.workers.append(worker)
-            worker.start()
-
-    def stop_workers(self) -> None:
-        """Stop every worker (blocking; run it in a thread from async code)."""
-        if self.tiering_loop is not None:
-            self.tiering_loop.stop()
-            self.tiering_loop = None
-        if self.retention_loop is not None:
-            self.retention_loop.stop()
-            self.retention_loop = None
-        for worker in self.workers:
-            worker.request_stop()  # all cameras wind down in parallel
-        for worker in self.workers:
-            worker.stop()
-        self.workers.clear()
-        if self.incident_feed is not None:
-            self.incident_feed.stop_threadsafe()
-        if self.loop is not None:
-            for integration in self.integrations or ():
-                _stop_on(self.loop, integration)
-        if self.analysis is not None and self.analysis.detector is not None:
-            self.analysis.detector.stop()
-        if self.anchor_loop is not None:
-            self.anchor_loop.stop()
-
-    # --- settings edits (console) -------------------------------------------------------------------
-    def apply_config_change(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
-        """Apply a configuration edit live (``AppContext.on_config_change``; blocking, run from a thread).
-
-        Retention takes the new days on its next pass; the edited camera's worker stops, and starts again
-        under the new settings when the camera exists and is enabled.
-        """
-        self.config = config
-        if self.retention is not None:
-            self.retention.policy = RetentionPolicy.from_config(config.recording, config.cameras)
-        if camera_id is None:
-            return
-        for worker in [worker for worker in self.workers if worker.camera_id == camera_id]:
-            worker.stop()
-            self.workers.remove(worker)
-        camera = config.camera(camera_id)
-        if camera is None or not camera.enabled or self.loop is None:
-            return
-        callbacks = worker_callbacks(self.store, ThreadBridge(self.loop, self.bus))
-        if self.retention is not None:
-            callbacks = replace(callbacks, on_disk_full=self.retention.free_space)
-        settings = WorkerSettings(
-            camera, config.recording, config.detection, self.context.media_root, analysis=self.analysis
-        )
-        sealer = segment_finisher(self.context.custody, config)
-        if sealer is not None:
-            settings = replace(settings, finisher=sealer.finisher(CameraId(camera.id)))
-        worker = CameraWorker(settings, callbacks)
-        self.workers.append(worker)
-        worker.start()
 
 
 def build_incidents(
@@ -389,47 +258,109 @@ def default_static_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "api" / "static"
 
 
-async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = None) -> Runtime:
-    """Open the store and the bus, check the media folder, register the inventory.
+async def build_runtime(
+    config: WatchkeeperConfig, role: Role = Role.ALL, port: int | None = None, static_dir: Path | None = None
+) -> Runtime:
+    """Open the store and the bus, check the media folder, and build the parts ``role`` runs.
 
     Raises:
-        WatchkeeperError: one-line reasons (database down, bus down, unwritable media folder).
+        WatchkeeperError: one-line reasons (split role on the local bus, database down, bus down,
+            unwritable media folder).
     """
+    check_role(config, role)
+    identity = NodeIdentity.of(config, role, port or config.server.port)
     media_root = config.storage.media_root
     check_media_root(media_root)
-    analysis = build_analysis_services(config)
+    analysis = build_analysis_services(config) if role.runs_cameras else None
     store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
     try:
-        await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
+        if role is Role.ALL:  # a worker must not touch the files another worker is writing
+            await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
         sync_inventory(store, config)
-        await asyncio.to_thread(create_first_admin, store, config)
+        if role.serves_api:
+            await asyncio.to_thread(create_first_admin, store, config)
         bus = build_bus(config.storage.bus)
         await bus.start()
     except BaseException:
         store.close()
         raise
+    runtime = Runtime(config, identity, store, bus)
     try:
-        incidents = build_incidents(config, store, bus, asyncio.get_running_loop())
-        notice, live = BreakGlassNotice(bus), analysis.privacy.live if analysis.privacy else None
+        live = analysis.privacy.live if analysis is not None and analysis.privacy is not None else None
         warm = await asyncio.to_thread(build_warm_store, config.tiers)
         files = SegmentFiles(media_root, warm)
-        custody = await asyncio.to_thread(build_custody, config, store, notice, live, files)
+        custody = await asyncio.to_thread(build_custody, config, store, BreakGlassNotice(bus), live, files)
+        if role.runs_cameras:
+            runtime.cameras = _camera_side(config, runtime, analysis, custody, warm)
+        if role.serves_api:
+            feed = analysis.live if analysis is not None else None
+            runtime.api = _api_side(config, runtime, custody, static_dir, files, feed)
     except BaseException:
         await bus.close()
         store.close()
         raise
+    return runtime
+
+
+def _camera_side(
+    config: WatchkeeperConfig,
+    runtime: Runtime,
+    analysis: AnalysisServices | None,
+    custody: CustodyServices,
+    warm: ObjectStore | None,
+) -> CameraSide:
+    media_root = config.storage.media_root
     policy = RetentionPolicy.from_config(config.recording, config.cameras)
-    retention = RetentionManager(store, media_root, policy)
+    retention = RetentionManager(runtime.store, media_root, policy)
     retention.warm = warm
     tiering = None
     if warm is not None and config.tiers.enabled:
-        tiering = TieringManager(store, media_root, warm, TieringPolicy.from_config(config.tiers))
-    workers: list[CameraWorker] = []
+        tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
+    bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
+    parts = FleetParts(
+        config=config,
+        store=runtime.store,
+        publish=bridge.publish,
+        analysis=analysis,
+        retention=retention,
+        sealer=segment_finisher(custody, config),
+        tiering=tiering,
+    )
+    fleet = CameraFleet(parts)
+    metrics = RuntimeMetrics(media_root, fleet.counters, fleet.retention_stats, fleet.tiering_stats)
+    render = PrometheusExporter(metrics.snapshot, node=node_labels(runtime.identity)).render
+    if runtime.role is Role.ALL and config.cluster.leases == "local":  # one process: every camera, no lease
+        specs = [CameraSpec(CameraId(camera.id)) for camera in config.cameras if camera.enabled]
+        return CameraSide(fleet, specs, metrics=render)
+    info = worker_info(config.cluster, version=VERSION)
+    if runtime.role is Role.WORKER:  # the same id in logs, metrics and the leases
+        info = replace(info, worker_id=WorkerId(runtime.identity.node_id))
+    return CameraSide(fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render)
+
+
+def node_labels(identity: NodeIdentity) -> NodeLabels:
+    """The node labels of this process's metrics."""
+    return NodeLabels(identity.node_id, identity.role.value)
+
+
+def _api_side(
+    config: WatchkeeperConfig,
+    runtime: Runtime,
+    custody: CustodyServices,
+    static_dir: Path | None,
+    files: SegmentFiles,
+    live_feed: LiveFeed | None,
+) -> ApiSide:
+    store, bus, media_root = runtime.store, runtime.bus, config.storage.media_root
+    incidents = build_incidents(config, store, bus, asyncio.get_running_loop())
+    side = runtime.cameras
+    fleet = side.fleet if side is not None else None
+    retention = fleet.retention_stats if fleet is not None else no_retention
     metrics = RuntimeMetrics(
         media_root,
-        lambda: [worker.counters for worker in list(workers)],
-        retention.stats.snapshot,
-        tiering.stats.snapshot if tiering is not None else lambda: None,
+        fleet.counters if fleet is not None else list,
+        retention,
+        fleet.tiering_stats if fleet is not None else lambda: None,
     )
     hub = LiveHub()
     context = AppContext(
@@ -440,26 +371,19 @@ async def build_runtime(config: WatchkeeperConfig, static_dir: Path | None = Non
         hub=hub,
         static_dir=static_dir if static_dir is not None else default_static_dir(),
         version=VERSION,
-        metrics=PrometheusExporter(metrics.snapshot).render,
+        metrics=PrometheusExporter(metrics.snapshot, node=node_labels(runtime.identity)).render,
         auth_config=config.auth,
         incidents=incidents,
         custody=custody,
         segment_files=files,
-        live_feed=analysis.live,
+        live_feed=live_feed,
     )
-    return Runtime(
-        config=config,
-        store=store,
-        bus=bus,
+    return ApiSide(
         context=context,
-        workers=workers,
-        retention=retention,
-        tiering=tiering,
-        analysis=analysis,
         incident_feed=IncidentFeed(
             bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
         ),
-        integrations=build_integrations(config, store, bus, hub),
+        integrations=build_integrations(config, store, bus, hub, runtime.identity.node_id),
         anchor_loop=anchor_loop(config, custody),
     )
 
@@ -488,6 +412,16 @@ def build_warm_store(tiers: TiersConfig) -> ObjectStore | None:
     except ObjectStoreError as err:
         log.error("warm tier: %s (segments stay on the local disk until it answers)", err)  # noqa: TRY400
     return bucket
+
+
+async def open_cluster_control(config: WatchkeeperConfig) -> ClusterControl:
+    """The cluster's lease status and drain, for ``watchkeeper cluster status`` and ``worker drain``.
+
+    Raises:
+        ClusterError: ``cluster.leases`` is ``local`` (no cluster to look at).
+        ClusterUnavailableError: NATS cannot be reached.
+    """
+    return await open_control(config)
 
 
 def open_config_store(config: WatchkeeperConfig) -> Store:

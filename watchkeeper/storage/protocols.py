@@ -478,6 +478,29 @@ class IncidentJournal(Protocol):
         ...
 
 
+class FenceRepository(Protocol):
+    """Fencing tokens of camera index writes: a write with a token older than the newest seen is refused.
+
+    Token 0 is the single-box token: always admitted, never recorded.
+    """
+
+    def admit(self, camera_id: CameraId, token: int) -> bool:
+        """Record ``token`` for ``camera_id`` unless a newer one was seen; False when stale (atomic)."""
+        ...
+
+    def newest(self, camera_id: CameraId) -> int | None:
+        """The newest token seen for ``camera_id``, or None."""
+        ...
+
+    def add_segment(self, segment: Segment, token: int) -> Segment | None:
+        """Index ``segment`` in the transaction that admits ``token``; None (nothing written) when stale."""
+        ...
+
+    def upsert_event(self, event: Event, token: int) -> bool:
+        """Upsert ``event`` in the transaction that admits ``token``; False (nothing written) when stale."""
+        ...
+
+
 class Store(Protocol):
     """All repositories of one database."""
 
@@ -514,6 +537,11 @@ class Store(Protocol):
     @property
     def tiers(self) -> TierRepository:
         """Storage tier queries over the recording index (hot on local disk, warm in a bucket)."""
+        ...
+
+    @property
+    def fences(self) -> FenceRepository:
+        """Fencing tokens and fenced index writes (camera leases across workers)."""
         ...
 
     @property

@@ -481,3 +481,13 @@ class EvidenceExportRow(Base):
     parent_id: Mapped[str | None] = mapped_column(String(64))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class FenceRow(Base):
+    """The newest fencing token seen for a camera's index writes (camera leases, issue 10)."""
+
+    __tablename__ = "fences"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

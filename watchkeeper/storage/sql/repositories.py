@@ -30,7 +30,7 @@ from watchkeeper.storage.sql.engine import Database
 from watchkeeper.storage.sql.models import Base, CameraRow, EventRow, SegmentRow, SiteRow
 
 
-def _upsert(session: Session, model: type[Base], values: dict[str, Any]) -> None:
+def upsert_row(session: Session, model: type[Base], values: dict[str, Any]) -> None:
     """Insert ``values`` or update the row with the same primary key, atomically on both backends."""
     dialect = session.get_bind().dialect.name
     key = [column.name for column in inspect(model).primary_key]
@@ -38,6 +38,46 @@ def _upsert(session: Session, model: type[Base], values: dict[str, Any]) -> None
     updates = {name: stmt.excluded[name] for name in values if name not in key}
     upsert: Insert = stmt.on_conflict_do_update(index_elements=key, set_=updates)
     session.execute(upsert)
+
+
+def segment_row(segment: Segment) -> SegmentRow:
+    """A new row for ``segment`` (its ``id`` is assigned on flush)."""
+    return SegmentRow(
+        camera_id=segment.camera_id,
+        start=ensure_utc(segment.start),
+        end=ensure_utc(segment.end),
+        path=segment.path,
+        size_bytes=segment.size_bytes,
+        video_codec=segment.video_codec,
+        width=segment.width,
+        height=segment.height,
+        keyframes=segment.keyframes,
+        audio_codec=segment.audio_codec,
+        rendition=segment.rendition.value,
+        tier=segment.tier.value,
+        object_key=segment.object_key,
+        sha256=segment.sha256,
+    )
+
+
+def event_values(event: Event) -> dict[str, Any]:
+    """Column values of ``event`` for an upsert into ``events``."""
+    return {
+        "id": event.id,
+        "camera_id": event.camera_id,
+        "kind": event.kind.value,
+        "start": ensure_utc(event.start),
+        "end": None if event.end is None else ensure_utc(event.end),
+        "score": event.score,
+        "label": event.label,
+        "rule": event.rule,
+        "zone": event.zone,
+        "object_class": event.object_class,
+        "track_id": event.track_id,
+        "best_at": None if event.best_at is None else ensure_utc(event.best_at),
+        "direction": event.direction,
+        "object_count": event.object_count,
+    }
 
 
 def _site(row: SiteRow) -> Site:
@@ -124,7 +164,7 @@ class SqlSiteRepository:
     def upsert(self, site: Site) -> None:
         """Insert or update a site by id."""
         values = {"id": site.id, "name": site.name}
-        self._db.write(lambda session: _upsert(session, SiteRow, values))
+        self._db.write(lambda session: upsert_row(session, SiteRow, values))
 
     def list(self) -> Sequence[Site]:
         """All sites ordered by id."""
@@ -161,7 +201,7 @@ class SqlCameraRepository:
         def write(session: Session) -> None:
             if session.get(SiteRow, camera.site_id) is None:
                 raise ConflictError(f"camera {camera.id!r} refers to unknown site {camera.site_id!r}")
-            _upsert(session, CameraRow, values)
+            upsert_row(session, CameraRow, values)
 
         try:
             self._db.write(write)
@@ -198,22 +238,7 @@ class SqlSegmentRepository:
             DuplicateError: If a segment with the same ``path`` is already indexed.
             ValueError: If ``start`` or ``end`` is naive.
         """
-        row = SegmentRow(
-            camera_id=segment.camera_id,
-            start=ensure_utc(segment.start),
-            end=ensure_utc(segment.end),
-            path=segment.path,
-            size_bytes=segment.size_bytes,
-            video_codec=segment.video_codec,
-            width=segment.width,
-            height=segment.height,
-            keyframes=segment.keyframes,
-            audio_codec=segment.audio_codec,
-            rendition=segment.rendition.value,
-            tier=segment.tier.value,
-            object_key=segment.object_key,
-            sha256=segment.sha256,
-        )
+        row = segment_row(segment)
 
         def write(session: Session) -> int:
             session.add(row)
@@ -272,23 +297,8 @@ class SqlEventRepository:
 
     def upsert(self, event: Event) -> None:
         """Insert an event or update it (for example when it ends)."""
-        values = {
-            "id": event.id,
-            "camera_id": event.camera_id,
-            "kind": event.kind.value,
-            "start": ensure_utc(event.start),
-            "end": None if event.end is None else ensure_utc(event.end),
-            "score": event.score,
-            "label": event.label,
-            "rule": event.rule,
-            "zone": event.zone,
-            "object_class": event.object_class,
-            "track_id": event.track_id,
-            "best_at": None if event.best_at is None else ensure_utc(event.best_at),
-            "direction": event.direction,
-            "object_count": event.object_count,
-        }
-        self._db.write(lambda session: _upsert(session, EventRow, values))
+        values = event_values(event)
+        self._db.write(lambda session: upsert_row(session, EventRow, values))
 
     def get(self, event_id: str) -> Event | None:
         """One event, or ``None``."""

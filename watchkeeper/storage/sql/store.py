@@ -10,6 +10,7 @@ from watchkeeper.storage.sql.custody import (
     SqlGrantRepository,
 )
 from watchkeeper.storage.sql.engine import Database
+from watchkeeper.storage.sql.fences import SqlFenceRepository
 from watchkeeper.storage.sql.incidents import SqlIncidentRepository
 from watchkeeper.storage.sql.integrations import SqlIncidentJournal, SqlWebhookDeliveryRepository
 from watchkeeper.storage.sql.repositories import (
@@ -37,6 +38,7 @@ class SqlStore:
         self._evidence_locks = SqlEvidenceLockRepository(database)
         self._retention = SqlRetentionRepository(database)
         self._tiers = SqlTierRepository(database)
+        self._fences = SqlFenceRepository(database)
         self._auth = SqlAuthRepositories(database)
         self._incidents = SqlIncidentRepository(database)
         self._webhook_deliveries = SqlWebhookDeliveryRepository(database)
@@ -90,6 +92,11 @@ class SqlStore:
     def tiers(self) -> SqlTierRepository:
         """Storage tier queries (hot segments to move, the switch to warm)."""
         return self._tiers
+
+    @property
+    def fences(self) -> SqlFenceRepository:
+        """Fencing tokens and fenced index writes (camera leases across workers)."""
+        return self._fences
 
     @property
     def auth(self) -> SqlAuthRepositories:

@@ -1,0 +1,288 @@
+"""Control plane at scale: lease and heartbeat traffic of many cameras over many workers, then a kill.
+
+No video. A private nats-server (JetStream, monitoring on) is started; ``--workers`` lease workers
+(``NatsCameraLeases``, capacity ``2 * cameras / workers``) run in ``--procs`` subprocesses, the ``--kill``
+victims all in one of them; every worker leases all ``--cameras`` cameras. Once every camera is placed the
+NATS traffic is measured over ``--window`` seconds (``nats_msgs_per_s``: messages in + out per second at the
+server, from ``/varz``); then the victims' process is killed with SIGKILL and each of their cameras is timed
+until a survivor acquires it (``reassign_s_*``). Every acquisition and loss is logged with its wall-clock
+time; ``double_assigned`` counts cameras that two workers held at the same moment (a victim's hold ends at the
+kill).
+
+Baseline printed beside the figures: the lease timeout (the least a reassignment can take) and the 10 s
+target of issue 10. Last line, one JSON object: ``{"cameras", "workers", "killed", "reassign_s_p50",
+"reassign_s_p95", "reassign_s_max", "double_assigned", "nats_msgs_per_s", "heartbeat_s",
+"lease_timeout_s"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from watchkeeper.cluster import CameraSpec, LeaseAcquired, WorkerId, WorkerInfo  # noqa: E402
+from watchkeeper.cluster.nats import BucketSettings, LeaseTiming, NatsCameraLeases  # noqa: E402
+from watchkeeper.domain import CameraId  # noqa: E402
+
+TARGET_S = 10.0
+BUCKET = "wkbench_control_plane"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cameras", type=int, default=1000, help="cameras to lease")
+    parser.add_argument("--workers", type=int, default=20, help="lease workers in all")
+    parser.add_argument("--kill", type=int, default=5, help="workers killed at once (SIGKILL)")
+    parser.add_argument("--procs", type=int, default=4, help="processes hosting the surviving workers")
+    parser.add_argument("--heartbeat", type=float, default=2.0, help="cluster.heartbeat_s")
+    parser.add_argument("--lease-timeout", type=float, default=6.0, help="cluster.lease_timeout_s")
+    parser.add_argument("--window", type=float, default=10.0, help="seconds of steady traffic to measure")
+    parser.add_argument("--quick", action="store_true", help="100 cameras, 4 workers, kill 1, 0.5 s / 2 s")
+    parser.add_argument("--host", nargs="+", help=argparse.SUPPRESS)  # internal: run workers in this process
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.cameras, args.workers, args.kill, args.procs = 100, 4, 1, 1
+        args.heartbeat, args.lease_timeout, args.window = 0.5, 2.0, 3.0
+    return args
+
+
+def capacity(args: argparse.Namespace) -> int:
+    """Per-worker capacity: twice the fair share, so the survivors have room for the victims' cameras."""
+    return max(1, math.ceil(2 * int(args.cameras) / int(args.workers)))
+
+
+async def host_workers(args: argparse.Namespace) -> None:
+    """Subprocess: run the named workers, print every acquisition and loss with its wall-clock time."""
+    url, *names = args.host
+    specs = [CameraSpec(CameraId(f"cam-{n:05d}")) for n in range(args.cameras)]
+    timing = LeaseTiming(args.heartbeat, args.lease_timeout)
+
+    async def run(name: str) -> None:
+        leases = NatsCameraLeases(BucketSettings(url=url, bucket=BUCKET), timing)
+        await leases.start(WorkerInfo(WorkerId(name), socket.gethostname(), capacity(args)), [])
+        # cameras only once every worker is up, so the first ones do not take more than their share
+        while sum(worker.alive for worker in (await leases.status()).workers) < args.workers:
+            await asyncio.sleep(args.heartbeat / 2)
+        await leases.set_cameras(specs)
+        async for change in leases.changes():
+            kind = "A" if isinstance(change, LeaseAcquired) else "L"
+            print(f"E {kind} {change.camera.camera_id} {name} {time.time():.6f}", flush=True)
+
+    await asyncio.gather(*(run(name) for name in names))
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One worker holding one camera from ``start`` to ``end`` (wall clock)."""
+
+    camera: str
+    worker: str
+    start: float
+    end: float
+
+
+@dataclass
+class Ledger:
+    """Acquisitions and losses reported by the worker processes."""
+
+    holds: dict[str, dict[str, float]] = field(default_factory=dict)  # camera -> worker -> since
+    intervals: list[Span] = field(default_factory=list)
+    acquired_after: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, line: str) -> None:
+        """Apply one ``E <A|L> camera worker time`` line."""
+        _, kind, camera, worker, at = line.split()
+        with self.lock:
+            owners = self.holds.setdefault(camera, {})
+            if kind == "A":
+                owners[worker] = float(at)
+                self.acquired_after.setdefault(camera, float(at))
+            elif worker in owners:
+                self.intervals.append(Span(camera, worker, owners.pop(worker), float(at)))
+
+    def placed(self) -> int:
+        """Cameras held by at least one worker now."""
+        with self.lock:
+            return sum(1 for owners in self.holds.values() if owners)
+
+    def end_holds(self, workers: set[str], at: float) -> set[str]:
+        """Close the holds of ``workers`` at ``at`` (they were killed); returns their cameras."""
+        cameras = set()
+        with self.lock:
+            for camera, owners in self.holds.items():
+                for worker in workers & set(owners):
+                    self.intervals.append(Span(camera, worker, owners.pop(worker), at))
+                    cameras.add(camera)
+            self.acquired_after = {}
+        return cameras
+
+    def double_assigned(self, now: float) -> int:
+        """Cameras two workers held at the same moment."""
+        with self.lock:
+            spans = list(self.intervals) + [
+                Span(camera, worker, since, now)
+                for camera, owners in self.holds.items()
+                for worker, since in owners.items()
+            ]
+        by_camera: dict[str, list[Span]] = {}
+        for span in spans:
+            by_camera.setdefault(span.camera, []).append(span)
+        doubled = 0
+        for periods in by_camera.values():
+            periods.sort(key=lambda span: span.start)
+            if any(later.start < earlier.end for earlier, later in itertools.pairwise(periods)):
+                doubled += 1
+        return doubled
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def varz_msgs(monitor: int) -> int:
+    """Messages in + out at the server so far."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/varz", timeout=5) as answer:
+        varz = json.load(answer)
+    return int(varz["in_msgs"]) + int(varz["out_msgs"])
+
+
+def start_host(args: argparse.Namespace, url: str, names: list[str], ledger: Ledger) -> subprocess.Popen[str]:
+    """A process running ``names`` workers, its event lines fed to ``ledger``."""
+    command = [sys.executable, __file__, "--cameras", str(args.cameras), "--workers", str(args.workers)]
+    command += ["--heartbeat", str(args.heartbeat), "--lease-timeout", str(args.lease_timeout)]
+    command += ["--host", url, *names]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("E "):
+                ledger.record(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return process
+
+
+def wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` every 50 ms; exit with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def measure(args: argparse.Namespace, folder: Path) -> dict[str, object]:
+    """Run the whole scenario; return the summary."""
+    port, monitor = free_port(), free_port()
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    server_cmd = [binary, "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js", "-sd", str(folder)]
+    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"nats://127.0.0.1:{port}"
+    ledger = Ledger()
+    hosts: list[subprocess.Popen[str]] = []
+    try:
+        wait(lambda: varz_ok(monitor), 10, "nats-server")
+        victims = [f"victim-{n:02d}" for n in range(args.kill)]
+        survivors = [f"worker-{n:02d}" for n in range(args.workers - args.kill)]
+        hosts.append(start_host(args, url, victims, ledger))
+        for index in range(args.procs):
+            hosts.append(start_host(args, url, survivors[index :: args.procs], ledger))
+        wait(lambda: ledger.placed() == args.cameras, 300, "every camera placed")
+        time.sleep(2 * args.heartbeat)
+        before, started = varz_msgs(monitor), time.monotonic()
+        time.sleep(args.window)
+        msgs_per_s = (varz_msgs(monitor) - before) / (time.monotonic() - started)
+        killed_at = time.time()
+        hosts[0].send_signal(signal.SIGKILL)
+        hosts[0].wait(timeout=10)
+        orphans = ledger.end_holds(set(victims), killed_at)
+        wait(
+            lambda: all(c in ledger.acquired_after for c in orphans), 20 * args.lease_timeout, "reassignment"
+        )
+        reassign = sorted(ledger.acquired_after[c] - killed_at for c in orphans)
+        time.sleep(args.heartbeat)
+        return {
+            "cameras": args.cameras,
+            "workers": args.workers,
+            "killed": args.kill,
+            "orphaned": len(orphans),
+            "reassign_s_p50": round(statistics.median(reassign), 2),
+            "reassign_s_p95": round(reassign[max(0, math.ceil(0.95 * len(reassign)) - 1)], 2),
+            "reassign_s_max": round(reassign[-1], 2),
+            "double_assigned": ledger.double_assigned(time.time()),
+            "nats_msgs_per_s": round(msgs_per_s),
+            "heartbeat_s": args.heartbeat,
+            "lease_timeout_s": args.lease_timeout,
+        }
+    finally:
+        for host in hosts:
+            if host.poll() is None:
+                host.send_signal(signal.SIGTERM)
+        for host in hosts:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                host.wait(timeout=10)
+            if host.poll() is None:
+                host.kill()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def varz_ok(monitor: int) -> bool:
+    """Whether the server's monitoring endpoint answers."""
+    try:
+        varz_msgs(monitor)
+    except OSError:
+        return False
+    return True
+
+
+def main(args: argparse.Namespace) -> None:
+    """Measure and print the figures."""
+    with tempfile.TemporaryDirectory(prefix="wk-control-plane-") as folder:
+        summary = measure(args, Path(folder))
+    print(
+        f"cameras {args.cameras}, workers {args.workers}, killed {args.kill} ({summary['orphaned']} cameras)"
+    )
+    print(
+        f"reassign p50 {summary['reassign_s_p50']} s, p95 {summary['reassign_s_p95']} s, "
+        f"max {summary['reassign_s_max']} s; double assigned {summary['double_assigned']}; "
+        f"NATS {summary['nats_msgs_per_s']} msgs/s"
+    )
+    print(f"baseline: lease timeout {args.lease_timeout:g} s (floor), target {TARGET_S:g} s")
+    del summary["orphaned"]
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    parsed = parse_args()
+    if parsed.host:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(host_workers(parsed))
+    else:
+        main(parsed)
