@@ -240,6 +240,14 @@ def test_probe_reports_codec_or_error(setup: Setup, sim_cameras: RtspServer) -> 
     assert "hunter2" not in bad.text
 
 
+def test_probe_of_an_unparsable_url_is_a_clear_answer_not_a_server_error(setup: Setup) -> None:
+    response = setup.client.post("/api/settings/probe", json={"url": "http://["}, headers=setup.admin)
+
+    assert response.status_code == 200
+    assert response.json()["ok"] is False
+    assert response.json()["detail"]
+
+
 def test_without_editor_settings_are_503(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
     context = AppContext(

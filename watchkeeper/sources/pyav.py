@@ -67,7 +67,10 @@ class SourceSpec:
     @property
     def is_file(self) -> bool:
         """True for a local file (plain path or ``file://``)."""
-        scheme = urlsplit(self.url).scheme
+        try:
+            scheme = urlsplit(self.url).scheme
+        except ValueError:  # e.g. an unclosed IPv6 bracket: not a path, and FFmpeg will say what is wrong
+            scheme = self.url.partition("://")[0] if "://" in self.url else ""
         return scheme in ("", "file") or len(scheme) == 1  # a Windows drive letter reads as a scheme
 
 

@@ -62,7 +62,10 @@ class ConfigRejectedOut(_Model):
     """The edit would make the configuration invalid; nothing was written."""
 
     error: ErrorBody
-    fields: list[FieldProblem]
+    fields: list[FieldProblem] = Field(
+        default_factory=list,
+        description="Each problem located on a form field (empty for a request the API could not parse).",
+    )
 
 
 class ProbeIn(_Model):

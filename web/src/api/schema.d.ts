@@ -1399,8 +1399,11 @@ export interface components {
          */
         ConfigRejectedOut: {
             error: components["schemas"]["ErrorBody"];
-            /** Fields */
-            fields: components["schemas"]["FieldProblem"][];
+            /**
+             * Fields
+             * @description Each problem located on a form field (empty for a request the API could not parse).
+             */
+            fields?: components["schemas"]["FieldProblem"][];
         };
         /**
          * DeliveryState
