@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 import watchkeeper.api.routes.live_webrtc as live_webrtc
 from tests.api.test_live_stream import _audit_records
@@ -25,6 +26,7 @@ from watchkeeper.api.context import AppContext
 from watchkeeper.api.live import LiveHub, StatusBoard
 from watchkeeper.auth.models import RoleGrant
 from watchkeeper.bus.local import LocalBus
+from watchkeeper.config.server import ServerConfig
 from watchkeeper.domain import Camera, CameraId, Site, SiteId
 from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.simulator import RtspServer
@@ -246,3 +248,40 @@ def test_webrtc_session_ends_when_the_user_is_deleted(in_process: tuple[FastAPI,
     finally:
         stop.set()
         thread.join()
+
+
+def test_ice_servers_reach_the_console_and_bad_ones_are_refused(
+    in_process: tuple[FastAPI, LiveFeed, object],
+) -> None:
+    _, feed, store = in_process
+    settings = ServerConfig.model_validate(
+        {
+            "webrtc": {
+                "ice_servers": [{"urls": ["turn:turn.example:3478"], "username": "wk", "credential": "s3"}]
+            }
+        }
+    )
+    assert "s3" not in repr(settings)  # the TURN password is a secret in the configuration
+    context = AppContext(
+        store=store,  # type: ignore[arg-type]
+        bus=LocalBus(),
+        media_root=Path("/nonexistent"),
+        statuses=StatusBoard([CAM]),
+        hub=LiveHub(),
+        passwords=fast_passwords(),
+        live_feed=feed,
+    )
+    token = user_token(store, "ice", RoleGrant("viewer"))  # type: ignore[arg-type]
+
+    async def info(server: ServerConfig) -> httpx.Response:
+        async with _client(create_app(context, server), token) as client:
+            return await client.get("/api/live/webrtc")
+
+    answer = asyncio.run(info(settings))
+    assert answer.status_code == 200
+    assert answer.json() == {"ice_servers": [turn]}
+    off = asyncio.run(info(ServerConfig.model_validate({"webrtc": {"enabled": False}})))
+    assert off.status_code == 404
+    assert off.json()["error"]["code"] == "webrtc_unavailable"
+    with pytest.raises(ValidationError, match="not a stun"):
+        ServerConfig.model_validate({"webrtc": {"ice_servers": [{"urls": ["http://turn.example"]}]}})

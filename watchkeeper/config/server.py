@@ -6,7 +6,7 @@ import ipaddress
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.base import ConfigModel
@@ -86,13 +86,19 @@ class IceServerConfig(ConfigModel):
         max_length=10,
     )
     username: str | None = Field(
-        default=None, title="Username", description="TURN user name (STUN needs none).", max_length=200
+        default=None,
+        title="Username",
+        description="TURN user name (STUN needs none).",
+        min_length=1,
+        max_length=200,
     )
-    credential: str | None = Field(
+    credential: SecretStr | None = Field(
         default=None,
         title="Credential",
-        description="TURN password; it is handed to logged-in consoles, so use a TURN-only account.",
-        max_length=200,
+        description=(
+            "TURN password (may be a `${secret:NAME}` reference). Browsers need it, so it is handed to "
+            "logged-in consoles: use a TURN-only account."
+        ),
     )
 
     @field_validator("urls")

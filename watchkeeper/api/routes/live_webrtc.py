@@ -33,7 +33,7 @@ from watchkeeper.api.routes.ws import RECHECK_S
 from watchkeeper.audit.log import AuditAction
 from watchkeeper.auth.permissions import Permission
 from watchkeeper.auth.principal import Principal
-from watchkeeper.config.server import ServerConfig, WebRtcConfig
+from watchkeeper.config.server import IceServerConfig, ServerConfig, WebRtcConfig
 from watchkeeper.domain import NotFoundError, WatchkeeperError
 from watchkeeper.privacy.live_rtc import RedactedVideoTrack, prefer_h264
 
@@ -100,7 +100,7 @@ def build_router(server: ServerConfig) -> APIRouter:
         """Whether live views are offered over WebRTC (404 when not), and the ICE servers to use."""
         if not settings.enabled or context.live_feed is None:
             raise WebRtcDisabledError("WebRTC live views are not offered here")
-        return WebRtcInfoOut(ice_servers=[IceServerOut(**ice.model_dump()) for ice in settings.ice_servers])
+        return WebRtcInfoOut(ice_servers=[_ice_out(ice) for ice in settings.ice_servers])
 
     @router.post("/api/cameras/{camera_id}/live/webrtc", operation_id="postCameraLiveWebRtc")
     async def camera_live_webrtc(
@@ -128,9 +128,14 @@ def build_router(server: ServerConfig) -> APIRouter:
     return router
 
 
+def _ice_out(ice: IceServerConfig) -> IceServerOut:
+    credential = ice.credential.get_secret_value() if ice.credential is not None else None
+    return IceServerOut(urls=ice.urls, username=ice.username, credential=credential)
+
+
 def _rtc_configuration(settings: WebRtcConfig) -> RTCConfiguration:
     servers = [
-        RTCIceServer(urls=ice.urls, username=ice.username, credential=ice.credential)
+        RTCIceServer(urls=ice.urls, username=ice.username, credential=_ice_out(ice).credential)
         for ice in settings.ice_servers
     ]
     return RTCConfiguration(iceServers=servers)
