@@ -254,13 +254,8 @@ def test_ice_servers_reach_the_console_and_bad_ones_are_refused(
     in_process: tuple[FastAPI, LiveFeed, object],
 ) -> None:
     _, feed, store = in_process
-    settings = ServerConfig.model_validate(
-        {
-            "webrtc": {
-                "ice_servers": [{"urls": ["turn:turn.example:3478"], "username": "wk", "credential": "s3"}]
-            }
-        }
-    )
+    turn = {"urls": ["turn:turn.example:3478"], "username": "wk", "credential": "s3"}
+    settings = ServerConfig.model_validate({"webrtc": {"ice_servers": [turn]}})
     assert "s3" not in repr(settings)  # the TURN password is a secret in the configuration
     context = AppContext(
         store=store,  # type: ignore[arg-type]
