@@ -280,3 +280,28 @@ def test_ice_servers_reach_the_console_and_bad_ones_are_refused(
     assert off.json()["error"]["code"] == "webrtc_unavailable"
     with pytest.raises(ValidationError, match="not a stun"):
         ServerConfig.model_validate({"webrtc": {"ice_servers": [{"urls": ["http://turn.example"]}]}})
+
+
+def test_webrtc_peer_that_never_connects_is_closed_and_audited(
+    in_process: tuple[FastAPI, LiveFeed, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_webrtc, "CONNECT_S", 1.0)
+    app, feed, store = in_process
+    token = user_token(store, "idle", RoleGrant("viewer"))  # type: ignore[arg-type]
+
+    async def abandon() -> tuple[int, int]:
+        peer, offer = await _offer()
+        try:
+            async with _client(app, token) as client:
+                response = await client.post("/api/cameras/cam1/live/webrtc", json=offer)
+            assert response.status_code == 200, response.text
+            during = feed.viewers(CAM)
+            # The answer is never applied: the server's side cannot connect and gives up.
+            deadline = time.monotonic() + 10
+            while feed.viewers(CAM) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return during, feed.viewers(CAM)
+        finally:
+            await peer.close()
+
+    assert asyncio.run(abandon()) == (1, 0)
