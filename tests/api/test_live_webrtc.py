@@ -144,7 +144,16 @@ def test_webrtc_refusals_are_typed(server: LiveServer) -> None:
         await peer.close()
         return description
 
+    async def audio_offer() -> dict[str, str]:
+        peer = RTCPeerConnection()
+        peer.addTransceiver("audio", direction="recvonly")
+        await peer.setLocalDescription(await peer.createOffer())
+        description = {"type": "offer", "sdp": peer.localDescription.sdp}
+        await peer.close()
+        return description
+
     description = asyncio.run(offer())
+    audio = asyncio.run(audio_offer())
     anonymous = httpx.post(f"{server.base_url}/api/cameras/cam1/live/webrtc", json=description)
     assert anonymous.status_code == 401
     assert httpx.get(f"{server.base_url}/api/live/webrtc").status_code == 401
@@ -158,6 +167,9 @@ def test_webrtc_refusals_are_typed(server: LiveServer) -> None:
         assert garbage.json()["error"]["code"] == "bad_offer"
         answer = client.post("/api/cameras/cam1/live/webrtc", json={**description, "type": "answer"})
         assert answer.status_code == 422
+        audio_only = client.post("/api/cameras/cam1/live/webrtc", json=audio)
+        assert audio_only.status_code == 400
+        assert "no video" in audio_only.json()["error"]["message"]
 
 
 @pytest.fixture

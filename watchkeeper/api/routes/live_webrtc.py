@@ -21,6 +21,7 @@ import time
 from typing import Annotated, Literal
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
@@ -142,15 +143,27 @@ def _rtc_configuration(settings: WebRtcConfig) -> RTCConfiguration:
 
 
 async def _answer(peer: RTCPeerConnection, track: RedactedVideoTrack, offer: SdpIn) -> RTCSessionDescription:
+    if "\nm=video " not in offer.sdp.replace("\r\n", "\n"):
+        raise BadOfferError("the offer has no video section: offer to receive video (H.264 or VP8)")
     transceiver = peer.addTransceiver(track, direction="sendonly")
     prefer_h264(transceiver)
     try:
         await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
         await peer.setLocalDescription(await peer.createAnswer())
-    except (ValueError, TypeError, KeyError, IndexError) as err:  # aiortc's parse / negotiation errors
+    except (  # what aiortc raises for an offer it cannot parse or take
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        InternalError,
+        InvalidAccessError,
+        InvalidStateError,
+        OperationError,
+    ) as err:
         raise BadOfferError(f"cannot answer this offer: {err}") from err
     description = peer.localDescription
-    if description is None or "m=video" not in description.sdp or transceiver.currentDirection is None:
+    sending = transceiver.currentDirection in ("sendonly", "sendrecv")
+    if description is None or "m=video" not in description.sdp or not sending:
         raise BadOfferError("the offer has no video the server can send (H.264 or VP8, receive-only)")
     return description
 
