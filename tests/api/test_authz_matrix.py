@@ -86,6 +86,8 @@ EXPECTED: dict[str, str | frozenset[str]] = {
     "getLiveOriginalFrame": _VIEWERS,
     "streamLiveOriginal": _VIEWERS,
     "getCameraLiveMjpeg": _VIEWERS,
+    "postCameraLiveWebRtc": _VIEWERS,
+    "getLiveWebRtc": ANY_USER,
     "searchEvents": _VIEWERS,
     "getEventSnapshot": _VIEWERS,
     "listWebhookDeliveries": GLOBAL,

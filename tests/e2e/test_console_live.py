@@ -88,7 +88,7 @@ PIXELS = """() => [...document.querySelectorAll('[data-testid=live-media]')].map
 def test_live_grid_shows_four_cameras_with_advancing_pictures_over_mse(page: Any, server: LiveServer) -> None:
     from playwright.sync_api import expect
 
-    page.goto(server.base_url + "/#/live")
+    page.goto(server.base_url + "/?live=mse#/live")  # WebRTC would be preferred (test_console_webrtc)
     tiles = page.get_by_test_id("live-tile")
     expect(tiles).to_have_count(4, timeout=10_000)
     for tile in tiles.all():

@@ -25,6 +25,7 @@ from watchkeeper.api.routes import (
     incidents,
     live_originals,
     live_stream,
+    live_webrtc,
     metrics,
     playback,
     recordings,
@@ -102,6 +103,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))
+    app.include_router(live_webrtc.build_router(server if server is not None else ServerConfig()))
     if context.static_dir is not None and (context.static_dir / "index.html").is_file():
         _mount_console(app, context)
     install_security(app, server if server is not None else ServerConfig())

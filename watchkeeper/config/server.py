@@ -6,7 +6,7 @@ import ipaddress
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.base import ConfigModel
@@ -76,6 +76,59 @@ class RateLimitConfig(ConfigModel):
     )
 
 
+class IceServerConfig(ConfigModel):
+    """One STUN or TURN server the WebRTC live view may use to reach viewers across NAT."""
+
+    urls: list[str] = Field(
+        title="URLs",
+        description="`stun:host:port`, `turn:host:port?transport=udp` or `turns:host:port` addresses.",
+        min_length=1,
+        max_length=10,
+    )
+    username: str | None = Field(
+        default=None,
+        title="Username",
+        description="TURN user name (STUN needs none).",
+        min_length=1,
+        max_length=200,
+    )
+    credential: SecretStr | None = Field(
+        default=None,
+        title="Credential",
+        description=(
+            "TURN password (may be a `${secret:NAME}` reference). Browsers need it, so it is handed to "
+            "logged-in consoles: use a TURN-only account."
+        ),
+    )
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: address")
+        return urls
+
+
+class WebRtcConfig(ConfigModel):
+    """The WebRTC live view (the console's lowest-latency transport)."""
+
+    enabled: bool = Field(
+        default=True,
+        title="Offer WebRTC",
+        description="Offer live views over WebRTC; off: consoles use fMP4 over a WebSocket or MJPEG.",
+    )
+    ice_servers: list[IceServerConfig] = Field(
+        default_factory=list,
+        title="ICE servers",
+        description=(
+            "STUN/TURN servers for WebRTC. Empty (the default): host candidates only, which works on a "
+            "LAN or loopback; viewers behind NAT or a firewall need a TURN server here."
+        ),
+        max_length=10,
+    )
+
+
 class ServerConfig(ConfigModel):
     """Where the API and web console listen, and how the map is drawn."""
 
@@ -141,6 +194,11 @@ class ServerConfig(ConfigModel):
         default_factory=RateLimitConfig,
         title="Rate limits",
         description="Limits on login attempts and on expensive endpoints.",
+    )
+    webrtc: WebRtcConfig = Field(
+        default_factory=WebRtcConfig,
+        title="WebRTC live view",
+        description="Whether live views are offered over WebRTC, and the STUN/TURN servers it uses.",
     )
 
     def resolved(self, base_dir: Path) -> ServerConfig:

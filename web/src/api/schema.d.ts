@@ -313,6 +313,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cameras/{camera_id}/live/webrtc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Camera Live Webrtc
+         * @description Answer a WebRTC offer with a video track of the camera's live protected view.
+         */
+        post: operations["postCameraLiveWebRtc"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cameras/{camera_id}/original/latest.jpg": {
         parameters: {
             query?: never;
@@ -860,6 +880,26 @@ export interface paths {
          * @description Tick an SOP step, or skip it with a reason.
          */
         put: operations["setIncidentSopStep"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/live/webrtc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Webrtc Info
+         * @description Whether live views are offered over WebRTC (404 when not), and the ICE servers to use.
+         */
+        get: operations["getLiveWebRtc"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1712,6 +1752,18 @@ export interface components {
             version: string;
         };
         /**
+         * IceServerOut
+         * @description One STUN/TURN server for ``RTCPeerConnection``'s ``iceServers``.
+         */
+        IceServerOut: {
+            /** Credential */
+            credential?: string | null;
+            /** Urls */
+            urls: string[];
+            /** Username */
+            username?: string | null;
+        };
+        /**
          * InboundResultOut
          * @description What an inbound alarm did (a replayed ``Idempotency-Key`` returns the original result).
          */
@@ -2163,6 +2215,32 @@ export interface components {
             retain_days: number;
         };
         /**
+         * SdpIn
+         * @description The browser's offer, with its ICE candidates already gathered.
+         */
+        SdpIn: {
+            /** Sdp */
+            sdp: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "offer";
+        };
+        /**
+         * SdpOut
+         * @description The server's answer, with its candidates.
+         */
+        SdpOut: {
+            /** Sdp */
+            sdp: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "answer";
+        };
+        /**
          * SegmentOut
          * @description A recorded segment and where to fetch it.
          */
@@ -2508,6 +2586,14 @@ export interface components {
             password?: string | null;
             /** Roles */
             roles?: components["schemas"]["GrantOut-Input"][] | null;
+        };
+        /**
+         * WebRtcInfoOut
+         * @description WebRTC is offered; the ICE servers the browser should use.
+         */
+        WebRtcInfoOut: {
+            /** Ice Servers */
+            ice_servers: components["schemas"]["IceServerOut"][];
         };
         /**
          * WebhookDeliveryOut
@@ -3827,6 +3913,77 @@ export interface operations {
                 };
                 content: {
                     "multipart/x-mixed-replace; boundary=wkframe": unknown;
+                };
+            };
+            /** @description Refused by a rule of the domain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    postCameraLiveWebRtc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                camera_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SdpIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SdpOut"];
                 };
             };
             /** @description Refused by a rule of the domain */
@@ -5885,6 +6042,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentOut"];
+                };
+            };
+            /** @description Refused by a rule of the domain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not authenticated (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `csrf_failed`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    getLiveWebRtc: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebRtcInfoOut"];
                 };
             };
             /** @description Refused by a rule of the domain */

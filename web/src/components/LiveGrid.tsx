@@ -2,15 +2,47 @@ import { useEffect, useMemo, useState } from "react";
 
 import { type CameraOut, type EventOut, describeError, listEvents } from "../api/client";
 import { GRID_SIZES, type GridSize, fittingSize, gridColumns, gridPage, isGridSize } from "../lib/gridLayout";
-import { type LiveTransport, chooseTransport, detectCaps, forcedTransport } from "../lib/liveTransport";
+import { type WebRtcInfo, getWebRtcInfo } from "../api/live";
+import {
+  type LiveTransport,
+  type MediaCaps,
+  chooseTransport,
+  detectCaps,
+  fallbackTransport,
+  forcedTransport,
+} from "../lib/liveTransport";
 import { LivePlayer } from "./LivePlayer";
 import { StateBadge } from "./StateBadge";
 import "./console-live.css";
 
-function initialTransport(): LiveTransport {
-  if (typeof window === "undefined") return "mjpeg";
-  return chooseTransport(detectCaps(window as never), forcedTransport(window.location.search));
+function browserCaps(): MediaCaps {
+  if (typeof window === "undefined") return { mediaSource: false, webSocket: false, isTypeSupported: () => false, webRtc: false };
+  return detectCaps(window as never);
 }
+
+/**
+ * The transport live tiles start with: asks the server whether it offers WebRTC (when the browser has it);
+ * `null` while asking. Also the ICE servers WebRTC should use.
+ */
+function useLiveTransport(caps: MediaCaps): { transport: LiveTransport | null; iceServers: RTCIceServer[] } {
+  const [info, setInfo] = useState<WebRtcInfo | null | undefined>(caps.webRtc ? undefined : null);
+  useEffect(() => {
+    if (!caps.webRtc) return undefined;
+    const controller = new AbortController();
+    getWebRtcInfo(controller.signal).then(setInfo, () => undefined);
+    return () => controller.abort();
+  }, [caps]);
+  if (info === undefined) return { transport: null, iceServers: [] };
+  const forced = typeof window === "undefined" ? null : forcedTransport(window.location.search);
+  const iceServers = (info?.ice_servers ?? []).map((s) => ({
+    urls: s.urls,
+    ...(s.username ? { username: s.username } : {}),
+    ...(s.credential ? { credential: s.credential } : {}),
+  }));
+  return { transport: chooseTransport(caps, forced, info !== null), iceServers };
+}
+
+const TRANSPORT_LABELS: Record<LiveTransport, string> = { webrtc: "WebRTC", mse: "MSE", mjpeg: "MJPEG" };
 
 function storedSize(count: number): GridSize {
   try {
@@ -27,10 +59,13 @@ export interface LiveTileProps {
   transport: LiveTransport;
   onOpen?: (cameraId: string) => void;
   large?: boolean;
+  /** What the browser can do (for the fallback after a failed transport). */
+  caps?: MediaCaps;
+  iceServers?: RTCIceServer[];
 }
 
 /** One camera's live protected view with its name, state and time over the picture. */
-export function LiveTile({ camera, transport, onOpen, large = false }: LiveTileProps) {
+export function LiveTile({ camera, transport, onOpen, large = false, caps, iceServers }: LiveTileProps) {
   const [mode, setMode] = useState<LiveTransport>(transport);
   const [frameAt, setFrameAt] = useState<Date | null>(null);
   const [now, setNow] = useState(() => new Date());
@@ -44,10 +79,10 @@ export function LiveTile({ camera, transport, onOpen, large = false }: LiveTileP
 
   const failed = (reason: string) => {
     setProblem(reason);
-    // MSE failed (codec, decoder or stream): fall back to MJPEG, which every browser shows.
-    setMode("mjpeg");
+    // WebRTC failed → MSE when playable; MSE failed (codec, decoder or stream) → MJPEG, which every browser shows.
+    setMode((current) => (caps ? fallbackTransport(current, caps) : "mjpeg"));
   };
-  const shown = mode === "mse" ? frameAt : now;
+  const shown = mode === "mjpeg" ? now : frameAt;
   const body = (
     <>
       <LivePlayer
@@ -60,6 +95,7 @@ export function LiveTile({ camera, transport, onOpen, large = false }: LiveTileP
           setProblem(null);
         }}
         onFailed={failed}
+        iceServers={iceServers}
       />
       <div className="live-overlay">
         <span className="live-name">{camera.name}</span>
@@ -68,7 +104,7 @@ export function LiveTile({ camera, transport, onOpen, large = false }: LiveTileP
           {shown ? shown.toLocaleTimeString() : "waiting for a picture…"}
         </time>
         <span className="live-transport small" title={problem ?? undefined}>
-          {mode === "mse" ? "MSE" : "MJPEG"}
+          {TRANSPORT_LABELS[mode]}
         </span>
       </div>
     </>
@@ -107,7 +143,8 @@ export interface LiveGridProps {
 export function LiveGrid({ cameras, focusId, onFocus }: LiveGridProps) {
   const [size, setSize] = useState<GridSize>(() => storedSize(cameras.length));
   const [page, setPage] = useState(0);
-  const transport = useMemo(initialTransport, []);
+  const caps = useMemo(browserCaps, []);
+  const { transport, iceServers } = useLiveTransport(caps);
   const grid = gridPage(cameras, size, page);
   const focus = cameras.find((c) => c.id === focusId) ?? null;
 
@@ -131,7 +168,11 @@ export function LiveGrid({ cameras, focusId, onFocus }: LiveGridProps) {
           <h2 id="live-focus-title">{focus.name}</h2>
         </div>
         <div className="live-focus-body">
-          <LiveTile camera={focus} transport={transport} large />
+          {transport ? (
+            <LiveTile camera={focus} transport={transport} caps={caps} iceServers={iceServers} large />
+          ) : (
+            <p className="small muted">Connecting…</p>
+          )}
           <RecentEvents cameraId={focus.id} />
         </div>
       </section>
@@ -173,16 +214,25 @@ export function LiveGrid({ cameras, focusId, onFocus }: LiveGridProps) {
           </span>
         ) : null}
         <span className="small muted">
-          Protected view (people blurred) · {transport === "mse" ? "low-latency video" : "picture stream"}
+          Protected view (people blurred) · {transport === "mjpeg" ? "picture stream" : "low-latency video"}
         </span>
       </div>
       {cameras.length === 0 ? (
         <p className="empty">No cameras yet.</p>
+      ) : transport === null ? (
+        <p className="small muted">Connecting…</p>
       ) : (
         <div className={`live-grid live-grid-${gridColumns(size)}`} data-size={size}>
           {grid.tiles.map((camera, index) =>
             camera ? (
-              <LiveTile key={camera.id} camera={camera} transport={transport} onOpen={onFocus} />
+              <LiveTile
+                key={camera.id}
+                camera={camera}
+                transport={transport}
+                caps={caps}
+                iceServers={iceServers}
+                onOpen={onFocus}
+              />
             ) : (
               <div key={`empty-${index}`} className="live-tile live-empty" aria-hidden="true" />
             ),

@@ -4,8 +4,10 @@ import {
   PROBE_MIME,
   chooseTransport,
   detectCaps,
+  fallbackTransport,
   forcedTransport,
   liveEdgeJump,
+  liveWebRtcUrl,
   liveMjpegUrl,
   liveWsUrl,
 } from "./liveTransport";
@@ -30,8 +32,40 @@ describe("chooseTransport", () => {
   });
   it("reads the forced transport from the page URL", () => {
     expect(forcedTransport("?live=mjpeg")).toBe("mjpeg");
-    expect(forcedTransport("?live=webrtc")).toBeNull();
+    expect(forcedTransport("?live=webrtc")).toBe("webrtc");
+    expect(forcedTransport("?live=quic")).toBeNull();
     expect(forcedTransport("")).toBeNull();
+  });
+});
+
+class FakePeer {}
+
+describe("WebRTC first", () => {
+  const full = { MediaSource: supports([PROBE_MIME]), WebSocket: FakeSocket, RTCPeerConnection: FakePeer };
+  it("prefers WebRTC when the browser has it and the server offers it", () => {
+    expect(chooseTransport(detectCaps(full), null, true)).toBe("webrtc");
+  });
+  it("uses MSE when the server does not offer WebRTC or the browser lacks RTCPeerConnection", () => {
+    expect(chooseTransport(detectCaps(full), null, false)).toBe("mse");
+    expect(chooseTransport(detectCaps({ ...full, RTCPeerConnection: undefined }), null, true)).toBe("mse");
+  });
+  it("goes straight to MJPEG when neither WebRTC nor MSE works", () => {
+    expect(chooseTransport(detectCaps({ WebSocket: FakeSocket }), null, true)).toBe("mjpeg");
+    expect(chooseTransport(detectCaps({ RTCPeerConnection: FakePeer }), null, false)).toBe("mjpeg");
+  });
+  it("lets the URL force MSE or MJPEG over an offered WebRTC", () => {
+    expect(chooseTransport(detectCaps(full), "mse", true)).toBe("mse");
+    expect(chooseTransport(detectCaps(full), "mjpeg", true)).toBe("mjpeg");
+    expect(chooseTransport(detectCaps(full), "webrtc", false)).toBe("mse");
+  });
+  it("falls back from WebRTC to MSE, and from MSE to MJPEG", () => {
+    expect(fallbackTransport("webrtc", detectCaps(full))).toBe("mse");
+    expect(fallbackTransport("webrtc", detectCaps({ RTCPeerConnection: FakePeer }))).toBe("mjpeg");
+    expect(fallbackTransport("mse", detectCaps(full))).toBe("mjpeg");
+    expect(fallbackTransport("mjpeg", detectCaps(full))).toBe("mjpeg");
+  });
+  it("builds the offer URL", () => {
+    expect(liveWebRtcUrl("gate 1")).toBe("/api/cameras/gate%201/live/webrtc");
   });
 });
 
