@@ -20,6 +20,7 @@ from watchkeeper.auth.models import RoleGrant
 from watchkeeper.bus.local import LocalBus
 from watchkeeper.config.editor import ConfigEditor
 from watchkeeper.config.loader import load_config
+from watchkeeper.config.server import ServerConfig
 from watchkeeper.domain import SiteId
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
@@ -161,3 +162,17 @@ def test_viewers_see_only_their_sites_floors(setup: Setup) -> None:
         URL.format(site="depot", floor="y"), content=_image(), params=PLACE, headers=setup.depot_viewer
     )
     assert forbidden.status_code == 403
+
+
+def test_route_limits_apply_when_the_server_allows_bigger_bodies(setup: Setup) -> None:
+    generous = ServerConfig(max_body_bytes=16 * 1024 * 1024)
+    setup.client = TestClient(create_app(setup.client.app.state.context, generous))
+    too_big = _upload(setup, _image() + b"\0" * (9 * 1024 * 1024))
+    assert too_big.status_code == 413
+    assert "at most 8388608 bytes" in too_big.json()["error"]["message"]
+    huge = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(huge, format="PNG")  # 48 Mpixel, a few kB compressed
+    too_many = _upload(setup, huge.getvalue())
+    assert too_many.status_code == 413
+    assert "pixels" in too_many.json()["error"]["message"]
+    assert "floors" not in setup.path.read_text()
