@@ -145,6 +145,9 @@ def test_bad_uploads_get_typed_errors_and_change_nothing(setup: Setup) -> None:
     assert "south must be below north" in inverted.json()["error"]["message"]
     bad_id = _upload(setup, _image(), floor="Ground Floor!")
     assert bad_id.status_code == 422
+    assert [item["field"] for item in bad_id.json()["fields"]] == ["id"]
+    escape = _upload(setup, _image(), floor="x.png")
+    assert escape.status_code == 422
     assert setup.path.read_text() == before
     assert not list((setup.media / "floorplans").glob("*"))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,9 +28,10 @@ from watchkeeper.api.schemas.settings import ChangeOut
 from watchkeeper.auth.permissions import Permission
 from watchkeeper.auth.principal import Principal
 from watchkeeper.config.base import format_path
-from watchkeeper.config.editor import Document, find_item, merge_into, section_list
+from watchkeeper.config.editor import ConfigEditRejected, Document, find_item, merge_into, section_list
 from watchkeeper.config.edits import Change
-from watchkeeper.config.sites import SiteConfig
+from watchkeeper.config.errors import ConfigProblem
+from watchkeeper.config.sites import SLUG_PATTERN, SiteConfig
 from watchkeeper.domain import NotFoundError, SiteId, WatchkeeperError
 
 log = logging.getLogger(__name__)
@@ -174,11 +176,14 @@ async def upload_floor_plan(  # noqa: PLR0913 - path, corners and the placement 
     extension = _check_image(data)
     if isinstance(extension, JSONResponse):
         return extension
+    if not re.fullmatch(SLUG_PATTERN, floor_id):
+        message = f"floor id {floor_id!r} must be lower-case letters, digits and dashes (1 to 63)"
+        raise ConfigEditRejected([ConfigProblem("", None, "id", message)], "")
     if not any(site.id == site_id for site in _editor(context).current().sites):
         raise NotFoundError(f"no site with id {site_id!r} in the configuration file")
     folder = context.media_root / FLOOR_PLAN_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    image = f"{site_id}-{floor_id}-{hashlib.sha256(data).hexdigest()[:8]}.{extension}"[-125:]
+    image = f"{f'{site_id}-{floor_id}'[:100]}-{hashlib.sha256(data).hexdigest()[:8]}.{extension}"
     path = folder / image
     existed = path.exists()
     path.write_bytes(data)
