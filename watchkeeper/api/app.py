@@ -20,6 +20,7 @@ from watchkeeper.api.routes import (
     cameras,
     events,
     exports,
+    floorplans,
     grants,
     health,
     incidents,
@@ -100,6 +101,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         live_stream,
         search,
         settings,
+        floorplans,
     ):
         app.include_router(module.router)
     app.include_router(tiles.build_router(server if server is not None else ServerConfig()))

@@ -1,7 +1,10 @@
 /**
  * The site map (Leaflet, bundled; no CDN): cameras at their positions with a
  * field-of-view cone, clustered when zoomed out; open incidents as pins that
- * pulse by priority. Tiles come from `server.tile_url_template` (by default the
+ * pulse by priority; indoor floor plans (image overlays) with a floor switcher
+ * when a site with floors is in view. With many cameras in view, labels and
+ * cones are left out and cones are drawn on one canvas (500 markers pan at
+ * full frame rate). Tiles come from `server.tile_url_template` (by default the
  * server's own offline grid); when they cannot be loaded a notice says so and
  * the markers keep working.
  */
@@ -12,8 +15,11 @@ import "leaflet.markercluster/dist/MarkerCluster.css";
 import { useEffect, useMemo, useRef, useState } from "react";
 
 import type { CameraOut, MapSettingsOut } from "../api/client";
+import { listFloorPlans } from "../api/floorplans";
+import { type FloorPlan, currentFloor, floorsOf, showsOnFloor, siteInView } from "../lib/floorPlans";
 import { type LatLon, fovCone, incidentPoint } from "../lib/geo";
-import { PRIORITY_LABELS, type QueueItem, STATE_LABELS } from "../lib/incidents";
+import { PRIORITY_LABELS, PRIORITY_RANK, type QueueItem, STATE_LABELS } from "../lib/incidents";
+import { FloorPlanSwitcher } from "./FloorPlanSwitcher";
 
 const CAMERA_SYMBOLS: Record<CameraOut["status"]["state"], string> = {
   connecting: "◌",
@@ -22,6 +28,26 @@ const CAMERA_SYMBOLS: Record<CameraOut["status"]["state"], string> = {
   offline: "■",
 };
 const FIT_MAX_ZOOM = 18;
+/** From this zoom on, markers 22 px apart no longer overlap: clusters only gather markers that touch. */
+const DETAIL_ZOOM = 18;
+/** Camera labels show from this zoom on, and only while at most LABEL_LIMIT single markers are in view. */
+const LABEL_ZOOM = 17;
+const LABEL_LIMIT = 40;
+/** Cones show only while at most CONE_LIMIT single markers are in view. */
+const CONE_LIMIT = 150;
+/** With more cameras than this the cones are drawn on one canvas instead of one SVG path each. */
+const CANVAS_ABOVE = 50;
+const CONE_COLOURS: Record<CameraOut["status"]["state"], string> = {
+  connecting: "#6ea8fe",
+  streaming: "#6ea8fe",
+  stalled: "#9aa6b5",
+  offline: "#9aa6b5",
+};
+
+/** Cluster radius in pixels: wide when zoomed out, only touching markers from DETAIL_ZOOM on. */
+function clusterRadius(zoom: number): number {
+  return zoom >= DETAIL_ZOOM ? 24 : 80;
+}
 
 export interface MapViewProps {
   cameras: CameraOut[];
@@ -85,23 +111,59 @@ function clusterIcon(cluster: L.MarkerCluster): L.DivIcon {
   });
 }
 
+function incidentClusterIcon(pins: Map<L.Marker, Pin>, cluster: L.MarkerCluster): L.DivIcon {
+  let best: Pin | null = null;
+  let count = 0;
+  for (const marker of cluster.getAllChildMarkers()) {
+    const pin = pins.get(marker);
+    if (!pin) continue;
+    count += pin.count;
+    if (!best || PRIORITY_RANK[pin.incident.priority] < PRIORITY_RANK[best.incident.priority]) best = pin;
+  }
+  return best ? incidentIcon(best.incident, count) : clusterIcon(cluster);
+}
+
+interface Pin {
+  incident: QueueItem;
+  count: number;
+}
+
 interface Layers {
   map: L.Map;
   cameras: L.MarkerClusterGroup;
   cones: L.LayerGroup;
-  incidents: L.LayerGroup;
+  coneCanvas: L.Canvas;
+  incidents: L.MarkerClusterGroup;
+  pins: Map<L.Marker, Pin>;
   tiles: L.TileLayer | null;
+  markers: L.Marker[];
   coneByCamera: Map<L.Marker, L.Polygon>;
   fitted: boolean;
 }
 
-/** Shows a camera's cone only while its marker is shown on its own (not inside a cluster). */
-function syncCones(layers: Layers): void {
+/**
+ * Shows labels and cones only while few single markers are in view (cones only of markers shown on
+ * their own, not inside a cluster): hundreds of labels and cones are unreadable and slow to pan.
+ */
+function syncDetail(layers: Layers): void {
+  const bounds = layers.map.getBounds().pad(0.2);
+  let single = 0;
+  for (const marker of layers.markers) {
+    if (layers.cameras.getVisibleParent(marker) === marker && bounds.contains(marker.getLatLng())) single += 1;
+  }
+  const labels = layers.map.getZoom() >= LABEL_ZOOM && single <= LABEL_LIMIT;
+  layers.map.getContainer().classList.toggle("cam-labels-off", !labels);
+  const cones = single <= CONE_LIMIT;
   for (const [marker, cone] of layers.coneByCamera) {
-    const visible = layers.cameras.getVisibleParent(marker) === marker;
+    const visible = cones && layers.cameras.getVisibleParent(marker) === marker;
     if (visible && !layers.cones.hasLayer(cone)) layers.cones.addLayer(cone);
     if (!visible && layers.cones.hasLayer(cone)) layers.cones.removeLayer(cone);
   }
+}
+
+function viewBox(map: L.Map): { south: number; west: number; north: number; east: number } {
+  const b = map.getBounds();
+  return { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() };
 }
 
 export function MapView({
@@ -122,6 +184,15 @@ export function MapView({
   focusRef.current = focus;
   const [tileProblem, setTileProblem] = useState(false);
   const [failed, setFailed] = useState<string | null>(null);
+  const [plans, setPlans] = useState<FloorPlan[]>([]);
+  const [siteShown, setSiteShown] = useState<string | null>(null);
+  const [chosenFloors, setChosenFloors] = useState<Record<string, string>>({});
+  const plansRef = useRef<FloorPlan[]>(plans);
+  plansRef.current = plans;
+  const floors = useMemo(() => floorsOf(plans, siteShown), [plans, siteShown]);
+  const floor = siteShown === null ? null : currentFloor(floors, chosenFloors[siteShown]);
+  const floorRef = useRef<FloorPlan | null>(floor);
+  floorRef.current = floor;
 
   // Create the map once.
   useEffect(() => {
@@ -140,23 +211,36 @@ export function MapView({
     L.control.scale({ imperial: false }).addTo(map);
     const cameraGroup = L.markerClusterGroup({
       showCoverageOnHover: false,
-      maxClusterRadius: 40,
+      maxClusterRadius: clusterRadius,
       spiderfyOnMaxZoom: true,
       iconCreateFunction: clusterIcon,
     });
+    const pins = new Map<L.Marker, Pin>();
     const state: Layers = {
       map,
       cameras: cameraGroup,
       cones: L.layerGroup(),
-      incidents: L.layerGroup(),
+      coneCanvas: L.canvas({ padding: 0.2 }),
+      incidents: L.markerClusterGroup({
+        showCoverageOnHover: false,
+        maxClusterRadius: clusterRadius,
+        disableClusteringAtZoom: DETAIL_ZOOM,
+        zoomToBoundsOnClick: true,
+        iconCreateFunction: (cluster) => incidentClusterIcon(pins, cluster),
+      }),
+      pins,
       tiles: null,
+      markers: [],
       coneByCamera: new Map(),
       fitted: false,
     };
     state.cones.addTo(map);
     cameraGroup.addTo(map);
     state.incidents.addTo(map);
-    const sync = () => syncCones(state);
+    const sync = () => {
+      syncDetail(state);
+      setSiteShown(siteInView(plansRef.current, viewBox(map)));
+    };
     map.on("zoomend moveend", sync);
     cameraGroup.on("animationend", sync);
     layers.current = state;
@@ -218,10 +302,15 @@ export function MapView({
     state.cameras.clearLayers();
     state.cones.clearLayers();
     state.coneByCamera.clear();
+    state.markers = [];
     const points: L.LatLngExpression[] = [];
+    const markers: L.Marker[] = [];
+    const onCanvas = cameras.length > CANVAS_ABOVE;
     for (const camera of cameras) {
       const position = camera.position;
       if (!position) continue;
+      points.push([position.lat, position.lon]);
+      if (!showsOnFloor(camera, floorRef.current)) continue;
       const marker = L.marker([position.lat, position.lon], {
         icon: cameraIcon(camera, camera.id === selectedCameraId, compact),
         title: `Camera ${camera.name}: ${camera.status.state}`,
@@ -229,19 +318,24 @@ export function MapView({
         keyboard: true,
       });
       marker.on("click", () => handlers.current.onCameraClick?.(camera.id));
-      state.cameras.addLayer(marker);
+      markers.push(marker);
       const cone = fovCone(position);
       if (cone) {
-        state.coneByCamera.set(marker, L.polygon(cone, { className: `cone cone-${camera.status.state}`, interactive: false }));
+        const colour = CONE_COLOURS[camera.status.state];
+        const style = onCanvas
+          ? { renderer: state.coneCanvas, color: colour, weight: 1, opacity: 0.7, fillOpacity: 0.22 }
+          : { className: `cone cone-${camera.status.state}` };
+        state.coneByCamera.set(marker, L.polygon(cone, { ...style, interactive: false }));
       }
-      points.push([position.lat, position.lon]);
     }
-    syncCones(state);
+    state.cameras.addLayers(markers);
+    state.markers = markers;
+    syncDetail(state);
     if (!state.fitted && !focus && points.length > 0) {
       state.fitted = true;
       state.map.fitBounds(L.latLngBounds(points), { maxZoom: FIT_MAX_ZOOM, padding: [40, 40], animate: false });
     }
-  }, [cameraKey, selectedCameraId, compact, focus]);
+  }, [cameraKey, selectedCameraId, compact, focus, floor?.site_id, floor?.id]);
 
   // Incident pins.
   useEffect(() => {
@@ -249,6 +343,7 @@ export function MapView({
     if (!state) return;
     const { cameras, incidents } = latest.current;
     state.incidents.clearLayers();
+    state.pins.clear();
     // One pin per place (the most urgent incident there, the queue's order), with how many more are
     // there: 1,000 open incidents at 100 cameras draw 100 pins, not 1,000 pulsing ones.
     const byPlace = new Map<string, { incident: QueueItem; point: L.LatLngExpression; count: number }>();
@@ -260,6 +355,7 @@ export function MapView({
       if (found) found.count += 1;
       else byPlace.set(key, { incident, point, count: 1 });
     }
+    const pinMarkers: L.Marker[] = [];
     for (const { incident, point, count } of byPlace.values()) {
       const more = count > 1 ? ` (+${count - 1} more here)` : "";
       const marker = L.marker(point, {
@@ -270,9 +366,45 @@ export function MapView({
         zIndexOffset: 1000,
       });
       marker.on("click", () => handlers.current.onIncidentClick?.(incident.id));
-      state.incidents.addLayer(marker);
+      state.pins.set(marker, { incident, count });
+      pinMarkers.push(marker);
     }
+    state.incidents.addLayers(pinMarkers);
   }, [incidentKey, cameraKey]);
+
+  // Floor plans of the sites this user sees (not on the compact incident map).
+  useEffect(() => {
+    if (compact) return undefined;
+    const abort = new AbortController();
+    listFloorPlans(abort.signal)
+      .then((found) => {
+        setPlans(found);
+        const state = layers.current;
+        if (state) setSiteShown(siteInView(found, viewBox(state.map)));
+      })
+      .catch(() => setPlans([])); // no plans shown; cameras and incidents keep working
+    return () => abort.abort();
+  }, [compact]);
+
+  // The shown floor's plan under the markers.
+  const planUrl = floor?.image_url ?? null;
+  const planBounds = floor ? `${floor.south},${floor.west},${floor.north},${floor.east}` : null;
+  useEffect(() => {
+    const state = layers.current;
+    if (!state || !floor || planUrl === null) return undefined;
+    const overlay = L.imageOverlay(planUrl, [[floor.south, floor.west], [floor.north, floor.east]], {
+      className: "floor-plan",
+      alt: `Floor plan: ${floor.site_name}, ${floor.name}`,
+      opacity: 0.9,
+    });
+    overlay.addTo(state.map);
+    overlay.getElement()?.setAttribute("data-testid", "floor-plan");
+    overlay.getElement()?.setAttribute("data-floor-id", floor.id);
+    return () => {
+      overlay.remove();
+    };
+    // The overlay follows the plan's url and corners (planBounds), not the floor object identity.
+  }, [planUrl, planBounds]);
 
   // Centre on the focus point (the incident page).
   const focusLat = focus?.[0] ?? null;
@@ -287,6 +419,11 @@ export function MapView({
   return (
     <div className={`map-wrap${compact ? " compact" : ""}`}>
       <div ref={container} className="map" data-testid="map" role="region" aria-label="Site map" />
+      <FloorPlanSwitcher
+        floors={floors}
+        current={floor}
+        onChoose={(chosen) => setChosenFloors((before) => ({ ...before, [chosen.site_id]: chosen.id }))}
+      />
       {tileProblem && template !== null ? (
         <p className="map-notice" role="status" data-testid="map-tile-notice">
           Map background unavailable: the tile server ({template}) does not answer. Cameras and incidents are still

@@ -19,6 +19,7 @@ import {
 } from "../../api/settings";
 import { CameraForm } from "./CameraForm";
 import { blankCamera, text } from "./form";
+import { FloorPlansPanel } from "./FloorPlansPanel";
 import { RetentionPanel, SitesPanel } from "./SitesRetention";
 import { UsersPanel } from "./UsersPanel";
 
@@ -177,6 +178,7 @@ export function SettingsPage({ permissions, me, onBack }: SettingsPageProps) {
         </section>
       ) : null}
       {settings && section === "sites" ? <SitesPanel key={version} sites={settings.sites} onSaved={saved} /> : null}
+      {settings && section === "sites" ? <FloorPlansPanel key={`floors-${version}`} sites={settings.sites} onSaved={saved} /> : null}
       {settings && section === "retention" ? <RetentionPanel key={version} retention={settings.retention} onSaved={saved} /> : null}
     </div>
   );
