@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ def test_bad_uploads_get_typed_errors_and_change_nothing(setup: Setup) -> None:
     gif = io.BytesIO()
     Image.new("RGB", (4, 4)).save(gif, format="GIF")
     assert _upload(setup, gif.getvalue()).json()["error"]["code"] == "not_an_image"
-    too_big = _upload(setup, b"\x89PNG" + b"\0" * (2 * 1024 * 1024))
+    too_big = _upload(setup, b"\x89PNG" + b"\0" * (9 * 1024 * 1024))
     assert too_big.status_code == 413
     assert too_big.json()["error"]["code"] == "payload_too_large"
     unknown = _upload(setup, _image(), site="nowhere")
@@ -179,3 +180,17 @@ def test_route_limits_apply_when_the_server_allows_bigger_bodies(setup: Setup) -
     assert too_many.status_code == 413
     assert "pixels" in too_many.json()["error"]["message"]
     assert "floors" not in setup.path.read_text()
+
+
+def test_a_plan_bigger_than_the_default_body_limit_uploads(setup: Setup) -> None:
+    noisy = io.BytesIO()
+    pixels = random.Random(7).randbytes(700 * 700 * 3)  # noise does not compress
+    Image.frombytes("RGB", (700, 700), pixels).save(noisy, format="PNG")
+    data = noisy.getvalue()
+    assert len(data) > 1024 * 1024  # over server.max_body_bytes' default, under the route's 8 MiB
+
+    assert _upload(setup, data).status_code == 200
+    other = setup.client.put(
+        "/api/settings/retention", content=b"{" + b" " * (1024 * 1024 + 10) + b"}", headers=setup.admin
+    )
+    assert other.status_code == 413

@@ -55,6 +55,10 @@ PERMISSIONS_POLICY = (
     "payment=(), usb=(), interest-cohort=()"
 )
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FLOOR_PLAN_UPLOAD = re.compile(r"^/api/settings/sites/[^/]+/floors/[^/]+/image$")
+"""The one upload route whose bodies (floor plan images) may exceed ``server.max_body_bytes``."""
+FLOOR_PLAN_MAX_BYTES = 8 * 1024 * 1024
+"""The body limit of a floor plan upload (the route checks the same figure itself)."""
 
 Clock = Callable[[], float]
 
@@ -178,21 +182,28 @@ class SecurityMiddleware:
             response.headers["Retry-After"] = str(retry)
             await response(scope, receive, send)
             return
+        limit = self._limit(scope)
         try:
-            receive = await self._bounded_body(scope, receive)
+            receive = await self._bounded_body(scope, receive, limit)
         except PayloadTooLargeError:
             response = error_response(
-                413, "payload_too_large", f"the request body is larger than {self.max_body} bytes"
+                413, "payload_too_large", f"the request body is larger than {limit} bytes"
             )
             response.headers["Connection"] = "close"
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    async def _bounded_body(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the body up front (at most ``max_body`` bytes) and return a receive that replays it."""
+    def _limit(self, scope: Scope) -> int:
+        """The body limit of this request: ``max_body``, raised for a floor plan upload."""
+        if scope["method"] == "PUT" and FLOOR_PLAN_UPLOAD.match(scope["path"]):
+            return max(self.max_body, FLOOR_PLAN_MAX_BYTES)
+        return self.max_body
+
+    async def _bounded_body(self, scope: Scope, receive: Receive, limit: int) -> Receive:
+        """Read the body up front (at most ``limit`` bytes) and return a receive that replays it."""
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise PayloadTooLargeError
         if (
             scope["method"] not in UNSAFE_METHODS
@@ -208,7 +219,7 @@ class SecurityMiddleware:
                 return _replay([message], receive)
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 raise PayloadTooLargeError
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -212,7 +212,7 @@ export function CameraForm({ initial, isNew, sites, onSaved, onCancel }: CameraF
               )}
             </Field>
           ))}
-          <Field id={`${prefix}-floor`} label="Floor" hint="indoor cameras, e.g. G or 2" error={errors["position.floor"]}>
+          <Field id={`${prefix}-floor`} label="Floor" hint="indoor cameras: a floor id from Sites → Floor plans, e.g. ground" error={errors["position.floor"]}>
             {(props) => (
               <input {...props} value={text(position.floor)} onChange={(e) => setCamera(setPosition(camera, "floor", e.target.value || undefined))} />
             )}
