@@ -366,7 +366,7 @@ class RetentionManager:
         except OSError as err:
             log.error("cannot delete %s: %s", path, err)  # noqa: TRY400 - the message is the whole story
             return False
-        _prune_empty_folders(path.parent, self._root)
+        prune_empty_folders(path.parent, self._root)
         return True
 
     def _free_bytes(self) -> int | None:
@@ -408,7 +408,7 @@ def _prefix_covering(batch: Sequence[Segment], need: int) -> list[Segment]:
     return chosen
 
 
-def _prune_empty_folders(folder: Path, root: Path) -> None:
+def prune_empty_folders(folder: Path, root: Path) -> None:
     """Remove ``folder`` and its parents up to (not including) the camera folder while they are empty."""
     while folder != root and folder.parent != root and root in folder.parents:
         try:

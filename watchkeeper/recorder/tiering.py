@@ -38,6 +38,7 @@ from watchkeeper.media.protocol import (
     ObjectStoreAuthError,
     ObjectStoreError,
 )
+from watchkeeper.recorder.retention import prune_empty_folders
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ class TieringManager:
             local.unlink()
         except OSError as err:  # the index points at the bucket; the stale local copy is only wasted space
             log.warning("tiering: cannot delete the local copy of segment %s: %s", segment.id, err)
-        _prune_empty_folders(local.parent, self._root)
+        prune_empty_folders(local.parent, self._root)
         state.moved += 1
         state.moved_bytes += size
 
@@ -353,16 +354,6 @@ class TieringManager:
 def _sleep(seconds: float) -> bool:
     time.sleep(seconds)
     return False
-
-
-def _prune_empty_folders(folder: Path, root: Path) -> None:
-    """Remove ``folder`` and its parents up to (not including) the camera folder while they are empty."""
-    while folder != root and folder.parent != root and root in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
 
 
 class TieringLoop:
