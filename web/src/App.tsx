@@ -213,14 +213,18 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   const segments = recordings.cameraId === cameraId ? recordings.segments : [];
   const segmentsLoaded = recordings.cameraId === cameraId && recordings.loaded;
 
-  const selectCamera = (id: string) => {
-    if (id === cameraId) return;
-    lookup.current += 1;
-    setSelectedCameraId(id);
-    setSelectedEventId(null);
-    setPlayback(null);
-    setNotice(null);
-  };
+  // Stable between renders so the memoised camera list does not re-render on every poll.
+  const selectCamera = useCallback(
+    (id: string) => {
+      if (id === cameraId) return;
+      lookup.current += 1;
+      setSelectedCameraId(id);
+      setSelectedEventId(null);
+      setPlayback(null);
+      setNotice(null);
+    },
+    [cameraId],
+  );
 
   const play = (segment: SegmentOut) => {
     lookup.current += 1;

@@ -1,3 +1,5 @@
+import { memo } from "react";
+
 import type { CameraOut } from "../api/client";
 import { formatTime } from "../lib/format";
 import { StateBadge } from "./StateBadge";
@@ -9,36 +11,53 @@ export interface CameraListProps {
   onSelect: (cameraId: string) => void;
 }
 
-export function CameraList({ cameras, loaded, selectedId, onSelect }: CameraListProps) {
+/**
+ * One camera card. Memoised: the console re-renders on every poll and socket message, and 500 cards
+ * re-rendering (and formatting their times) on each of those stalls map panning.
+ */
+const CameraItem = memo(function CameraItem({
+  camera,
+  selected,
+  onSelect,
+}: {
+  camera: CameraOut;
+  selected: boolean;
+  onSelect: (cameraId: string) => void;
+}) {
+  const { state, since, reason } = camera.status;
+  return (
+    <li>
+      <button
+        type="button"
+        className={`item camera-item${selected ? " selected" : ""}`}
+        data-testid="camera-item"
+        data-camera-id={camera.id}
+        aria-pressed={selected}
+        title={`${state} since ${formatTime(since)}${reason ? ` — ${reason}` : ""}`}
+        onClick={() => onSelect(camera.id)}
+      >
+        <span className="item-main">
+          <span className="camera-name">{camera.name}</span>
+          <StateBadge state={state} />
+        </span>
+        <span className="item-sub">
+          Site: {camera.site_id}
+          {state !== "streaming" && reason ? ` · ${reason}` : ""}
+        </span>
+      </button>
+    </li>
+  );
+});
+
+/** The camera cards; re-renders only when its props change (pass a stable `onSelect`). */
+export const CameraList = memo(function CameraList({ cameras, loaded, selectedId, onSelect }: CameraListProps) {
   return (
     <section className="panel" aria-labelledby="cameras-title">
       <h2 id="cameras-title">Cameras</h2>
       <ul className="list" data-testid="camera-list">
-        {cameras.map((camera) => {
-          const { state, since, reason } = camera.status;
-          return (
-            <li key={camera.id}>
-              <button
-                type="button"
-                className={`item camera-item${camera.id === selectedId ? " selected" : ""}`}
-                data-testid="camera-item"
-                data-camera-id={camera.id}
-                aria-pressed={camera.id === selectedId}
-                title={`${state} since ${formatTime(since)}${reason ? ` — ${reason}` : ""}`}
-                onClick={() => onSelect(camera.id)}
-              >
-                <span className="item-main">
-                  <span className="camera-name">{camera.name}</span>
-                  <StateBadge state={state} />
-                </span>
-                <span className="item-sub">
-                  Site: {camera.site_id}
-                  {state !== "streaming" && reason ? ` · ${reason}` : ""}
-                </span>
-              </button>
-            </li>
-          );
-        })}
+        {cameras.map((camera) => (
+          <CameraItem key={camera.id} camera={camera} selected={camera.id === selectedId} onSelect={onSelect} />
+        ))}
       </ul>
       {cameras.length === 0 && (
         <p className="empty">
@@ -49,4 +68,4 @@ export function CameraList({ cameras, loaded, selectedId, onSelect }: CameraList
       )}
     </section>
   );
-}
+});

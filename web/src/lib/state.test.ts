@@ -115,6 +115,25 @@ describe("consoleReducer", () => {
     expect(state.cameras[0]?.status.state).toBe("offline");
   });
 
+  it("keeps unchanged cameras (and the list) as the same objects across polls", () => {
+    const first = consoleReducer(INITIAL_STATE, {
+      type: "cameras_loaded",
+      cameras: [camera("cam1", "streaming", "2025-11-25T10:00:00Z"), camera("cam2", "streaming", "2025-11-25T10:00:00Z")],
+    });
+    const same = consoleReducer(first, {
+      type: "cameras_loaded",
+      cameras: [camera("cam1", "streaming", "2025-11-25T10:00:00Z"), camera("cam2", "streaming", "2025-11-25T10:00:00Z")],
+    });
+    expect(same.cameras).toBe(first.cameras);
+    const changed = consoleReducer(first, {
+      type: "cameras_loaded",
+      cameras: [camera("cam1", "streaming", "2025-11-25T10:00:00Z"), camera("cam2", "stalled", "2025-11-25T10:05:00Z")],
+    });
+    expect(changed.cameras).not.toBe(first.cameras);
+    expect(changed.cameras[0]).toBe(first.cameras[0]);
+    expect(changed.cameras[1]?.status.state).toBe("stalled");
+  });
+
   it("ignores a status for an unknown camera", () => {
     const state = consoleReducer(INITIAL_STATE, {
       type: "ws",

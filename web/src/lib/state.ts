@@ -52,11 +52,16 @@ function withStatus(camera: CameraOut, status: CameraOut["status"]): CameraOut {
 
 function camerasLoaded(current: CameraOut[], loaded: CameraOut[]): CameraOut[] {
   const known = new Map(current.map((camera) => [camera.id, camera]));
-  return loaded.map((camera) => {
+  const next = loaded.map((camera) => {
     const previous = known.get(camera.id);
+    if (!previous) return camera;
     // A WebSocket update newer than this poll's snapshot wins.
-    return previous ? withStatus(camera, previous.status) : camera;
+    const merged = withStatus(camera, previous.status);
+    // Unchanged cameras keep their object, so memoised lists and the map skip them.
+    return JSON.stringify(merged) === JSON.stringify(previous) ? previous : merged;
   });
+  const same = next.length === current.length && next.every((camera, index) => camera === current[index]);
+  return same ? current : next;
 }
 
 export function consoleReducer(state: ConsoleState, action: ConsoleAction): ConsoleState {
