@@ -240,12 +240,24 @@ def test_probe_reports_codec_or_error(setup: Setup, sim_cameras: RtspServer) -> 
     assert "hunter2" not in bad.text
 
 
-def test_probe_of_an_unparsable_url_is_a_clear_answer_not_a_server_error(setup: Setup) -> None:
-    response = setup.client.post("/api/settings/probe", json={"url": "http://["}, headers=setup.admin)
+@pytest.mark.parametrize("url", ["http://[", "0" * 1500])
+def test_probe_of_an_unusable_url_is_a_clear_answer_not_a_server_error(setup: Setup, url: str) -> None:
+    response = setup.client.post("/api/settings/probe", json={"url": url}, headers=setup.admin)
 
     assert response.status_code == 200
     assert response.json()["ok"] is False
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", [r"rtsp://cam\u0000/x", r"rtsp://cam/\ud800"])  # JSON escapes
+def test_probe_refuses_control_characters_and_broken_text_with_a_422(setup: Setup, url: str) -> None:
+    body = '{"url": "' + url + '"}'
+    response = setup.client.post(
+        "/api/settings/probe", content=body, headers={**setup.admin, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert "url" in response.text
 
 
 def test_without_editor_settings_are_503(tmp_path: Path) -> None:

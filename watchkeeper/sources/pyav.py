@@ -262,7 +262,12 @@ class PyAVSource:
         url = spec.url
         if spec.is_file:
             url = urlsplit(url).path if url.startswith("file:") else url
-            if not Path(url).is_file():
+            try:
+                found = Path(url).is_file()
+            except OSError as err:  # a name too long for the file system, and the like
+                reason = (err.strerror or str(err)).lower()
+                raise SourceUnavailableError(f"{spec.redacted_url}: {reason}") from err
+            if not found:
                 raise SourceUnavailableError(f"{spec.redacted_url}: no such file")
             return OpenedStream(self._open(url, options), spec)
         if url.startswith(("rtsp://", "rtsps://")):

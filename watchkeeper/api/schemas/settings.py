@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from watchkeeper.api.schemas.models import ErrorBody
 
@@ -74,6 +74,18 @@ class ProbeIn(_Model):
     url: str = Field(min_length=1, max_length=2000)
     transport: Literal["tcp", "udp"] = "tcp"
     camera_id: str | None = Field(default=None, max_length=63)
+
+    @field_validator("url")
+    @classmethod
+    def _printable(cls, url: str) -> str:
+        """A URL or path has no control characters and is valid UTF-8 (no lone surrogates)."""
+        if not url.isprintable():
+            raise ValueError("the URL contains control characters")
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError("the URL is not valid text (lone surrogate)") from err
+        return url
 
 
 class ProbeOut(_Model):
