@@ -130,6 +130,12 @@ EXPECTED: dict[str, str | frozenset[str]] = {
     "updateSiteSettings": GLOBAL,
     "setRetentionSettings": GLOBAL,
     "probeStream": GLOBAL,
+    # Floor plans: listed and served to viewers of the site (filtered inside); edited with config.manage.
+    "listFloorPlans": _VIEWERS,
+    "getFloorPlanImage": _VIEWERS,
+    "uploadFloorPlan": GLOBAL,
+    "placeFloorPlan": GLOBAL,
+    "deleteFloorPlan": GLOBAL,
 }
 
 _unique = itertools.count()
@@ -262,6 +268,12 @@ def _fill(path: str, operation: dict[str, Any], target: dict[str, str]) -> tuple
         "grant_id": "grt-none",
         "export_id": "exp-none",
         "site_id": "site-a",
+        "floor_id": "ground",
+        "name": "Ground",
+        "south": "52.0",
+        "west": "0.1",
+        "north": "52.001",
+        "east": "0.102",
         "start": T0.isoformat(),
         "end": (T0 + timedelta(seconds=20)).isoformat(),
     }
