@@ -1,9 +1,9 @@
 """The camera side of a worker process: follow lease changes, repeat camera statuses for API nodes.
 
 A lease acquired starts the camera under its fencing token; a lease lost stops it at once, except in a drain
-handover, where the old owner keeps recording until the new owner reports the camera streaming (plus a second
-for its first keyframe; at most one segment, 2 to 10 s), so the recording has no gap longer than one segment
-and the two record the camera at once for less than a segment.
+handover, where the old owner keeps recording until the new owner reports the camera streaming (at most one
+segment, 2 to 10 s), and then one segment more for the new owner's first keyframe, so the recording has no gap
+longer than one segment; the two record the camera at once for up to two segments, both fenced.
 """
 
 from __future__ import annotations
@@ -26,8 +26,15 @@ from watchkeeper.runtime.fleet import CameraFleet
 log = logging.getLogger(__name__)
 
 STATUS_SUBJECT = "wk.cameras.*.status"
-HANDOVER_MARGIN_S = 1.0
-"""After the new owner reports streaming, the old one records this much longer (its first keyframe)."""
+
+
+def handover_margin_s(segment_seconds: float) -> float:
+    """How long the old owner records on after the new owner reports streaming: one segment, 1 to 10 s.
+
+    The new owner's first segment starts at its first keyframe, which on a loaded host can come seconds after
+    it reports streaming; a segment's time covers that (a shorter margin left holes of 2.5 s in tests).
+    """
+    return min(max(segment_seconds, 1.0), 10.0)
 
 
 def handover_overlap_s(segment_seconds: float) -> float:
@@ -60,6 +67,7 @@ class LeaseFollower:
         self._fleet = fleet
         self._bus = bus
         self._overlap_s = handover_overlap_s(segment_seconds)
+        self._margin_s = handover_margin_s(segment_seconds)
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -135,7 +143,7 @@ class LeaseFollower:
         seen.check(self._latest.get(camera_id))  # the new owner may have reported before the lease said so
         try:
             await asyncio.wait_for(seen.event.wait(), self._overlap_s)
-            await asyncio.sleep(HANDOVER_MARGIN_S)
+            await asyncio.sleep(self._margin_s)
         except TimeoutError:
             log.info(
                 "camera %s: new owner not streaming after %.1f s; stopping anyway", camera_id, self._overlap_s
