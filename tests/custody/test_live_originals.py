@@ -14,7 +14,8 @@ from tests.custody.conftest import CAM, T0
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.detection import DetectionConfig
 from watchkeeper.config.privacy import PrivacyConfig
-from watchkeeper.privacy.live import JpegEncoder, LiveOriginals
+from watchkeeper.privacy.live import LiveOriginals
+from watchkeeper.privacy.live_encode import JpegEncoder
 from watchkeeper.privacy.redaction import MASK_FILL
 from watchkeeper.privacy.rendition import PrivacyServices, PrivacyTap
 

@@ -14,21 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 
-import av
 import numpy as np
-from av.video.codeccontext import VideoCodecContext
-from av.video.frame import VideoFrame
 from numpy.typing import NDArray
 
 from watchkeeper.domain import CameraId
 
 WANT_S = 5.0
 """How long one ``want`` keeps a camera's live originals flowing (viewers renew it with every frame)."""
-JPEG_FORMAT = "yuv420p"
-FULL_RANGE = 2
-"""JPEG is full-range YUV."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,46 +80,3 @@ class LiveOriginals:
                 if left <= 0:
                     return None
                 self._changed.wait(min(left, 0.5))
-
-
-class JpegEncoder:
-    """RGB frames to JPEG bytes (FFmpeg's MJPEG encoder), one encoder per frame size."""
-
-    def __init__(self, quality: int = 4) -> None:
-        """``quality``: MJPEG quantiser (2 best .. 31 worst)."""
-        self._quality = quality
-        self._encoder: VideoCodecContext | None = None
-        self._count = 0
-
-    def encode(self, rgb: NDArray[np.uint8]) -> bytes:
-        """One JPEG of ``rgb`` (cropped to even sides).
-
-        Raises:
-            ValueError: The frame is smaller than 2x2 or not RGB.
-        """
-        height, width = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or width < 2 or height < 2:
-            raise ValueError(f"expected an (H, W, 3) frame of at least 2x2, got {rgb.shape}")
-        encoder = self._encoder
-        if encoder is None or (encoder.width, encoder.height) != (width, height):
-            encoder = self._encoder = self._new(width, height)
-        frame = VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]), format="rgb24")
-        picture = frame.reformat(format=JPEG_FORMAT, dst_color_range=FULL_RANGE)
-        picture.time_base = encoder.time_base
-        picture.pts = self._count
-        self._count += 1
-        packets = encoder.encode(picture)
-        if not packets:
-            raise ValueError("the JPEG encoder returned no picture")
-        return bytes(packets[0])
-
-    def _new(self, width: int, height: int) -> VideoCodecContext:
-        encoder = av.CodecContext.create("mjpeg", "w")
-        if not isinstance(encoder, VideoCodecContext):
-            raise TypeError("mjpeg is not a video encoder")
-        encoder.width, encoder.height = width, height
-        encoder.pix_fmt = JPEG_FORMAT
-        encoder.color_range = FULL_RANGE
-        encoder.time_base = Fraction(1, 1)
-        encoder.qmin = encoder.qmax = self._quality
-        return encoder
