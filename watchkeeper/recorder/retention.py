@@ -25,8 +25,9 @@ from pathlib import Path, PurePosixPath
 
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.recording import RecordingConfig
-from watchkeeper.domain import CameraId, Segment, StorageTier, WatchkeeperError, utcnow
+from watchkeeper.domain import CameraId, Segment, StorageTier, utcnow
 from watchkeeper.media.protocol import ObjectStore, ObjectStoreError
+from watchkeeper.recorder.periodic import PeriodicPass
 from watchkeeper.recorder.snapshot_retention import prune_event_snapshots
 from watchkeeper.storage.protocols import Store
 
@@ -418,30 +419,9 @@ def prune_empty_folders(folder: Path, root: Path) -> None:
         folder = folder.parent
 
 
-class RetentionLoop:
+class RetentionLoop(PeriodicPass):
     """A daemon thread that runs a retention pass at start-up and then every ``interval_s`` seconds."""
 
     def __init__(self, manager: RetentionManager, interval_s: float) -> None:
         """Prepare; ``start()`` launches the thread."""
-        self._manager = manager
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the thread to stop (after the pass in progress) and wait for it."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._manager.run_once()
-            except (WatchkeeperError, OSError) as err:
-                log.error("retention pass failed: %s", err)  # noqa: TRY400 - retried next interval
-            self._stop.wait(self._interval_s)
+        super().__init__("retention", manager.run_once, interval_s)

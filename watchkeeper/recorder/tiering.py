@@ -38,6 +38,7 @@ from watchkeeper.media.protocol import (
     ObjectStoreAuthError,
     ObjectStoreError,
 )
+from watchkeeper.recorder.periodic import PeriodicPass
 from watchkeeper.recorder.retention import prune_empty_folders
 from watchkeeper.storage.protocols import Store
 
@@ -356,31 +357,10 @@ def _sleep(seconds: float) -> bool:
     return False
 
 
-class TieringLoop:
+class TieringLoop(PeriodicPass):
     """A daemon thread that runs a tiering pass every ``interval_s`` seconds (retry waits end on stop)."""
 
     def __init__(self, manager: TieringManager, interval_s: float) -> None:
         """Prepare; ``start()`` launches the thread."""
-        self._manager = manager
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        manager.sleep = self._stop.wait
-        self._thread = threading.Thread(target=self._run, name="tiering", daemon=True)
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the thread to stop (after the upload in progress) and wait for it."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._manager.run_once()
-            except (WatchkeeperError, OSError) as err:
-                log.error("tiering pass failed: %s", err)  # noqa: TRY400 - retried next interval
-            self._stop.wait(self._interval_s)
+        super().__init__("tiering", manager.run_once, interval_s)
+        manager.sleep = self.wait
