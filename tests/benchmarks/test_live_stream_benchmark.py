@@ -6,28 +6,11 @@ the 16 viewers that never read was dropped but the newest, so the camera never w
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "live_stream.py"
+from tests.benchmarks.support import run_benchmark
 
 
 def test_live_stream_benchmark_quick_run() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = run_benchmark("live_stream.py", "--quick")
     assert set(result) == {
         "frames",
         "size",

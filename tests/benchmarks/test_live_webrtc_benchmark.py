@@ -3,28 +3,11 @@ with the promised JSON (figures are not asserted: they depend on the machine).""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "live_webrtc.py"
+from tests.benchmarks.support import run_benchmark
 
 
 def test_live_webrtc_benchmark_quick_run() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = run_benchmark("live_webrtc.py", "--quick")
     assert set(result) == {
         "frames",
         "size",
