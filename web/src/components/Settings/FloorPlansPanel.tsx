@@ -1,11 +1,11 @@
 /** Floor plans of the sites: upload a PNG/JPEG per floor and place it by its south-west / north-east corners. */
 import { type FormEvent, useState } from "react";
 
-import { describeError } from "../../api/client";
 import { deleteFloorPlan, uploadFloorPlan } from "../../api/floorplans";
-import { type ChangeOut, type JsonObject, fieldErrors } from "../../api/settings";
+import type { ChangeOut, JsonObject } from "../../api/settings";
 import { Field } from "./Field";
 import { text } from "./form";
+import { useSubmit } from "./useSubmit";
 
 interface Props {
   sites: JsonObject[];
@@ -31,26 +31,7 @@ export function FloorPlansPanel({ sites, onSaved }: Props) {
   const [name, setName] = useState("");
   const [corners, setCorners] = useState<Record<Corner, string>>({ south: "", west: "", north: "", east: "" });
   const [file, setFile] = useState<File | null>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const run = async (action: () => Promise<ChangeOut>): Promise<boolean> => {
-    setBusy(true);
-    setErrors({});
-    setFormError(null);
-    try {
-      onSaved(await action());
-      return true;
-    } catch (err) {
-      const found = fieldErrors(err);
-      setErrors(found);
-      setFormError(found[""] ?? (Object.keys(found).length ? "Not saved: fix the fields marked below." : describeError(err)));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { errors, setErrors, formError, setFormError, busy, run } = useSubmit(onSaved);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

@@ -1,44 +1,20 @@
 /** Sites (add, rename) and the global retention days. */
 import { type FormEvent, useState } from "react";
 
-import { describeError } from "../../api/client";
 import {
   type ChangeOut,
   type JsonObject,
   type RetentionSettings,
   createSite,
-  fieldErrors,
   setRetention,
   updateSite,
 } from "../../api/settings";
 import { Field } from "./Field";
 import { numberValue, text } from "./form";
+import { useSubmit } from "./useSubmit";
 
 interface SavedProps {
   onSaved: (change: ChangeOut) => void;
-}
-
-function useSubmit(onSaved: (change: ChangeOut) => void) {
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (action: () => Promise<ChangeOut>): Promise<boolean> => {
-    setBusy(true);
-    setErrors({});
-    setFormError(null);
-    try {
-      onSaved(await action());
-      return true;
-    } catch (err) {
-      const found = fieldErrors(err);
-      setErrors(found);
-      setFormError(found[""] ?? (Object.keys(found).length ? "Not saved: fix the fields marked below." : describeError(err)));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { errors, formError, busy, run };
 }
 
 function SiteRow({ site, onSaved }: { site: JsonObject } & SavedProps) {
