@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_FOOTAGE
 from tests.storage.pg import fresh_pg_database
 from watchkeeper.bus.messages import IncidentMessage
 from watchkeeper.config.incidents import IncidentsConfig
@@ -15,6 +16,7 @@ from watchkeeper.domain import Camera, CameraId, Site, SiteId
 from watchkeeper.incidents.crypto import CallerVault, load_or_create_key
 from watchkeeper.incidents.service import IncidentDeps, IncidentService
 from watchkeeper.incidents.taxonomy import Taxonomy
+from watchkeeper.simulator import RtspServer, serve_simulated_cameras
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -113,3 +115,10 @@ def build_service(
 def service(store: Store, clock: Clock, published: Published, tmp_path: Path) -> IncidentService:
     """A service over the SQLite store with default config and a caller key."""
     return build_service(store, clock, published, key_dir=tmp_path / "keys")
+
+
+@pytest.fixture
+def own_camera() -> Iterator[RtspServer]:
+    """One simulated RTSP camera of the test's own (a test may stall it)."""
+    with serve_simulated_cameras(1, TEST_FOOTAGE) as server:
+        yield server

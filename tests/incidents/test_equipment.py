@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
+from tests.conftest import wait_for, write_test_config
 from tests.incidents.conftest import Published, build_service
 from watchkeeper.config.incidents import IncidentsConfig
 from watchkeeper.config.loader import load_config
@@ -17,15 +14,8 @@ from watchkeeper.domain.incidents import AlarmSource, Incident, IncidentAction, 
 from watchkeeper.events.motion import EventChange
 from watchkeeper.incidents.sources import AlarmSources
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
-from watchkeeper.simulator import RtspServer, serve_simulated_cameras
+from watchkeeper.simulator import RtspServer
 from watchkeeper.storage.protocols import Store
-
-
-@pytest.fixture
-def own_camera() -> Iterator[RtspServer]:
-    """A camera server this test may stall."""
-    with serve_simulated_cameras(1, TEST_FOOTAGE) as server:
-        yield server
 
 
 def test_a_camera_down_past_the_grace_period_opens_an_incident_closed_when_it_streams_again(

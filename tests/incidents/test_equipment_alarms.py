@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
+from tests.conftest import wait_for, write_test_config
 from tests.incidents.conftest import T0, Clock, Published, build_service
 from tests.recorder.test_disk_full import small_volume  # noqa: F401 - the 4 MiB volume fixture
 from watchkeeper.config.analytics import TamperConfig
@@ -50,7 +50,7 @@ from watchkeeper.incidents.service import Alarm, IncidentService
 from watchkeeper.incidents.sources import AlarmSources
 from watchkeeper.runtime.analysis import TamperEvents
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
-from watchkeeper.simulator import RtspServer, serve_simulated_cameras
+from watchkeeper.simulator import RtspServer
 from watchkeeper.storage.protocols import Store
 
 CAM = CameraId("a1")
@@ -67,15 +67,8 @@ def notes(service: IncidentService, incident_id: str) -> list[str]:
 # -- recording gap ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def camera_server() -> Iterator[RtspServer]:
-    """One simulated RTSP camera."""
-    with serve_simulated_cameras(1, TEST_FOOTAGE) as server:
-        yield server
-
-
 def test_a_streaming_camera_whose_segments_stop_arriving_raises_a_gap_closed_when_they_resume(
-    camera_server: RtspServer, store: Store, tmp_path: Path
+    own_camera: RtspServer, store: Store, tmp_path: Path
 ) -> None:
     """The worker streams and records for real; the test loses its segments for a while (index failing)."""
     published = Published()
@@ -92,7 +85,7 @@ def test_a_streaming_camera_whose_segments_stop_arriving_raises_a_gap_closed_whe
     def ignore_event(_: EventChange) -> None:
         return None
 
-    config = load_config(write_test_config(tmp_path / "cfg", {"a1": camera_server.url("/cam1")}))
+    config = load_config(write_test_config(tmp_path / "cfg", {"a1": own_camera.url("/cam1")}))
     settings = WorkerSettings(
         camera=config.cameras[0],
         recording=config.recording,
