@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from watchkeeper.config.cameras import CameraInputConfig
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import WatchkeeperError
-from watchkeeper.sources import PyAVSource, SourceError, SourceSpec
-
-PROBE_TIMEOUT_S = 5.0
+from watchkeeper.sources.probe import probe_url
 
 
 class CameraProbeError(WatchkeeperError):
@@ -30,22 +28,9 @@ class ProbeResult:
 
 
 def _probe(camera_id: str, item: CameraInputConfig) -> ProbeResult:
-    spec = SourceSpec(
-        url=item.url.get_secret_value(),
-        redacted_url=item.redacted_url,
-        transport=item.transport,
-        open_timeout_s=PROBE_TIMEOUT_S,
-        stall_timeout_s=PROBE_TIMEOUT_S,
-    )
-    try:
-        with PyAVSource(spec).open() as stream:
-            video = stream.video.codec_context
-            detail = f"{video.name} {video.width}x{video.height}"
-            if stream.audio is not None:
-                detail += f" + audio {stream.audio.codec_context.name}"
-    except SourceError as err:
-        return ProbeResult(camera_id, item.redacted_url, ok=False, detail=str(err).split(": ", 1)[-1])
-    return ProbeResult(camera_id, item.redacted_url, ok=True, detail=detail)
+    found = probe_url(item.url.get_secret_value(), item.redacted_url, item.transport)
+    detail = found.detail if found.ok else found.detail.split(": ", 1)[-1]
+    return ProbeResult(camera_id, item.redacted_url, ok=found.ok, detail=detail)
 
 
 def probe_cameras(config: WatchkeeperConfig) -> list[ProbeResult]:

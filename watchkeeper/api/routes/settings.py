@@ -37,11 +37,10 @@ from watchkeeper.config.editor import ConfigChange, ConfigEditor, ConfigEditReje
 from watchkeeper.config.edits import Change, put_camera, put_site, set_camera_enabled, set_retention
 from watchkeeper.config.secrets import redact_url
 from watchkeeper.domain import WatchkeeperError
-from watchkeeper.sources import PyAVSource, SourceError, SourceSpec
+from watchkeeper.sources.probe import probe_url
 
 log = logging.getLogger(__name__)
 
-PROBE_TIMEOUT_S = 5.0
 REJECTED_RESPONSE: dict[int | str, dict[str, object]] = {
     422: {"model": ConfigRejectedOut, "description": "The edit would make the configuration invalid"},
     503: {"model": ConfigRejectedOut, "description": "This server cannot edit its configuration"},
@@ -142,22 +141,16 @@ def probe_stream(body: ProbeIn, context: ContextDep, _admin: ConfigAdmin) -> Pro
         stored = [item for item in camera.inputs if item.redacted_url == url] if camera else []
         if stored:
             url = stored[0].url.get_secret_value()
-    spec = SourceSpec(
-        url=url,
-        redacted_url=redact_url(url),
-        transport=body.transport,
-        open_timeout_s=PROBE_TIMEOUT_S,
-        stall_timeout_s=PROBE_TIMEOUT_S,
+    found = probe_url(url, redact_url(url), body.transport)
+    if not found.ok:
+        return ProbeOut(ok=False, detail=redact_url(found.detail))
+    return ProbeOut(
+        ok=True,
+        codec=found.codec or "",
+        width=found.width or 0,
+        height=found.height or 0,
+        detail=found.detail,
     )
-    try:
-        with PyAVSource(spec).open() as stream:
-            video = stream.video.codec_context
-            detail = f"{video.name} {video.width}x{video.height}"
-            if stream.audio is not None:
-                detail += f" + audio {stream.audio.codec_context.name}"
-            return ProbeOut(ok=True, codec=video.name, width=video.width, height=video.height, detail=detail)
-    except SourceError as err:
-        return ProbeOut(ok=False, detail=redact_url(str(err)))
 
 
 def _edit(
