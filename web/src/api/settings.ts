@@ -39,14 +39,9 @@ export class SettingsRejected extends ApiError {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(`${API_ORIGIN}${path}`, {
-    method,
-    credentials: "same-origin",
-    headers: body === undefined ? csrfHeaders() : { ...csrfHeaders(), "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal,
-  });
+/** A settings request: JSON (or text) answer; a refused edit throws `SettingsRejected` with its field problems. */
+export async function settingsRequest<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+  const response = await fetch(`${API_ORIGIN}${path}`, { method, credentials: "same-origin", ...init });
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -61,6 +56,14 @@ async function call<T>(method: string, path: string, body?: unknown, signal?: Ab
     throw error;
   }
   return parsed as T;
+}
+
+function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  return settingsRequest<T>(method, path, {
+    headers: body === undefined ? csrfHeaders() : { ...csrfHeaders(), "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
 }
 
 const enc = encodeURIComponent;
