@@ -101,6 +101,7 @@ def test_upload_a_floor_plan_see_it_on_the_map_and_switch_floors(
     expect(switcher.get_by_role("button", name="First")).to_have_attribute("aria-pressed", "true")
     expect(plan).to_have_attribute("data-floor-id", "first")
     expect(page.get_by_test_id("map-camera")).to_have_count(2, timeout=10_000)
-    assert page.evaluate("document.querySelector('img.floor-plan').naturalWidth") == 240
+    # The new plan image loads after the switch; wait for it rather than reading it at once.
+    expect(plan).to_have_js_property("naturalWidth", 240)
     page.screenshot(path=str(SCREENSHOTS / "map-floor-plan-first.png"))
     page.close()
