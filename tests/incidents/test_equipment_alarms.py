@@ -9,6 +9,8 @@ repeated fill and free).
 
 from __future__ import annotations
 
+import errno
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -48,6 +50,7 @@ from watchkeeper.events.motion import EventChange
 from watchkeeper.incidents.equipment import DiskUsageProbe, RecordingGaps
 from watchkeeper.incidents.service import Alarm, IncidentService
 from watchkeeper.incidents.sources import AlarmSources
+from watchkeeper.recorder.segmenter import DiskFullError, _write_error
 from watchkeeper.runtime.analysis import TamperEvents
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.simulator import RtspServer
@@ -195,6 +198,9 @@ class SetFreeSpace:
             raise self.free
         return self.free
 
+    def free_files(self) -> int | None:
+        return None  # like a file system without an inode limit
+
 
 def test_a_full_media_volume_raises_one_storage_incident_closed_when_space_is_back(
     service: IncidentService, clock: Clock, published: Published
@@ -245,6 +251,65 @@ def test_a_real_volume_filling_up_raises_and_freeing_it_closes(
     filler.unlink()
     assert sources.check_storage() is False
     assert service.get(incident.id).state is IncidentState.CLOSED
+
+
+@pytest.fixture
+def few_inodes(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB tmpfs that holds at most 48 files: it runs out of inodes long before bytes."""
+    target = tmp_path / "inodes"
+    target.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,nr_inodes=48", "tmpfs", str(target)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({mounted.stderr.decode().strip()}): run as root")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def _fill_inodes(volume: Path) -> list[Path]:
+    """Create one-byte files on ``volume`` until the file system refuses (ENOSPC); the files made."""
+    made: list[Path] = []
+    for index in range(100):
+        path = volume / f"small-{index}"
+        try:
+            path.write_bytes(b"x")
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            return made
+        made.append(path)
+    raise AssertionError(f"{volume} never ran out of inodes")
+
+
+def test_a_volume_out_of_inodes_raises_a_storage_incident_while_bytes_are_free(
+    few_inodes: Path, service: IncidentService
+) -> None:
+    probe = DiskUsageProbe(few_inodes)
+    sources = AlarmSources(service, IncidentsConfig(storage_alarm_free_bytes=1024 * 1024), probe)
+    assert sources.check_storage() is False
+    made = _fill_inodes(few_inodes)
+    assert len(made) < 48
+    assert probe.free_bytes() > 3 * 1024 * 1024  # bytes are free: only the inodes ran out
+    assert sources.check_storage() is True
+    (incident,) = of_type(service, "STORAGE_FAILURE")
+    assert f"no inodes left: 0 files can still be created on {few_inodes}" in notes(service, incident.id)[0]
+    for path in made[:20]:
+        path.unlink(missing_ok=True)
+    assert sources.check_storage() is False
+    assert service.get(incident.id).state is IncidentState.CLOSED
+
+
+def test_a_quota_error_counts_as_disk_full_for_the_recorder() -> None:
+    quota = _write_error("writing seg.mp4.part", OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert isinstance(quota, DiskFullError)
+    assert "disk full" in str(quota)
+    other = _write_error("writing seg.mp4.part", OSError(errno.EIO, "Input/output error"))
+    assert not isinstance(other, DiskFullError)
 
 
 def test_the_disk_usage_probe_reads_a_real_folder_and_fails_on_a_missing_one(tmp_path: Path) -> None:

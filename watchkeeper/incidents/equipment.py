@@ -9,12 +9,14 @@ the type says so). None of them is thread-safe: callers lock.
   the last segment's length, so long segments are not gaps either), and a gap
   longer than ``gap`` between two consecutive segments of a camera that was not reported down meanwhile
   raises after the fact (for example the server could not index). The next segment clears a live gap.
-- :class:`StorageWatch`: free space of the media volume under a floor (or unreadable) raises; back above
-  the floor clears. The free space comes from a :class:`FreeSpaceProbe` (``DiskUsageProbe`` in production).
+- :class:`StorageWatch`: free space of the media volume under a floor, no free inodes left (a volume full
+  of small files refuses new segments while bytes are free) or an unreadable volume raises; back above the
+  floors clears. Readings come from a :class:`FreeSpaceProbe` (``DiskUsageProbe`` in production).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -131,6 +133,14 @@ class FreeSpaceProbe(Protocol):
         """
         ...
 
+    def free_files(self) -> int | None:
+        """Free inodes (files that can still be created) now; ``None`` when the file system has no limit.
+
+        Raises:
+            OSError: When the volume cannot be read.
+        """
+        ...
+
 
 class DiskUsageProbe:
     """The free space of the volume holding ``path`` (``shutil.disk_usage``)."""
@@ -148,6 +158,11 @@ class DiskUsageProbe:
         """Free bytes now."""
         return shutil.disk_usage(self._path).free
 
+    def free_files(self) -> int | None:
+        """Free inodes for unprivileged writers (``f_favail``); ``None`` where the volume has no inodes."""
+        stats = os.statvfs(self._path)
+        return stats.f_favail if stats.f_files else None
+
 
 @dataclass(frozen=True, slots=True)
 class StorageReading:
@@ -157,13 +172,18 @@ class StorageReading:
     cleared: bool = False
 
 
-class StorageWatch:
-    """Raises when the media volume runs out of space (under ``floor_bytes`` free) or cannot be read."""
+MIN_FREE_FILES = 16
+"""Fewer free inodes than this on the media volume raise a storage alarm (each segment needs one)."""
 
-    def __init__(self, probe: FreeSpaceProbe, floor_bytes: int) -> None:
-        """Check ``probe`` against ``floor_bytes``."""
+
+class StorageWatch:
+    """Raises when the media volume runs out of space or inodes, or cannot be read."""
+
+    def __init__(self, probe: FreeSpaceProbe, floor_bytes: int, floor_files: int = MIN_FREE_FILES) -> None:
+        """Check ``probe`` against ``floor_bytes`` free bytes and ``floor_files`` free inodes."""
         self._probe = probe
         self._floor = floor_bytes
+        self._floor_files = floor_files
         self.alarmed = False
 
     @property
@@ -175,12 +195,18 @@ class StorageWatch:
         """Read the free space once."""
         try:
             free = self._probe.free_bytes()
+            files = self._probe.free_files()
         except OSError as err:
             return self._raise(f"cannot read the free space of {self._probe.where}: {err}")
         if free < self._floor:
             return self._raise(
                 f"disk full: {free} bytes free on {self._probe.where} (alarm under {self._floor}); "
                 "recording fails or evicts continuously"
+            )
+        if files is not None and files < self._floor_files:
+            return self._raise(
+                f"no inodes left: {files} files can still be created on {self._probe.where} "
+                f"({free} bytes free); new segments cannot be written"
             )
         if self.alarmed:
             self.alarmed = False

@@ -54,7 +54,7 @@ class RecorderError(Exception):
 
 
 class DiskFullError(RecorderError):
-    """A segment could not be written because its volume is full (``ENOSPC``).
+    """A segment could not be written because its volume is full (``ENOSPC``) or over quota (``EDQUOT``).
 
     The segmenter has already dropped the broken in-flight segment (its ``.part`` file is deleted) and
     starts a new one on the next keyframe, so the caller may free space and keep writing.
@@ -62,8 +62,8 @@ class DiskFullError(RecorderError):
 
 
 def _write_error(message: str, err: OSError | av.error.FFmpegError) -> RecorderError:
-    """``DiskFullError`` when ``err`` carries ``ENOSPC`` (from the OS or FFmpeg), else ``RecorderError``."""
-    if getattr(err, "errno", None) == errno.ENOSPC:
+    """``DiskFullError`` for ``ENOSPC`` or ``EDQUOT`` (from the OS or FFmpeg), else ``RecorderError``."""
+    if getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
         return DiskFullError(f"disk full: {message}: {err}")
     return RecorderError(f"{message}: {err}")
 
