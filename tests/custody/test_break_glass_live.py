@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,10 @@ def _configure(folder: Path, camera_url: str, port: int, prefix: str) -> Path:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     for name, role in (("ivy", "investigator"), ("abe", "approver"), ("vic", "viewer")):
         create_user(path, name, PASSWORD, role)
+    # An approver only for another site: a break glass on cam1 is none of hers.
+    command = [sys.executable, "-m", "watchkeeper", "users", "add", "--config", str(path)]
+    command += ["--username", "ada", "--role", "approver", "--site", "other-site", "--password-stdin"]
+    subprocess.run(command, input=PASSWORD + "\n", capture_output=True, text=True, timeout=60, check=True)
     return path
 
 
@@ -59,16 +65,17 @@ async def _break_glass_notices(server: LiveServer, prefix: str, ivy: httpx.Clien
     """Break the glass as ivy; returns what the approver's and the viewer's consoles and MQTT received."""
     headers = {
         name: {"Cookie": f"wk_session={_client(server, name).cookies['wk_session']}"}
-        for name in ("abe", "vic")
+        for name in ("abe", "vic", "ada")
     }
     url = server.ws_url + "?since=now"
     async with (
         websockets.connect(url, additional_headers=headers["abe"]) as approver,
         websockets.connect(url, additional_headers=headers["vic"]) as viewer,
+        websockets.connect(url, additional_headers=headers["ada"]) as elsewhere,
         aiomqtt.Client(*BROKER, identifier=f"{prefix}-watch") as mqtt,
     ):
         await mqtt.subscribe(f"{prefix}/custody/break_glass")
-        for ws in (approver, viewer):
+        for ws in (approver, viewer, elsewhere):
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "cursor"
         response = await asyncio.to_thread(
             ivy.post, "/api/grants/break-glass", json={"camera_ids": ["cam1"], "reason": REASON}
@@ -77,6 +84,7 @@ async def _break_glass_notices(server: LiveServer, prefix: str, ivy: httpx.Clien
         got: dict[str, Any] = {"grant": response.json()}
         got["approver"] = await _first_of(approver, "break_glass")
         got["viewer"] = await _first_of(viewer, "break_glass", timeout=1.5)
+        got["other_site_approver"] = await _first_of(elsewhere, "break_glass", timeout=1.5)
         message = await asyncio.wait_for(anext(aiter(mqtt.messages)), 10)
         got["mqtt"] = json.loads(bytes(message.payload))  # type: ignore[arg-type]
     return got
@@ -118,6 +126,7 @@ def test_break_glass_serves_live_originals_tells_approvers_and_is_audited(
         assert got["approver"]["grant_id"] == grant["id"]
         assert got["approver"]["reason"] == REASON
         assert got["viewer"] is None  # only approvers are told
+        assert got["other_site_approver"] is None  # ... of the camera's site
         assert got["mqtt"]["grant_id"] == grant["id"]
         assert got["mqtt"]["camera_ids"] == ["cam1"]
 

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from watchkeeper.api.context import AppContext
 from watchkeeper.api.custody import install_custody_errors
 from watchkeeper.api.errors import install_error_handlers
+from watchkeeper.api.live import LiveMessage
 from watchkeeper.api.policy import install_auth_errors
 from watchkeeper.api.routes import (
     auth,
@@ -145,6 +146,7 @@ def _dispatch(context: AppContext, message: BusMessage) -> None:
         event = message.to_domain()
         ws_event = WsEvent(state=message.event_state, event=EventOut.of(event))
         context.hub.broadcast(ws_event.model_dump_json(), event.camera_id, Permission.VIEW_EVENTS)
-    elif isinstance(message, BreakGlassMessage):  # approvers are told at once
+    elif isinstance(message, BreakGlassMessage):  # approvers of (one of) its cameras are told at once
         notice = WsBreakGlass.model_validate(message.model_dump(exclude={"type", "version"}))
-        context.hub.broadcast(notice.model_dump_json(), None, Permission.APPROVE_UNMASK)
+        text = notice.model_dump_json()
+        context.hub.push(LiveMessage(text, None, Permission.APPROVE_UNMASK, any_of=tuple(message.camera_ids)))

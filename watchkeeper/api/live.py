@@ -52,6 +52,9 @@ class LiveMessage:
     permission: Permission = Permission.VIEW_CAMERAS
     incident: IncidentScope | None = None
     """Set for incident pushes: visible to whoever may view incidents of its site or one of its cameras."""
+    any_of: tuple[CameraId, ...] = ()
+    """Set for pushes about several cameras (``camera_id`` unset): visible to whoever holds ``permission``
+    on at least one of them."""
 
 
 class StatusBoard:

@@ -125,13 +125,21 @@ class _Filter:
     async def _decide(self, message: LiveMessage) -> bool:
         if message.incident is not None:
             return await self.sees_incident(message.incident)
+        if message.any_of:
+            for camera_id in message.any_of:
+                if await self._sees_camera(camera_id, message.permission):
+                    return True
+            return False
         if message.camera_id is None:
             return self.principal.can(message.permission)
-        camera = await self._camera(message.camera_id)
+        return await self._sees_camera(message.camera_id, message.permission)
+
+    async def _sees_camera(self, camera_id: CameraId, permission: Permission) -> bool:
+        camera = await self._camera(camera_id)
         return (
             camera is not None
             and self.principal.can(Permission.VIEW_CAMERAS, camera)
-            and self.principal.can(message.permission, camera)
+            and self.principal.can(permission, camera)
         )
 
     async def allows(self, message: LiveMessage) -> bool:
@@ -140,7 +148,7 @@ class _Filter:
         key = (
             ("incident", scope.site_id, scope.camera_ids)
             if scope is not None
-            else (message.camera_id, message.permission)
+            else (message.camera_id, message.any_of, message.permission)
         )
         found = self._decisions.get(key)
         if found is None:
