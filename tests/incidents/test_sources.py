@@ -9,7 +9,7 @@ from tests.incidents.conftest import T0, Published, build_service
 from watchkeeper.bus.local import LocalBus
 from watchkeeper.bus.messages import EventMessage, IncidentMessage, SegmentMessage, decode, encode
 from watchkeeper.config.incidents import IncidentsConfig
-from watchkeeper.domain import CameraId, Event, EventKind
+from watchkeeper.domain import CameraId, Event, EventKind, Rendition
 from watchkeeper.domain.incidents import IncidentQuery
 from watchkeeper.incidents.feed import IncidentFeed
 from watchkeeper.incidents.sources import AlarmSources, AnalyticsAlarms
@@ -118,7 +118,7 @@ async def test_segments_and_tamper_events_on_the_bus_raise_equipment_incidents(s
     feed = IncidentFeed(bus, service, AlarmSources(service, config), tick_s=0.05)
     await feed.start()
 
-    def segment(start_s: float) -> SegmentMessage:
+    def segment(start_s: float, rendition: Rendition = Rendition.ORIGINAL) -> SegmentMessage:
         start = T0 + timedelta(seconds=start_s)
         return SegmentMessage(
             camera_id=CameraId("a1"),
@@ -126,11 +126,15 @@ async def test_segments_and_tamper_events_on_the_bus_raise_equipment_incidents(s
             end=start + timedelta(seconds=4),
             path="a1/x.mp4",
             size_bytes=1,
+            rendition=rendition,
         )
 
     try:
-        for start_s in (0, 4, 64):  # 56 s without footage between the second and the third
+        for start_s in (0, 4, 64):  # 56 s without original footage between the second and the third ...
             await bus.publish(segment(start_s))
+            if start_s == 4:  # ... while the protected copy kept coming: still a recording gap
+                for protected_s in range(8, 64, 4):
+                    await bus.publish(segment(protected_s, Rendition.PROTECTED))
         tamper = _event("t-1", kind=EventKind.TAMPER, camera="b1", rule="covered", label="camera covered")
         await bus.publish(EventMessage.from_domain(tamper, "started"))
         for _ in range(100):

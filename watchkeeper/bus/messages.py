@@ -39,6 +39,7 @@ from watchkeeper.domain import (
     CameraStatus,
     Event,
     EventKind,
+    Rendition,
     Segment,
     SiteId,
     ensure_utc,
@@ -180,6 +181,8 @@ class SegmentMessage(_Message):
     end: UtcDatetime
     path: str = Field(min_length=1)
     size_bytes: int = Field(ge=0)
+    rendition: Rendition = Rendition.ORIGINAL
+    """The original recording or the protected (redacted) copy (absent in older messages: original)."""
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
@@ -203,6 +206,7 @@ class SegmentMessage(_Message):
             end=segment.end,
             path=segment.path,
             size_bytes=segment.size_bytes,
+            rendition=segment.rendition,
         )
 
 

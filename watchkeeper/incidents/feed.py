@@ -8,7 +8,7 @@ import logging
 
 from watchkeeper.bus.messages import CameraStatusMessage, EventMessage, SegmentMessage
 from watchkeeper.bus.protocol import Bus, Subscription
-from watchkeeper.domain import WatchkeeperError
+from watchkeeper.domain import Rendition, WatchkeeperError
 from watchkeeper.incidents.service import IncidentService
 from watchkeeper.incidents.sources import AlarmSources
 
@@ -88,7 +88,8 @@ class IncidentFeed:
                 self._sources.on_event(message.to_domain(), message.event_state)
             elif isinstance(message, CameraStatusMessage):
                 self._sources.on_camera_status(message.to_domain())
-            elif isinstance(message, SegmentMessage):
+            elif isinstance(message, SegmentMessage) and message.rendition is Rendition.ORIGINAL:
+                # Gaps are about the recording: a protected copy that keeps coming does not hide one.
                 self._sources.on_segment(message.camera_id, message.start, message.end)
         except WatchkeeperError as err:
             log.error("alarm from %s not handled: %s", type(message).__name__, err)  # noqa: TRY400
