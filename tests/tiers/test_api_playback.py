@@ -72,6 +72,11 @@ def test_warm_segment_plays_through_the_api_with_ranges(
         download = client.get(f"/api/recordings/{segment.id}/media")  # the console's <video> URL
         assert download.status_code == 200
         assert download.content == expected
+        listed = client.get("/api/recordings", params={"camera_id": "cam1", "limit": 1000})
+        assert listed.status_code == 200
+        tiers = {item["id"]: item["tier"] for item in listed.json()}
+        assert tiers[segment.id] == "warm"  # the listing says where the bytes are
+        assert set(tiers.values()) <= {"hot", "warm"}
 
         start = (segment.start - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
         end = (segment.end + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")

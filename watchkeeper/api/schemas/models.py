@@ -7,7 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from watchkeeper.domain import Camera, CameraState, CameraStatus, Event, EventKind, MapPosition, Segment
+from watchkeeper.domain import (
+    Camera,
+    CameraState,
+    CameraStatus,
+    Event,
+    EventKind,
+    MapPosition,
+    Segment,
+    StorageTier,
+)
 
 
 class _Out(BaseModel):
@@ -168,6 +177,9 @@ class SegmentOut(_Out):
     width: int
     height: int
     media_url: str
+    tier: StorageTier = Field(
+        description="Where the bytes are: `hot` (a node's disk) or `warm` (the S3-compatible bucket)."
+    )
 
     @classmethod
     def of(cls, segment: Segment) -> SegmentOut:
@@ -185,6 +197,7 @@ class SegmentOut(_Out):
             width=segment.width,
             height=segment.height,
             media_url=f"/api/recordings/{segment.id}/media",
+            tier=segment.tier,
         )
 
 

@@ -2397,6 +2397,8 @@ export interface components {
              * Format: date-time
              */
             start: string;
+            /** @description Where the bytes are: `hot` (a node's disk) or `warm` (the S3-compatible bucket). */
+            tier: components["schemas"]["StorageTier"];
             /** Video Codec */
             video_codec: string;
             /** Width */
@@ -2488,6 +2490,12 @@ export interface components {
          * @enum {string}
          */
         SopStepState: "pending" | "done" | "skipped";
+        /**
+         * StorageTier
+         * @description Where a segment's bytes are: ``hot`` on the local media folder, ``warm`` in an S3-compatible bucket.
+         * @enum {string}
+         */
+        StorageTier: "hot" | "warm";
         /**
          * TimelineGapOut
          * @description No footage (at least one resolution step long).

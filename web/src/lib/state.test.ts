@@ -23,6 +23,7 @@ function segment(id: number, start: string, end: string): SegmentOut {
     width: 640,
     height: 480,
     media_url: `/api/recordings/${id}/media`,
+    tier: "hot",
   };
 }
 
