@@ -104,6 +104,22 @@ class TieringSample:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxSample:
+    """A worker's store outbox: rows waiting for the shared store, and what happened to written ones."""
+
+    depth: int
+    store_reachable: bool
+    delivered: int
+    replayed: int
+    refused: int
+    duplicates: int
+    dropped: int
+    outages: int
+    last_catch_up_rows: int
+    last_catch_up_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """What one scrape exports."""
 
@@ -111,6 +127,7 @@ class MetricsSnapshot:
     storage: StorageSample | None
     retention: RetentionSample | None
     tiering: TieringSample | None = None
+    outbox: OutboxSample | None = None
 
 
 SnapshotSource = Callable[[], MetricsSnapshot]
@@ -148,6 +165,7 @@ class _SnapshotCollector(Collector):
         yield from _storage_metrics(snapshot.storage)
         yield from _retention_metrics(snapshot.retention)
         yield from _tiering_metrics(snapshot.tiering)
+        yield from _outbox_metrics(snapshot.outbox)
 
 
 def _camera_metrics(cameras: tuple[CameraSample, ...]) -> Iterator[Metric]:
@@ -275,6 +293,40 @@ def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
         ("checksum_mismatches", "Uploads whose read-back SHA-256 differed.", tiering.checksum_mismatches),
     ):
         yield CounterMetricFamily(f"watchkeeper_tiering_{name}", text, value=value)
+
+
+def _outbox_metrics(outbox: OutboxSample | None) -> Iterator[Metric]:
+    if outbox is None:
+        return
+    yield GaugeMetricFamily(
+        "watchkeeper_outbox_depth",
+        "Index rows and events waiting in the worker's outbox.",
+        value=outbox.depth,
+    )
+    yield GaugeMetricFamily(
+        "watchkeeper_outbox_store_reachable",
+        "1 while the shared store takes the outbox's writes, 0 from a failed write to the next success.",
+        value=1.0 if outbox.store_reachable else 0.0,
+    )
+    for name, text, value in (
+        ("delivered", "Outbox rows written to the store as soon as they came.", outbox.delivered),
+        ("replayed", "Outbox rows written after waiting for the store.", outbox.replayed),
+        ("refused", "Outbox rows refused because their fencing token was stale.", outbox.refused),
+        ("duplicates", "Replayed segment rows that were already indexed.", outbox.duplicates),
+        ("dropped", "Outbox rows that could not be written for another reason.", outbox.dropped),
+        ("outages", "Times the shared store went away.", outbox.outages),
+    ):
+        yield CounterMetricFamily(f"watchkeeper_outbox_{name}", text, value=value)
+    yield GaugeMetricFamily(
+        "watchkeeper_outbox_last_catch_up_rows",
+        "Rows replayed in the last catch-up after an outage.",
+        value=outbox.last_catch_up_rows,
+    )
+    yield GaugeMetricFamily(
+        "watchkeeper_outbox_last_catch_up_seconds",
+        "Seconds from the store's return to an empty outbox, last catch-up.",
+        value=outbox.last_catch_up_s,
+    )
 
 
 class PrometheusExporter:

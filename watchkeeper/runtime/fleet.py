@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage, SegmentMessage
+from watchkeeper.bus.messages import BusMessage, CameraStatusMessage
 from watchkeeper.cluster.model import UNFENCED, FencingToken
 from watchkeeper.config.root import WatchkeeperConfig
-from watchkeeper.domain import CameraId, CameraStatus, Segment, WatchkeeperError
+from watchkeeper.domain import CameraId, CameraStatus, Segment
 from watchkeeper.events.motion import EventChange
 from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy, RetentionSnapshot
@@ -23,6 +23,7 @@ from watchkeeper.recorder.tiering import TieringLoop, TieringManager, TieringSna
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.runtime.metrics import CameraCounters
 from watchkeeper.runtime.objects import AnalysisServices
+from watchkeeper.runtime.outbox import OutboxSnapshot, StoreOutbox
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class FleetParts:
         config: The configuration (cameras, recording, detection, media folder).
         store: The database (the index, events and fences).
         publish: Puts statuses, segments and events on the bus.
+        outbox: Writes index rows and events to ``store`` in order through the local journal (they wait
+            there while the store is away) and announces them on the bus.
         analysis: The shared detector and redactor.
         retention: Retention of the media folder (evicts on a full disk too); None runs none.
         sealer: Encrypts finished originals; None leaves them as written.
@@ -48,6 +51,7 @@ class FleetParts:
     config: WatchkeeperConfig
     store: Store
     publish: Publish
+    outbox: StoreOutbox
     analysis: AnalysisServices | None = None
     retention: RetentionManager | None = None
     sealer: SegmentSealer | None = None
@@ -79,8 +83,9 @@ class CameraFleet:
         """True when this process runs every enabled camera itself (one box, no leases)."""
 
     def open(self) -> None:
-        """Start the shared detector, the retention loop and the tiering loop."""
+        """Start the store outbox, the shared detector, the retention loop and the tiering loop."""
         parts = self._parts
+        parts.outbox.start()
         if parts.retention is not None:
             self._retention_loop = RetentionLoop(parts.retention, parts.config.recording.retention_interval_s)
             self._retention_loop.start()
@@ -91,8 +96,9 @@ class CameraFleet:
             parts.analysis.detector.start()
 
     def close(self) -> None:
-        """Stop every camera (each closes and indexes its open segment), retention and the detector."""
+        """Stop every camera (each closes and indexes its open segment), the outbox, retention, detector."""
         self.stop_all(announce=True)
+        self._parts.outbox.close()
         if self._tiering_loop is not None:
             self._tiering_loop.stop()
             self._tiering_loop = None
@@ -205,6 +211,10 @@ class CameraFleet:
         tiering = self._parts.tiering
         return tiering.stats.snapshot() if tiering is not None else None
 
+    def outbox_stats(self) -> OutboxSnapshot:
+        """The store outbox's depth and counters (rows waiting for the shared store)."""
+        return self._parts.outbox.snapshot()
+
     def reconfigure(self, config: WatchkeeperConfig, camera_id: CameraId | None) -> None:
         """Take an edited configuration (the console's settings) and apply it to ``camera_id`` at once.
 
@@ -233,7 +243,7 @@ class CameraFleet:
             return [held.worker.counters for held in self._held.values() if held.worker is not None]
 
     def _callbacks(self, camera_id: CameraId, held: _Held) -> WorkerCallbacks:
-        store, publish, token = self._parts.store, self._parts.publish, held.token
+        outbox, publish, token = self._parts.outbox, self._parts.publish, held.token
 
         def on_status(status: CameraStatus) -> None:
             if not held.announce:
@@ -243,38 +253,10 @@ class CameraFleet:
             publish(CameraStatusMessage.from_domain(status))
 
         def on_segment(segment: Segment) -> None:
-            try:
-                indexed = store.fences.add_segment(segment, token)
-            except WatchkeeperError as err:
-                log.error("camera %s: indexing %s failed: %s", camera_id, segment.path, err)  # noqa: TRY400
-                return
-            if indexed is None:
-                log.warning(
-                    "camera %s: segment %s refused, fencing token %s is stale (another worker has the "
-                    "camera)",
-                    camera_id,
-                    segment.path,
-                    token,
-                )
-                return
-            publish(SegmentMessage.from_domain(indexed))
+            outbox.add_segment(segment, token)
 
         def on_event(change: EventChange) -> None:
-            try:
-                admitted = store.fences.upsert_event(change.event, token)
-            except WatchkeeperError as err:
-                # As on one box: the alarm still goes out, only its row is missing.
-                log.error("camera %s: storing event %s failed: %s", camera_id, change.event.id, err)  # noqa: TRY400
-                admitted = True
-            if not admitted:
-                log.warning(
-                    "camera %s: event %s refused, fencing token %s is stale",
-                    camera_id,
-                    change.event.id,
-                    token,
-                )
-                return
-            publish(EventMessage.from_domain(change.event, change.change.value))
+            outbox.add_event(change.event, change.change.value, token)
 
         retention = self._parts.retention
         return WorkerCallbacks(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import socket
 import sys
 import tempfile
 from collections.abc import Coroutine
@@ -63,6 +65,8 @@ from watchkeeper.runtime.fleet import CameraFleet, FleetParts
 from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
+from watchkeeper.runtime.outbox import StoreOutbox
+from watchkeeper.runtime.outbox_journal import OutboxJournal
 from watchkeeper.runtime.roles import NodeIdentity, Role, check_role
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
@@ -317,17 +321,21 @@ def _camera_side(
     if warm is not None and config.tiers.enabled:
         tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
+    outbox = StoreOutbox(OutboxJournal(outbox_path(config)), runtime.store.fences, bridge.publish)
     parts = FleetParts(
         config=config,
         store=runtime.store,
         publish=bridge.publish,
+        outbox=outbox,
         analysis=analysis,
         retention=retention,
         sealer=segment_finisher(custody, config),
         tiering=tiering,
     )
     fleet = CameraFleet(parts)
-    metrics = RuntimeMetrics(media_root, fleet.counters, fleet.retention_stats, fleet.tiering_stats)
+    metrics = RuntimeMetrics(
+        media_root, fleet.counters, fleet.retention_stats, fleet.tiering_stats, fleet.outbox_stats
+    )
     render = PrometheusExporter(metrics.snapshot, node=node_labels(runtime.identity)).render
     if runtime.role is Role.ALL and config.cluster.leases == "local":  # one process: every camera, no lease
         specs = [CameraSpec(CameraId(camera.id)) for camera in config.cameras if camera.enabled]
@@ -336,6 +344,19 @@ def _camera_side(
     if runtime.role is Role.WORKER:  # the same id in logs, metrics and the leases
         info = replace(info, worker_id=WorkerId(runtime.identity.node_id))
     return CameraSide(fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render)
+
+
+def outbox_path(config: WatchkeeperConfig) -> Path:
+    """The worker's store outbox: ``<data folder>/outbox/<name>.sqlite`` beside the media folder.
+
+    The name is ``cluster.worker_id``, else ``local`` on one box (local leases), else the host name: stable
+    across restarts, so that rows left waiting by one run are replayed by the next.
+    """
+    cluster = config.cluster
+    name = cluster.worker_id or (
+        "local" if cluster.leases == "local" else re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
+    )
+    return config.storage.media_root.parent / "outbox" / f"{name}.sqlite"
 
 
 def node_labels(identity: NodeIdentity) -> NodeLabels:

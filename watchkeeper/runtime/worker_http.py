@@ -25,6 +25,8 @@ class WorkerHealth(BaseModel):
     node: str = Field(description="The worker id (as in `watchkeeper cluster status`).")
     version: str = Field(description="Watchkeeper version.")
     cameras: list[str] = Field(description="Cameras this worker records now, sorted.")
+    outbox_depth: int = Field(description="Index rows and events waiting for the shared store.")
+    store_reachable: bool = Field(description="False while the shared store does not take writes.")
 
 
 def create_worker_app(
@@ -37,12 +39,15 @@ def create_worker_app(
 
     @app.get("/api/health")
     def health() -> JSONResponse:
+        outbox = fleet.outbox_stats()
         body = WorkerHealth(
             status="ok",
             role=identity.role.value,
             node=identity.node_id,
             version=version,
             cameras=sorted(fleet.held()),
+            outbox_depth=outbox.depth,
+            store_reachable=outbox.store_reachable,
         )
         return JSONResponse(body.model_dump())
 

@@ -1,0 +1,241 @@
+"""The worker's store outbox over real stores: rows wait on local disk while PostgreSQL is away, and replay
+in order, once, and only under a fencing token that is still current."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.storage.pg import PG_PORT, fresh_pg_database, migrated_store
+from tests.support.tcp_link import TcpLink
+from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
+from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
+from watchkeeper.runtime.outbox import RetryPolicy, StoreOutbox
+from watchkeeper.runtime.outbox_journal import NewEntry, OutboxError, OutboxJournal
+from watchkeeper.storage.factory import open_store
+from watchkeeper.storage.protocols import Store
+
+T0 = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+CAM = CameraId("gate-north")
+FAST = RetryPolicy(initial_s=0.1, max_s=0.3)
+
+
+class Bus:
+    """What the outbox announced (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.messages: list[BusMessage] = []
+
+    def publish(self, message: BusMessage) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def events(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(m.id, m.event_state) for m in self.messages if isinstance(m, EventMessage)]
+
+    def segments(self) -> list[SegmentMessage]:
+        with self._lock:
+            return [m for m in self.messages if isinstance(m, SegmentMessage)]
+
+
+def segment(number: int, rendition: Rendition = Rendition.ORIGINAL) -> Segment:
+    start = T0 + timedelta(seconds=2 * number)
+    folder = "protected/" if rendition is Rendition.PROTECTED else ""
+    return Segment(
+        camera_id=CAM,
+        start=start,
+        end=start + timedelta(seconds=2),
+        path=f"{CAM}/{folder}{number:06d}.mp4",
+        size_bytes=1000 + number,
+        video_codec="h264",
+        width=640,
+        height=360,
+        keyframes=1,
+        rendition=rendition,
+    )
+
+
+def motion(number: int, *, ended: bool = False) -> Event:
+    start = T0 + timedelta(seconds=number)
+    return Event(
+        f"ev-{number}", CAM, EventKind.MOTION, start, start + timedelta(seconds=1) if ended else None, 0.4
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with migrated_store(request.param, tmp_path) as opened:
+        yield opened
+
+
+def _outbox(tmp_path: Path, store: Store, bus: Bus) -> StoreOutbox:
+    return StoreOutbox(OutboxJournal(tmp_path / "outbox" / "w1.sqlite"), store.fences, bus.publish, FAST)
+
+
+def _paths(store: Store) -> list[str]:
+    return [item.path for item in store.segments.list(CAM, limit=1000, rendition=None)]
+
+
+@contextmanager
+def linked_stores() -> Iterator[tuple[Store, Store, TcpLink]]:
+    """A fresh PostgreSQL database opened directly and through a link the test can close."""
+    with fresh_pg_database() as url, TcpLink(PG_PORT) as link:
+        direct = open_store(url)
+        linked = open_store(url.replace(f":{PG_PORT}/", f":{link.port}/"))
+        try:
+            yield direct, linked, link
+        finally:
+            linked.close()
+            direct.close()
+
+
+def test_rows_wait_while_postgresql_is_away_and_replay_in_order_once(tmp_path: Path) -> None:
+    with linked_stores() as (direct, linked, link):
+        bus = Bus()
+        outbox = _outbox(tmp_path, linked, bus)
+        outbox.start()
+        try:
+            outbox.add_segment(segment(0), 3)
+            wait_for(lambda: outbox.snapshot().depth == 0 and _paths(direct), 10, "the first row written")
+            link.close()
+            outbox.add_segment(segment(1), 3)
+            wait_for(lambda: not outbox.store_reachable, 10, "the outbox to notice the store is away")
+            outbox.add_segment(segment(1, Rendition.PROTECTED), 3)
+            outbox.add_event(motion(1), "started", 3)
+            outbox.add_event(motion(1, ended=True), "ended", 3)
+            outbox.add_segment(segment(2), 3)
+            away = outbox.snapshot()
+            assert away.depth == 5
+            assert away.outages == 1
+            # Alarms and segments go out on the bus at once; the index waits.
+            assert bus.events() == [("ev-1", "started"), ("ev-1", "ended")]
+            announced = [m.path for m in bus.segments()][1:]
+            assert announced == [segment(1).path, segment(1, Rendition.PROTECTED).path, segment(2).path]
+            assert all(m.segment_id is None for m in bus.segments()[1:])
+            assert _paths(direct) == [segment(0).path]
+            link.reopen()
+            wait_for(lambda: outbox.snapshot().depth == 0, 15, "the outbox to catch up")
+            back = outbox.snapshot()
+        finally:
+            outbox.close()
+        assert back.store_reachable
+        assert back.replayed == 5
+        assert back.last_catch_up_rows == 5
+        assert back.refused == back.dropped == back.duplicates == 0
+        paths = _paths(direct)
+        assert sorted(paths) == sorted(
+            [segment(n).path for n in range(3)] + [segment(1, Rendition.PROTECTED).path]
+        )
+        assert len(paths) == len(set(paths))
+        stored = direct.events.get("ev-1")
+        assert stored is not None
+        assert stored.end == motion(1, ended=True).end
+        # Nothing announced twice: the replay wrote only the rows.
+        assert bus.events() == [("ev-1", "started"), ("ev-1", "ended")]
+        assert len(bus.segments()) == 4
+
+
+def test_a_replayed_segment_already_indexed_is_not_indexed_twice(store: Store, tmp_path: Path) -> None:
+    # The first write committed but its answer was lost: the row is in the index and still in the outbox.
+    assert store.fences.add_segment(segment(0), 4) is not None
+    journal = OutboxJournal(tmp_path / "outbox" / "w1.sqlite")
+    journal.append(NewEntry.of_segment(segment(0), 4, published=False))
+    journal.append(NewEntry.of_event(motion(0), "started", 4, published=False))
+    journal.append(NewEntry.of_event(motion(0), "started", 4, published=False))
+    bus = Bus()
+    outbox = StoreOutbox(journal, store.fences, bus.publish, FAST)
+    outbox.start()
+    wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+    stats = outbox.snapshot()
+    outbox.close()
+    assert stats.duplicates == 1
+    assert stats.replayed == 2
+    assert _paths(store) == [segment(0).path]
+    assert store.events.get("ev-0") is not None
+    assert len(store.events.list(camera_id=CAM, limit=10)) == 1
+
+
+def test_replay_refuses_rows_of_a_superseded_fencing_token(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "outbox" / "w1.sqlite"
+    journal = OutboxJournal(path)
+    journal.append(NewEntry.of_segment(segment(0), 5, published=False))
+    journal.append(NewEntry.of_event(motion(0), "started", 5, published=True))
+    journal.close()
+    # While this worker was cut off, another one took the camera over (token 6) and indexed a segment.
+    assert store.fences.add_segment(segment(1), 6) is not None
+    bus = Bus()
+    outbox = StoreOutbox(OutboxJournal(path), store.fences, bus.publish, FAST)
+    with caplog.at_level(logging.WARNING, logger="watchkeeper.runtime.outbox"):
+        outbox.start()
+        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+        stats = outbox.snapshot()
+        outbox.close()
+    assert stats.refused == 2
+    assert stats.replayed == 0
+    assert _paths(store) == [segment(1).path]
+    assert store.events.get("ev-0") is None
+    assert bus.messages == []  # nothing announced for refused rows
+    refusals = [record for record in caplog.records if "fencing token 5 is stale" in record.getMessage()]
+    assert len(refusals) == 2
+    assert {getattr(record, "camera", None) for record in refusals} == {CAM}
+    assert "announced on the bus while the store was away" in refusals[1].getMessage()
+
+
+def test_rows_left_by_a_stopped_worker_are_replayed_at_its_next_start(tmp_path: Path) -> None:
+    with linked_stores() as (direct, linked, link):
+        link.close()
+        bus = Bus()
+        first = _outbox(tmp_path, linked, bus)
+        first.start()
+        first.add_segment(segment(0), 2)
+        wait_for(lambda: not first.store_reachable, 10, "the outbox to notice the store is away")
+        first.add_event(motion(0), "started", 2)
+        first.close(flush_timeout_s=0.5)  # the store is still away: the rows stay in the file
+        link.reopen()
+        second = _outbox(tmp_path, linked, bus)
+        second.start()
+        try:
+            wait_for(lambda: second.snapshot().depth == 0, 10, "the next start's replay")
+            assert second.snapshot().replayed == 2
+        finally:
+            second.close()
+        assert _paths(direct) == [segment(0).path]
+        assert direct.events.get("ev-0") is not None
+
+
+def test_one_outbox_file_belongs_to_one_process(tmp_path: Path) -> None:
+    path = tmp_path / "outbox" / "w1.sqlite"
+    held = OutboxJournal(path)
+    try:
+        with pytest.raises(OutboxError, match="in use by another process"):
+            OutboxJournal(path)
+    finally:
+        held.close()
+    OutboxJournal(path).close()  # free again once closed
+
+
+def test_an_unreadable_row_is_dropped_and_does_not_block_the_rest(store: Store, tmp_path: Path) -> None:
+    journal = OutboxJournal(tmp_path / "outbox" / "w1.sqlite")
+    good = NewEntry.of_segment(segment(0), 1, published=False)
+    journal.append(replace(good, payload='{"not": "a segment"}'))
+    journal.append(good)
+    bus = Bus()
+    outbox = StoreOutbox(journal, store.fences, bus.publish, FAST)
+    outbox.start()
+    wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+    assert outbox.snapshot().dropped == 1
+    outbox.close()
+    assert _paths(store) == [segment(0).path]
+    assert [m.segment_id is not None for m in bus.segments()] == [True]

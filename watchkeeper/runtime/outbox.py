@@ -1,0 +1,407 @@
+"""The worker's store outbox: index rows and events reach the shared store in order, even after an outage.
+
+Camera threads never write the shared store (PostgreSQL across a site link) themselves: each segment row and
+event change goes into the local :class:`OutboxJournal` with its fencing token, and one delivery thread
+writes the journal's rows to the store oldest first, removing each once the store has it. While the store
+answers, a row spends milliseconds in the journal (write-through); while it does not (connection refused,
+timeout: ``StorageUnavailableError``), rows pile up on local disk, recording goes on, and the thread retries
+with a backoff; when the store answers again the rows are replayed in order.
+
+Replay is idempotent: a segment row already indexed (a write whose commit reached the store but whose answer
+did not) is refused by the unique ``path`` and counted as a duplicate; an event is an upsert by its id.
+Replay respects fencing: a row whose token another worker's takeover has superseded is refused by
+``store.fences``, logged with its camera and counted, never merged.
+
+Alarms do not wait for the store: event changes and segments that wait because the store is away go out on
+the bus at once (marked ``published``, so that their replay writes only the row): incidents are raised and
+API nodes see no recording gap during an outage. Segments announced so carry no index id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
+from watchkeeper.domain import (
+    DuplicateError,
+    Event,
+    Segment,
+    StorageUnavailableError,
+    WatchkeeperError,
+)
+from watchkeeper.runtime.outbox_journal import (
+    EntryKind,
+    NewEntry,
+    OutboxEntry,
+    OutboxError,
+    OutboxJournal,
+    describe,
+)
+from watchkeeper.storage.protocols import FenceRepository
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[BusMessage], None]
+"""Hands a message to the bus without waiting (``ThreadBridge.publish``)."""
+
+BATCH = 200
+"""Rows read from the journal at a time."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How the delivery thread waits between tries while the store is away."""
+
+    initial_s: float = 0.5
+    max_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSnapshot:
+    """The outbox's state and counters since start-up (for metrics, health and tests).
+
+    Attributes:
+        depth: Rows waiting in the journal now.
+        store_reachable: False from a failed write until the next one succeeds.
+        delivered: Rows written as soon as they came (the store answered).
+        replayed: Rows written after waiting for the store (an outage, or left from the last run).
+        refused: Rows the store refused because their fencing token was stale (another worker took over).
+        duplicates: Segment rows already indexed when replayed (nothing written twice).
+        dropped: Rows neither written nor kept: unreadable, or refused by the store for another reason.
+        outages: Times the store went away.
+        last_catch_up_rows: Rows replayed in the last catch-up (from the store's return to an empty outbox).
+        last_catch_up_s: Seconds that catch-up took.
+    """
+
+    depth: int
+    store_reachable: bool
+    delivered: int
+    replayed: int
+    refused: int
+    duplicates: int
+    dropped: int
+    outages: int
+    last_catch_up_rows: int
+    last_catch_up_s: float
+
+
+@dataclass(slots=True)
+class _Counters:
+    """Written by the delivery thread only."""
+
+    delivered: int = 0
+    replayed: int = 0
+    refused: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+    outages: int = 0
+    last_catch_up_rows: int = 0
+    last_catch_up_s: float = 0.0
+
+
+@dataclass(slots=True)
+class _CatchUp:
+    """A catch-up in progress: since when the store answers again, and how many rows it handled so far."""
+
+    began: float
+    replayed: int = 0
+
+
+class StoreOutbox:
+    """Delivers a worker's index rows and events to the shared store through the local journal."""
+
+    def __init__(
+        self,
+        journal: OutboxJournal,
+        fences: FenceRepository,
+        publish: Publish,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Deliver ``journal``'s rows through ``fences``; announce written rows with ``publish``."""
+        self._journal = journal
+        self._fences = fences
+        self._publish = publish
+        self._retry = retry or RetryPolicy()
+        self._counters = _Counters()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._flush_deadline = 0.0
+        self._thread = threading.Thread(target=self._run, name="store-outbox", daemon=True)
+        self._away_since: float | None = None
+        self._catch_up: _CatchUp | None = None
+        self._depth = 0
+        self.store_reachable = True
+        """Written by the delivery thread; camera threads read it to announce events at once."""
+
+    @property
+    def path(self) -> str:
+        """The journal file."""
+        return str(self._journal.path)
+
+    def start(self) -> None:
+        """Start delivering (rows left from the last run first)."""
+        waiting = self._journal.depth()
+        if waiting:
+            log.warning("outbox %s holds %s write(s) from the last run: replaying them", self.path, waiting)
+            self._catch_up = _CatchUp(time.monotonic())
+        self._thread.start()
+
+    def add_segment(self, segment: Segment, token: int) -> None:
+        """Queue ``segment``'s index row, recorded under ``token`` (from a camera thread; never blocks long).
+
+        While the store is away the segment is announced on the bus at once (without an index id), so that
+        API nodes do not see a recording gap. A journal that cannot be written (disk full) is logged: the
+        file stays on disk, unindexed, and the media recovery of a later start indexes it.
+        """
+        away = not self.store_reachable
+        try:
+            self._journal.append(NewEntry.of_segment(segment, token, published=away))
+        except OutboxError as err:
+            log.error(  # noqa: TRY400 - one line
+                "camera %s: segment %s not queued for the index: %s",
+                segment.camera_id,
+                segment.path,
+                err,
+                extra={"camera": segment.camera_id},
+            )
+            return
+        if away:
+            self._publish(SegmentMessage.from_domain(segment))
+        self._wake.set()
+
+    def add_event(self, event: Event, event_state: str, token: int) -> None:
+        """Queue an event change recorded under ``token``; announce it at once while the store is away.
+
+        A journal that cannot be written is logged and the alarm still goes out on the bus (its row is lost).
+        """
+        away = not self.store_reachable
+        try:
+            self._journal.append(NewEntry.of_event(event, event_state, token, published=away))
+        except OutboxError as err:
+            log.error(  # noqa: TRY400 - one line
+                "camera %s: event %s not queued for the store: %s",
+                event.camera_id,
+                event.id,
+                err,
+                extra={"camera": event.camera_id},
+            )
+            away = True
+        if away:
+            self._publish(EventMessage.from_domain(event, event_state))
+        self._wake.set()
+
+    def snapshot(self) -> OutboxSnapshot:
+        """The current depth and counters."""
+        counters = self._counters
+        try:
+            self._depth = self._journal.depth()
+        except OutboxError as err:  # closed, or the disk failed: the last depth read
+            log.debug("outbox depth unavailable: %s", err)
+        return OutboxSnapshot(
+            depth=self._depth,
+            store_reachable=self.store_reachable,
+            delivered=counters.delivered,
+            replayed=counters.replayed,
+            refused=counters.refused,
+            duplicates=counters.duplicates,
+            dropped=counters.dropped,
+            outages=counters.outages,
+            last_catch_up_rows=counters.last_catch_up_rows,
+            last_catch_up_s=counters.last_catch_up_s,
+        )
+
+    def close(self, flush_timeout_s: float = 10.0) -> None:
+        """Deliver what waits (for up to ``flush_timeout_s`` while the store is away), then close the journal.
+
+        Rows still waiting stay in the journal for the next start.
+        """
+        self._flush_deadline = time.monotonic() + flush_timeout_s
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(flush_timeout_s + 30.0)
+        if self._thread.is_alive():  # stuck in a store call that does not time out
+            log.error("outbox delivery did not stop; %s keeps its waiting rows", self.path)
+            return
+        depth = self._journal.depth()
+        if depth:
+            log.warning("outbox %s keeps %s write(s) for the next start (store away)", self.path, depth)
+        self._journal.close()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._deliver_all()
+            except OutboxError as err:  # the journal itself failed (disk, I/O): keep trying, slowly
+                log.error("outbox %s: %s", self.path, err)  # noqa: TRY400 - one line, retried
+                if self._stopping.wait(self._retry.max_s):
+                    return
+            else:
+                return
+
+    def _deliver_all(self) -> None:
+        """Deliver until stopped: the journal's rows oldest first, retrying while the store is away."""
+        delay = self._retry.initial_s
+        while True:
+            self._wake.clear()
+            batch = self._journal.head(BATCH)
+            if not batch:
+                self._finish_catch_up()
+                if self._stopping.is_set():
+                    return
+                self._wake.wait(1.0)
+                continue
+            try:
+                for entry in batch:
+                    self._deliver(entry)
+                delay = self._retry.initial_s
+            except StorageUnavailableError as err:
+                self._store_away(err)
+                if self._stopping.is_set():
+                    remaining = self._flush_deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    time.sleep(min(delay, remaining))
+                else:
+                    self._stopping.wait(delay)
+                delay = min(delay * 2, self._retry.max_s)
+
+    def _deliver(self, entry: OutboxEntry) -> None:
+        """Write one row; remove it unless the store is away (``StorageUnavailableError`` propagates)."""
+        written = False
+        try:
+            if entry.kind is EntryKind.SEGMENT:
+                written = self._deliver_segment(entry)
+            else:
+                written = self._deliver_event(entry)
+        except StorageUnavailableError:
+            raise
+        except (WatchkeeperError, ValueError) as err:
+            self._counters.dropped += 1
+            log.error(  # noqa: TRY400 - one line; the row cannot be written, retrying would not help
+                "camera %s: %s could not be written and is dropped: %s",
+                entry.camera_id,
+                describe(entry),
+                err,
+                extra={"camera": entry.camera_id},
+            )
+        self._store_back()
+        self._journal.remove(entry.seq)
+        self._count(written=written)
+
+    def _deliver_segment(self, entry: OutboxEntry) -> bool:
+        segment = entry.segment()
+        try:
+            indexed = self._fences.add_segment(segment, entry.token)
+        except DuplicateError:
+            self._counters.duplicates += 1
+            log.info(
+                "camera %s: segment %s was already indexed (replayed)",
+                entry.camera_id,
+                segment.path,
+                extra={"camera": entry.camera_id},
+            )
+            return False
+        if indexed is None:
+            self._refused(entry)
+            return False
+        if not entry.published:
+            self._publish(SegmentMessage.from_domain(indexed))
+        return True
+
+    def _deliver_event(self, entry: OutboxEntry) -> bool:
+        message = entry.event()
+        if not self._fences.upsert_event(message.to_domain(), entry.token):
+            self._refused(entry)
+            return False
+        if not entry.published:
+            self._publish(message)
+        return True
+
+    def _refused(self, entry: OutboxEntry) -> None:
+        self._counters.refused += 1
+        announced = " (it was announced on the bus while the store was away)" if entry.published else ""
+        log.warning(
+            "camera %s: %s refused, fencing token %s is stale (another worker has the camera)%s",
+            entry.camera_id,
+            describe(entry),
+            entry.token,
+            announced,
+            extra={"camera": entry.camera_id},
+        )
+
+    def _count(self, *, written: bool) -> None:
+        """Count a handled row: written now or replayed, and a row of the catch-up in progress."""
+        if self._catch_up is not None:
+            self._catch_up.replayed += 1
+        if not written:
+            return
+        if self._catch_up is None:
+            self._counters.delivered += 1
+        else:
+            self._counters.replayed += 1
+
+    def _announce_waiting(self) -> None:
+        """Announce every waiting write not yet on the bus (the store is away): alarms must not wait."""
+        for entry in self._journal.unpublished():
+            try:
+                message: BusMessage = (
+                    SegmentMessage.from_domain(entry.segment())
+                    if entry.kind is EntryKind.SEGMENT
+                    else entry.event()
+                )
+            except WatchkeeperError as err:
+                log.error("outbox row %s cannot be announced: %s", entry.seq, err)  # noqa: TRY400
+                continue
+            self._publish(message)
+            self._journal.mark_published(entry.seq)
+
+    def _store_away(self, err: StorageUnavailableError) -> None:
+        if self._away_since is None:
+            self._away_since = time.monotonic()
+            self._catch_up = None
+            self.store_reachable = False
+            self._counters.outages += 1
+            log.error(
+                "store unreachable: %s; recording goes on, index rows and events wait in %s (%s waiting)",
+                err,
+                self.path,
+                self._journal.depth(),
+            )
+        self._announce_waiting()
+
+    def _store_back(self) -> None:
+        if self._away_since is None:
+            return
+        away_s = time.monotonic() - self._away_since
+        self._away_since = None
+        self.store_reachable = True
+        waiting = self._journal.depth()
+        self._catch_up = _CatchUp(time.monotonic())
+        log.warning(
+            "store reachable again after %.1f s: replaying %s waiting write(s) from %s",
+            away_s,
+            waiting,
+            self.path,
+        )
+
+    def _finish_catch_up(self) -> None:
+        catch_up = self._catch_up
+        if catch_up is None:
+            return
+        self._catch_up = None
+        took_s = time.monotonic() - catch_up.began
+        self._counters.last_catch_up_rows = catch_up.replayed
+        self._counters.last_catch_up_s = took_s
+        rate = catch_up.replayed / took_s if took_s > 0 else 0.0
+        log.warning(
+            "outbox caught up: %s write(s) replayed in %.2f s (%.0f/s); %s refused as stale so far",
+            catch_up.replayed,
+            took_s,
+            rate,
+            self._counters.refused,
+        )

@@ -1,0 +1,287 @@
+"""The worker's outbox file: index rows and events waiting for the shared store, in order, on local disk.
+
+A small SQLite file in the worker's data folder (``<data>/outbox/<worker>.sqlite``). Every segment row and
+every event change of the worker's cameras is appended here first (with the fencing token of the lease it
+was recorded under) and removed once the shared store has taken it, so nothing is lost while the store is
+away, nor when the worker stops or dies with rows still waiting: the next start replays them.
+
+One process owns a journal: an exclusive ``flock`` on ``<file>.lock`` refuses a second one (two workers
+sharing a data folder without ``cluster.worker_id``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from watchkeeper.bus.errors import MessageFormatError
+from watchkeeper.bus.messages import EventMessage, UtcDatetime, decode, encode
+from watchkeeper.domain import CameraId, Event, Rendition, Segment, StorageTier, WatchkeeperError, utcnow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    camera_id TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    queued_at TEXT NOT NULL
+)
+"""
+
+
+class OutboxError(WatchkeeperError):
+    """The outbox file cannot be opened, is owned by another process, or holds an unreadable row."""
+
+    code = "outbox_error"
+
+
+class EntryKind(StrEnum):
+    """What an outbox row carries."""
+
+    SEGMENT = "segment"
+    EVENT = "event"
+
+
+class _SegmentRecord(BaseModel):
+    """A segment index row as the outbox stores it (JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    camera_id: str
+    start: UtcDatetime
+    end: UtcDatetime
+    path: str
+    size_bytes: int
+    video_codec: str
+    width: int
+    height: int
+    keyframes: int
+    audio_codec: str | None = None
+    rendition: Rendition = Rendition.ORIGINAL
+    tier: StorageTier = StorageTier.HOT
+    object_key: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One waiting write.
+
+    Attributes:
+        seq: Position in the outbox (replay order).
+        kind: Segment index row or event change.
+        camera_id: The camera it belongs to.
+        token: Fencing token of the lease it was recorded under.
+        payload: JSON of the segment row, or the event's bus message (with its ``event_state``).
+        published: Already announced on the bus while the store was away (not announced again).
+        queued_at: When it was appended.
+    """
+
+    seq: int
+    kind: EntryKind
+    camera_id: CameraId
+    token: int
+    payload: str
+    published: bool
+    queued_at: datetime
+
+    def segment(self) -> Segment:
+        """The segment of a ``segment`` entry.
+
+        Raises:
+            OutboxError: The payload is not a segment row.
+        """
+        try:
+            record = _SegmentRecord.model_validate_json(self.payload)
+        except ValidationError as err:
+            raise OutboxError(
+                f"outbox row {self.seq} is not a segment: {err.error_count()} error(s)"
+            ) from err
+        return Segment(id=None, **{**record.model_dump(), "camera_id": CameraId(record.camera_id)})
+
+    def event(self) -> EventMessage:
+        """The event message (event and its ``event_state``) of an ``event`` entry.
+
+        Raises:
+            OutboxError: The payload is not an event message.
+        """
+        try:
+            message = decode(self.payload.encode("utf-8"))
+        except MessageFormatError as err:
+            raise OutboxError(f"outbox row {self.seq}: {err}") from err
+        if not isinstance(message, EventMessage):
+            raise OutboxError(f"outbox row {self.seq} is a {message.type}, not an event")
+        return message
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A write to append: what it is, its camera, its fencing token, its JSON, and whether it went out."""
+
+    kind: EntryKind
+    camera_id: CameraId
+    token: int
+    payload: str
+    published: bool = False
+
+    @classmethod
+    def of_segment(cls, segment: Segment, token: int, *, published: bool) -> NewEntry:
+        """The entry of ``segment``'s index row."""
+        return cls(EntryKind.SEGMENT, segment.camera_id, token, segment_payload(segment), published)
+
+    @classmethod
+    def of_event(cls, event: Event, event_state: str, token: int, *, published: bool) -> NewEntry:
+        """The entry of an event change."""
+        return cls(EntryKind.EVENT, event.camera_id, token, event_payload(event, event_state), published)
+
+
+def segment_payload(segment: Segment) -> str:
+    """The outbox JSON of ``segment`` (its index id is not kept: the store assigns one)."""
+    fields = {name: getattr(segment, name) for name in _SegmentRecord.model_fields}
+    return _SegmentRecord.model_validate(fields).model_dump_json()
+
+
+def event_payload(event: Event, event_state: str) -> str:
+    """The outbox JSON of an event change: its bus message."""
+    return encode(EventMessage.from_domain(event, event_state)).decode("utf-8")
+
+
+class OutboxJournal:
+    """The outbox file: append, read the oldest rows, remove delivered ones (thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (create) the journal at ``path`` and take its lock.
+
+        Raises:
+            OutboxError: The folder is not writable, the file is not a journal, or another process holds it.
+        """
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file: IO[bytes] = path.with_name(path.name + ".lock").open("ab")
+        except OSError as err:
+            raise OutboxError(f"cannot open the outbox {path}: {err.strerror or err}") from err
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            self._lock_file.close()
+            raise OutboxError(
+                f"the outbox {path} is in use by another process (give each worker its own "
+                "cluster.worker_id or data folder)"
+            ) from err
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(SCHEMA)
+        except sqlite3.Error as err:
+            self._lock_file.close()
+            raise OutboxError(f"cannot open the outbox {path}: {err}") from err
+        os.chmod(path, 0o600)  # index rows name files and times of private footage
+
+    def append(self, entry: NewEntry) -> int:
+        """Append one waiting write; returns its ``seq``."""
+        with self._guard():
+            cursor = self._db.execute(
+                "INSERT INTO outbox (kind, camera_id, token, payload, published, queued_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.kind.value,
+                    entry.camera_id,
+                    entry.token,
+                    entry.payload,
+                    int(entry.published),
+                    utcnow().isoformat(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def head(self, limit: int = 100) -> list[OutboxEntry]:
+        """The ``limit`` oldest waiting writes, oldest first."""
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT seq, kind, camera_id, token, payload, published, queued_at FROM outbox "
+                "ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def unpublished(self, limit: int = 1000) -> list[OutboxEntry]:
+        """Waiting writes not yet announced on the bus, oldest first."""
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT seq, kind, camera_id, token, payload, published, queued_at FROM outbox "
+                "WHERE published = 0 ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def mark_published(self, seq: int) -> None:
+        """Note that the write ``seq`` was announced on the bus."""
+        with self._guard():
+            self._db.execute("UPDATE outbox SET published = 1 WHERE seq = ?", (seq,))
+
+    def remove(self, seq: int) -> None:
+        """Forget a delivered (or refused) write."""
+        with self._guard():
+            self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def depth(self) -> int:
+        """How many writes wait."""
+        with self._guard():
+            row = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        return int(row[0])
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Hold the lock; turn SQLite's errors (disk full, I/O) into ``OutboxError``."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as err:
+                raise OutboxError(f"outbox {self.path}: {err}") from err
+
+    def close(self) -> None:
+        """Close the file and release the lock (waiting rows stay for the next start)."""
+        with self._lock:
+            self._db.close()
+        self._lock_file.close()
+
+
+def _entry(row: tuple[int, str, str, int, str, int, str]) -> OutboxEntry:
+    seq, kind, camera_id, token, payload, published, queued_at = row
+    return OutboxEntry(
+        seq=seq,
+        kind=EntryKind(kind),
+        camera_id=CameraId(camera_id),
+        token=token,
+        payload=payload,
+        published=bool(published),
+        queued_at=datetime.fromisoformat(queued_at),
+    )
+
+
+def describe(entry: OutboxEntry) -> str:
+    """A short text for logs: what the row is (segment path, or event id and state)."""
+    try:
+        data = json.loads(entry.payload)
+    except json.JSONDecodeError:
+        return f"row {entry.seq}"
+    if entry.kind is EntryKind.SEGMENT:
+        return f"segment {data.get('path')}"
+    return f"event {data.get('id')} ({data.get('event_state')})"
