@@ -304,6 +304,29 @@ def stages_in_log(text: str, since: float) -> dict[str, float]:
     return figures
 
 
+RENDITION = re.compile(
+    r"camera (\S+): protected rendition thread: (\d+) frames \((\d+) failed\), lag max (\d+) ms, "
+    r"input thread waited (\d+) times \((\d+) ms\)"
+)
+
+
+def rendition_in_log(text: str) -> dict[str, float]:
+    """Whether the protected rendition kept up, from the lines each camera's rendition thread logs when
+    the server stops: frames rendered, failures, the largest lag behind the frame's arrival, and how often
+    (and how long) an input thread waited for a full rendition queue. Empty without a rendition thread."""
+    rows = [[float(value) for value in found[1:]] for found in RENDITION.findall(text)]
+    if not rows:
+        return {}
+    return {
+        "cameras": len(rows),
+        "frames": sum(row[0] for row in rows),
+        "failed": sum(row[1] for row in rows),
+        "lag_max_ms": max(row[2] for row in rows),
+        "input_waits": sum(row[3] for row in rows),
+        "input_waited_ms": sum(row[4] for row in rows),
+    }
+
+
 def split(opened: dict[str, tuple[float, float, float]], first: dict[str, float]) -> dict[str, float]:
     """frame -> event, event -> incident, incident -> first console (p50/p95) over the measured incidents."""
     ids = [i for i in first if i in opened]
@@ -409,11 +432,12 @@ def main(argv: list[str] | None = None) -> None:
                 loads.append(loadavg())
             finally:
                 stop_server(server)
+                results["rendition"] = rendition_in_log(server.log_text())
     finally:
         stop.set()
         simulator.join(10)
     for name, result in results.items():
-        print(f"{name:7s} {json.dumps(result)}")
+        print(f"{name:7s} {json.dumps(result)}")  # rendition: {} when the rendition runs on the input thread
     print(f"load average (1, 5, 15 min) at start, after warm-up, after each phase: {loads}")
     single, many = results.get("single", results["many"]), results["many"]
     print(

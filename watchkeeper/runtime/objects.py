@@ -78,6 +78,8 @@ class _Pending:
     """``time.monotonic()`` when the plan was made (after decoding and motion detection)."""
     age_ms: float
     """Wall-clock milliseconds from the frame's packet arrival (``at``) to the plan."""
+    urgent: bool
+    """The camera has rules and new tracks to confirm: the result may raise an alarm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,8 @@ class ObjectAnalysis:
             plan = self._choose(mask, at) if due else RegionPlan(())
             if plan.detect:
                 age_ms = (time.time() - at.timestamp()) * 1000.0
-                self._pending = _Pending(at, plan, time.monotonic(), age_ms)
+                urgent = bool(self._camera.rules) and bool(self._confirming)
+                self._pending = _Pending(at, plan, time.monotonic(), age_ms, urgent)
                 return
             changes = self._feed_predictions(at)
         self._emit(changes, None)
@@ -207,7 +210,7 @@ class ObjectAnalysis:
             self._detected(rgb, at, pending, result)
             self._note_empty(regions, result)
 
-        job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done)
+        job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done, urgent=pending.urgent)
         if not self._service.submit(job):
             with self._lock:
                 self._in_flight = max(0, self._in_flight - 1)
