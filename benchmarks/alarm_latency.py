@@ -25,7 +25,11 @@ What it does, in one run:
 The split (from the server log's ``incident ... opened ... alarm_age_ms=... open_ms=...`` lines):
 ``frame_to_event_ms`` (frame -> analytics -> the event reaching the incident service),
 ``event_to_incident_ms`` (alarm -> incident written and announced) and ``incident_to_console_ms``
-(announced -> journal -> WebSocket -> first console).
+(announced -> journal -> WebSocket -> first console). ``frame_to_event_ms`` is split further by the log's
+``camera ... event ... started ... ms after its frame: plan_ms=... submit_ms=... queued_ms=... detector_ms=...
+rules_ms=... snapshot_ms=... emit_ms=...`` lines (one per object event started from a detector result; the
+``single_stages`` / ``many_stages`` lines): decoding and motion, colour conversion, the shared detector's
+queue, the detector run, tracker and rules, the event snapshot, and storing + publishing the event.
 
 Last line: ``{"alarms", "frame_to_console_ms_p50", "frame_to_console_ms_p95", "consoles", "fanout_ms_p95",
 ...}``: frame to console from phase 1 (one console), fan-out from phase 2. ``--profile FILE`` records the
@@ -262,8 +266,16 @@ async def phase(server: LiveServer, args: argparse.Namespace, consoles: int) -> 
     return [begin, sinks, zone_events]
 
 
+_LINE = r"^(\S+Z) INFO\s+(?:\[[^\]\n]*\]\s+)?\S+\s+"  # time, level, [node role] (once serving), logger
 OPENED = re.compile(
-    r"^(\S+Z) INFO\s+\S+\s+incident (\S+) opened: .* alarm_age_ms=([\d.-]+) open_ms=([\d.-]+)", re.MULTILINE
+    _LINE + r"incident (\S+) opened: .* alarm_age_ms=([\d.-]+) open_ms=([\d.-]+)", re.MULTILINE
+)
+STAGES = ("plan_ms", "submit_ms", "queued_ms", "detector_ms", "rules_ms", "snapshot_ms", "emit_ms")
+STARTED = re.compile(
+    _LINE
+    + r"camera \S+: event \S+ \(\S+\) started ([\d.-]+) ms after its frame: "
+    + " ".join(rf"{name}=([\d.-]+)" for name in STAGES),
+    re.MULTILINE,
 )
 
 
@@ -274,6 +286,45 @@ def opened_in_log(text: str) -> dict[str, tuple[float, float, float]]:
         at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
         found[incident_id] = (at, float(age_ms), float(open_ms))
     return found
+
+
+def stages_in_log(text: str, since: float) -> dict[str, float]:
+    """p50/p95 of the analytics stages of the object events started after ``since`` (the server log's
+    ``event ... started ... ms after its frame: plan_ms=...`` lines): where frame -> event goes."""
+    rows = [
+        [float(value) for value in found[1:]]
+        for found in STARTED.findall(text)
+        if datetime.fromisoformat(found[0].replace("Z", "+00:00")).timestamp() >= since
+    ]
+    figures: dict[str, float] = {"started_events": len(rows)}
+    for index, name in enumerate(("frame_to_published_ms", *STAGES)):
+        values = [row[index] for row in rows]
+        figures[f"{name}_p50"] = round(percentile(values, 0.50), 1)
+        figures[f"{name}_p95"] = round(percentile(values, 0.95), 1)
+    return figures
+
+
+RENDITION = re.compile(
+    r"camera (\S+): protected rendition thread: (\d+) frames \((\d+) failed\), lag max (\d+) ms, "
+    r"input thread waited (\d+) times \((\d+) ms\)"
+)
+
+
+def rendition_in_log(text: str) -> dict[str, float]:
+    """Whether the protected rendition kept up, from the lines each camera's rendition thread logs when
+    the server stops: frames rendered, failures, the largest lag behind the frame's arrival, and how often
+    (and how long) an input thread waited for a full rendition queue. Empty without a rendition thread."""
+    rows = [[float(value) for value in found[1:]] for found in RENDITION.findall(text)]
+    if not rows:
+        return {}
+    return {
+        "cameras": len(rows),
+        "frames": sum(row[0] for row in rows),
+        "failed": sum(row[1] for row in rows),
+        "lag_max_ms": max(row[2] for row in rows),
+        "input_waits": sum(row[3] for row in rows),
+        "input_waited_ms": sum(row[4] for row in rows),
+    }
 
 
 def split(opened: dict[str, tuple[float, float, float]], first: dict[str, float]) -> dict[str, float]:
@@ -369,20 +420,24 @@ def main(argv: list[str] | None = None) -> None:
                 loads.append(loadavg())
                 if not args.skip_single:
                     measured = asyncio.run(phase(server, args, 1))
-                    opened = opened_in_log(server.log_text())
-                    results["single"] = summarise(*measured, args, opened)
+                    text = server.log_text()
+                    results["single"] = summarise(*measured, args, opened_in_log(text))
+                    results["single_stages"] = stages_in_log(text, measured[0])
                     print(f"single  {json.dumps(results['single'])}", flush=True)
                     loads.append(loadavg())
                 measured = profiled(server, args, args.consoles)
-                results["many"] = summarise(*measured, args, opened_in_log(server.log_text()))
+                text = server.log_text()
+                results["many"] = summarise(*measured, args, opened_in_log(text))
+                results["many_stages"] = stages_in_log(text, measured[0])
                 loads.append(loadavg())
             finally:
                 stop_server(server)
+                results["rendition"] = rendition_in_log(server.log_text())
     finally:
         stop.set()
         simulator.join(10)
     for name, result in results.items():
-        print(f"{name:7s} {json.dumps(result)}")
+        print(f"{name:7s} {json.dumps(result)}")  # rendition: {} when the rendition runs on the input thread
     print(f"load average (1, 5, 15 min) at start, after warm-up, after each phase: {loads}")
     single, many = results.get("single", results["many"]), results["many"]
     print(

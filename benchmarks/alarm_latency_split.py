@@ -42,6 +42,7 @@ from alarm_latency import (  # noqa: E402
     FPS,
     RtspServerUrls,
     loadavg,
+    opened_in_log,
     phase,
     serve,
     summarise,
@@ -107,9 +108,9 @@ def measure(server: LiveServer, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"load_after_warmup": loadavg()}
     if not args.skip_single:
         begin, sinks, zone_events = asyncio.run(phase(server, args, 1))
-        result["single"] = summarise(begin, sinks, zone_events, args)
+        result["single"] = summarise(begin, sinks, zone_events, args, opened_in_log(server.log_text()))
     begin, sinks, zone_events = asyncio.run(phase(server, args, args.consoles))
-    result["many"] = summarise(begin, sinks, zone_events, args)
+    result["many"] = summarise(begin, sinks, zone_events, args, opened_in_log(server.log_text()))
     result["load_after"] = loadavg()
     return result
 

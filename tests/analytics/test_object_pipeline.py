@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from tests.analytics.conftest import Frame
 from watchkeeper.analyzers.detect import OnnxDetector
@@ -87,6 +90,29 @@ def test_people_entering_the_zone_become_events_with_redacted_snapshots(
 
 
 CAMERA_ID = CAMERA.to_domain().id
+
+STARTED_LINE = re.compile(
+    r"camera plaza: event (\S+) \(people-in-square\) started ([\d.-]+) ms after its frame: "
+    r"plan_ms=([\d.-]+) submit_ms=([\d.-]+) queued_ms=([\d.-]+) detector_ms=([\d.-]+) rules_ms=([\d.-]+) "
+    r"snapshot_ms=([\d.-]+) emit_ms=([\d.-]+)$"
+)
+
+
+def test_each_started_event_logs_its_frame_age_split_by_stage(
+    detector: OnnxDetector, vtest_clip: list[Frame], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="watchkeeper.runtime.objects")
+    changes, _ = run_pipeline(detector, vtest_clip, tmp_path)
+    started = {c.event.id for c in changes if c.change is EventChangeKind.STARTED}
+    found = [STARTED_LINE.search(record.getMessage()) for record in caplog.records]
+    lines = {match.group(1): [float(value) for value in match.groups()[1:]] for match in found if match}
+    assert started
+    assert set(lines) == started  # every event of this clip starts from a detector result
+    for total, *stages in lines.values():
+        assert total == pytest.approx(sum(stages), abs=0.5)  # the stages add up to the frame's age
+        queued, detector_ms, rules, snapshot, emit = stages[2:]
+        assert detector_ms > 0
+        assert min(queued, rules, snapshot, emit) >= 0
 
 
 def test_a_still_scene_is_not_detected_every_frame(

@@ -47,13 +47,17 @@ class SlowDetector:
 
 
 def job(
-    camera: str, seq: int, done: list[tuple[str, int]], frame: NDArray[np.uint8] | None = None
+    camera: str,
+    seq: int,
+    done: list[tuple[str, int]],
+    frame: NDArray[np.uint8] | None = None,
+    urgent: bool = False,
 ) -> DetectionJob:
     def on_done(result: DetectionResult) -> None:
         done.append((camera, seq))
 
     image = frame if frame is not None else np.zeros((36, 64, 3), np.uint8)
-    return DetectionJob(CameraId(camera), image, (), T0 + timedelta(seconds=seq), on_done)
+    return DetectionJob(CameraId(camera), image, (), T0 + timedelta(seconds=seq), on_done, urgent=urgent)
 
 
 def test_round_robin_gives_each_camera_a_turn_and_full_queues_drop_the_oldest() -> None:
@@ -100,6 +104,62 @@ def test_a_flooding_camera_cannot_starve_a_quiet_one() -> None:
     assert dict(stats.dropped_by_camera).get("quiet", 0) == 0
     assert dict(stats.dropped_by_camera)["flood"] > 0, "the flood was shed, not queued"
     assert service.pending() == 0
+
+
+def test_an_urgent_job_goes_first_within_the_round() -> None:
+    service = DetectorService(SlowDetector(), SchedulerSettings(queue_depth=2))
+    done: list[tuple[str, int]] = []
+    service.submit(job("a", 0, done))
+    service.submit(job("b", 0, done))
+    service.submit(job("alarm", 0, done, urgent=True))
+    while service.run_once():
+        pass
+    assert done == [("alarm", 0), ("a", 0), ("b", 0)]
+
+
+def test_a_camera_that_is_always_urgent_still_waits_for_the_others_turns() -> None:
+    service = DetectorService(SlowDetector(), SchedulerSettings(queue_depth=2))
+    done: list[tuple[str, int]] = []
+    service.submit(job("a", 0, done))
+    service.submit(job("b", 0, done))
+    service.submit(job("alarm", 0, done, urgent=True))
+    assert service.run_once()
+    service.submit(job("alarm", 1, done, urgent=True))  # urgent again at once: it had its turn this round
+    assert service.run_once()
+    assert service.run_once()
+    service.submit(job("a", 1, done))
+    service.submit(job("b", 1, done))
+    while service.run_once():
+        pass
+    assert done == [("alarm", 0), ("a", 0), ("b", 0), ("alarm", 1), ("a", 1), ("b", 1)]
+
+
+def test_an_urgent_flood_cannot_starve_a_quiet_camera() -> None:
+    service = DetectorService(SlowDetector(seconds=0.005), SchedulerSettings(queue_depth=2))
+    done: list[tuple[str, int]] = []
+    service.start()
+    stop = threading.Event()
+
+    def flood() -> None:
+        seq = 0
+        while not stop.is_set():
+            service.submit(job("flood", seq, done, urgent=True))
+            seq += 1
+            time.sleep(0.0005)
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    try:
+        for seq in range(10):
+            service.submit(job("quiet", seq, done))
+            time.sleep(0.03)
+    finally:
+        stop.set()
+        flooder.join()
+        time.sleep(0.05)
+        service.stop()
+    assert [seq for camera, seq in done if camera == "quiet"] == list(range(10))
+    assert dict(service.stats().dropped_by_camera).get("quiet", 0) == 0
 
 
 def test_detector_failures_are_reported_to_the_job_and_counted() -> None:

@@ -18,6 +18,7 @@ from watchkeeper.domain import Rendition, Segment
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.privacy.redaction import MASK_FILL
 from watchkeeper.privacy.rendition import PrivacyServices
+from watchkeeper.privacy.rendition_thread import RenditionThreadSettings
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerSettings
 from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.simulator import RtspServer, serve_simulated_cameras
@@ -36,13 +37,17 @@ def _frames(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
-def _run(tmp_path: Path, url: str, mask_originals: bool) -> tuple[Path, list[Segment]]:
+def _run(
+    tmp_path: Path, url: str, mask_originals: bool, thread: RenditionThreadSettings | None
+) -> tuple[Path, list[Segment]]:
     config = load_config(write_test_config(tmp_path, {"cam1": url}))
     camera = config.cameras[0].model_copy(
         update={"privacy_masks": [MASK], "privacy": CameraPrivacyConfig(mask_originals=mask_originals)}
     )
     privacy = PrivacyConfig.model_validate({"faces": {"enabled": False}, "rendition": {"width": 160}})
-    services = AnalysisServices(None, PersonBlur(), privacy=PrivacyServices(privacy, segment_seconds=1.0))
+    services = AnalysisServices(
+        None, PersonBlur(), privacy=PrivacyServices(privacy, segment_seconds=1.0, thread=thread)
+    )
     settings = WorkerSettings(
         camera, config.recording, config.detection, config.storage.media_root, analysis=services
     )
@@ -63,11 +68,15 @@ def _run(tmp_path: Path, url: str, mask_originals: bool) -> tuple[Path, list[Seg
         return config.storage.media_root, list(collected.segments)
 
 
-@pytest.mark.parametrize("mask_originals", [False, True], ids=["remuxed-originals", "masked-originals"])
+@pytest.mark.parametrize(
+    ("mask_originals", "thread"),
+    [(False, None), (True, None), (False, RenditionThreadSettings(nice=10, depth=2))],
+    ids=["remuxed-originals", "masked-originals", "rendition-thread"],
+)
 def test_rendition_segments_align_decode_and_destroy_masked_pixels(
-    camera_server: RtspServer, tmp_path: Path, mask_originals: bool
+    camera_server: RtspServer, tmp_path: Path, mask_originals: bool, thread: RenditionThreadSettings | None
 ) -> None:
-    media, segments = _run(tmp_path, camera_server.url("/cam1"), mask_originals)
+    media, segments = _run(tmp_path, camera_server.url("/cam1"), mask_originals, thread)
     originals = [s for s in segments if s.rendition is Rendition.ORIGINAL]
     protected = [s for s in segments if s.rendition is Rendition.PROTECTED]
     # aligned: every protected boundary after the first is an original segment's boundary

@@ -67,6 +67,20 @@ class SnapshotWriter:
     def take(self, frame: VideoFrame, at: datetime) -> None:
         """Encode ``frame`` as JPEG and replace the snapshot; failures are logged, never raised."""
         self._last = at
+        self.write(frame)
+
+    def claim(self, at: datetime) -> bool:
+        """``due(at)``, and when due count the frame at ``at`` as taken: its ``write`` may come later.
+
+        For a caller that decides on one thread and encodes on another (the protected rendition's thread).
+        """
+        if not self.due(at):
+            return False
+        self._last = at
+        return True
+
+    def write(self, frame: VideoFrame) -> None:
+        """Encode ``frame`` as JPEG and replace the snapshot now (no ``due`` bookkeeping); never raises."""
         try:
             data = self._encode(frame)
         except (av.error.FFmpegError, ValueError) as err:

@@ -77,6 +77,18 @@ class RenditionConfig(ConfigModel):
     crf: int = Field(
         default=28, title="Quality", description="x264 constant rate factor (lower is better).", ge=10, le=45
     )
+    nice: int = Field(
+        default=10,
+        title="CPU priority",
+        description=(
+            "Added to the nice value of each camera's rendition thread (redaction, face detection, x264, "
+            "`latest.jpg`), so that decoding, motion, the shared detector and the API go first when cores "
+            "are short; the rendition may lag a few frames behind and catches up (it is buffered into "
+            "segments, no frame is dropped). 0 gives it the input thread's priority. Linux only."
+        ),
+        ge=0,
+        le=19,
+    )
 
 
 class FacesConfig(ConfigModel):

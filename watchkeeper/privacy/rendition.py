@@ -9,6 +9,12 @@ camera's ``PrivacyRedactor``. The redacted frame
 * is encoded into the protected rendition (``SegmentEncoder``, indexed with ``rendition='protected'``,
   cut at the original segments' boundaries through ``cut``), at ``privacy.rendition.fps``;
 * becomes ``latest.jpg`` (so the live still a viewer sees is redacted too).
+
+``take`` runs in two parts: ``capture`` on the input thread (which frames are due, and the people and motion
+the analysis knows at that instant: cheap) and ``render`` (scaling, faces, redaction, encoding, the
+snapshot: the cost). With ``PrivacyServices.thread`` set, ``render`` runs on the camera's own
+lower-priority rendition thread (``rendition_thread.py``), so the alarm path goes first; without it, on the
+input thread right away.
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ from watchkeeper.analyzers.snapshot import SnapshotWriter, snapshot_path
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.detection import DetectionConfig
 from watchkeeper.config.privacy import PrivacyConfig
-from watchkeeper.domain import CameraId, Segment
+from watchkeeper.domain import CameraId, Segment, utcnow
 from watchkeeper.privacy.encoder import EncoderError, EncoderSettings, SegmentEncoder
 from watchkeeper.privacy.faces import FaceDetector
 from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.redaction import PrivacyRedactor, PrivacyScene, RedactionSettings
+from watchkeeper.privacy.rendition_thread import RenditionThread, RenditionThreadSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,29 @@ class PrivacyServices:
     faces: FaceDetector | None = None
     live: LiveOriginals | None = None
     """Where unredacted frames go while an entitled viewer watches live originals (break glass)."""
+    thread: RenditionThreadSettings | None = None
+    """Render on a lower-priority thread per camera (``None``: on the input thread, as it takes them)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RenditionFrame:
+    """A frame the tap took and what the analysis knew when it arrived, to be rendered (maybe later).
+
+    Attributes:
+        frame: The decoded frame (detect-stream size).
+        at: When its packet arrived.
+        people: The analysis's person boxes at ``at`` (``None``: no object pipeline).
+        motion: A copy of the motion mask at ``at`` (``None``: none yet).
+        encode: Whether it is a rendition frame.
+        snapshot: Whether it becomes ``latest.jpg``.
+    """
+
+    frame: VideoFrame
+    at: datetime
+    people: PeopleView | None
+    motion: NDArray[np.bool_] | None
+    encode: bool
+    snapshot: bool
 
 
 def redactor_for(
@@ -134,6 +164,12 @@ class PrivacyTap:
         )
         self._snapshot = SnapshotWriter(snapshot_path(media_root, self.camera_id))
         self._observers: list[FrameObserver] = []
+        self._max_lag_s = 0.0
+        self._thread: RenditionThread[RenditionFrame] | None = (
+            None
+            if services.thread is None
+            else RenditionThread(f"rendition-{camera.id}", self.render, services.thread)
+        )
 
     @property
     def redactor(self) -> PrivacyRedactor:
@@ -164,7 +200,31 @@ class PrivacyTap:
         return self._rendition_due(at) or self._snapshot.due(at)
 
     def take(self, frame: VideoFrame, at: datetime) -> None:
-        """Redact the frame; encode it and/or write it as ``latest.jpg``."""
+        """Redact the frame; encode it and/or write it as ``latest.jpg`` (now, or on the rendition thread)."""
+        job = self.capture(frame, at)
+        if self._thread is not None:
+            self._thread.put(job)
+        else:
+            self.render(job)
+
+    def capture(self, frame: VideoFrame, at: datetime) -> RenditionFrame:
+        """What ``render`` needs of the frame at ``at``, taken now (on the input thread)."""
+        encode = self._rendition_due(at)
+        if encode:
+            self._next_due = at + self._period
+        motion = self._motion() if self._motion is not None else None
+        return RenditionFrame(
+            frame=frame,
+            at=at,
+            people=self._people.people_view(at) if self._people is not None else None,
+            motion=None if motion is None else motion.copy(),
+            encode=encode,
+            snapshot=self._snapshot.claim(at),
+        )
+
+    def render(self, job: RenditionFrame) -> None:
+        """Scale, redact, and encode and/or write as ``latest.jpg`` one captured frame."""
+        frame, at = job.frame, job.at
         width = min(self._width, frame.width) // 2 * 2
         height = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
         rgb: NDArray[np.uint8] = np.ascontiguousarray(
@@ -175,26 +235,35 @@ class PrivacyTap:
                 self._live.offer(self.camera_id, self._redactor.masks_only(rgb), at)
             else:
                 self._live.forget(self.camera_id)
-        redacted = self._redactor.redact(rgb, self.scene(rgb, at))
-        if self._rendition_due(at):
-            self._next_due = at + self._period
+        redacted = self._redactor.redact(rgb, self._scene_of(rgb, at, job.people, job.motion))
+        if job.encode:
             for observer in self._observers:
                 observer(rgb, redacted, at)
             self._encode(redacted, at)
-        if self._snapshot.due(at):
-            self._snapshot.take(VideoFrame.from_ndarray(redacted, format="rgb24"), at)
+        if job.snapshot:
+            self._snapshot.write(VideoFrame.from_ndarray(redacted, format="rgb24"))
+        self._max_lag_s = max(self._max_lag_s, (utcnow() - at).total_seconds())
 
     def scene(self, rgb: NDArray[np.uint8], at: datetime) -> PrivacyScene:
-        """What is known about the frame ``rgb`` taken at ``at``, in its pixels."""
+        """What is known now about the frame ``rgb`` taken at ``at``, in its pixels."""
+        motion = self._motion() if self._motion is not None else None
+        people = self._people.people_view(at) if self._people is not None else None
+        return self._scene_of(rgb, at, people, motion)
+
+    def _scene_of(
+        self,
+        rgb: NDArray[np.uint8],
+        at: datetime,
+        view: PeopleView | None,
+        motion: NDArray[np.bool_] | None,
+    ) -> PrivacyScene:
         width = rgb.shape[1]
         people = np.zeros((0, 4), dtype=np.float32)
         ages = np.zeros(0, dtype=np.float32)
         detection_age: float | None = None
-        if self._people is not None:
-            view = self._people.people_view(at)
+        if view is not None:
             people = view.boxes * np.float32(width / max(1, view.width))
             ages, detection_age = view.ages_s, view.detection_age_s
-        motion = self._motion() if self._motion is not None else None
         changing = len(people) > 0 or (motion is not None and bool(motion.any()))
         return PrivacyScene(
             people=people,
@@ -206,8 +275,21 @@ class PrivacyTap:
         )
 
     def finish(self) -> None:
-        """The stream ended: close the open rendition segment."""
+        """The stream ended: render what is queued, then close the open rendition segment."""
         self._next_due = None
+        if self._thread is not None:
+            self._thread.drain()
+            stats = self._thread.stats
+            log.info(
+                "camera %s: protected rendition thread: %d frames (%d failed), lag max %.0f ms, "
+                "input thread waited %d times (%.0f ms)",
+                self.camera_id,
+                stats.jobs,
+                stats.failed,
+                self._max_lag_s * 1000.0,
+                stats.waits,
+                stats.waited_s * 1000.0,
+            )
         if self._encoder is not None:
             try:
                 self._encoder.finish()

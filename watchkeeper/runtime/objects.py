@@ -75,6 +75,30 @@ class _Pending:
     at: datetime
     plan: RegionPlan
     received: float
+    """``time.monotonic()`` when the plan was made (after decoding and motion detection)."""
+    age_ms: float
+    """Wall-clock milliseconds from the frame's packet arrival (``at``) to the plan."""
+    urgent: bool
+    """The camera has rules and new tracks to confirm: the result may raise an alarm."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimes:
+    """Where the time of one detector run went, from its frame's packet arrival (milliseconds).
+
+    Logged for every object event that starts, so the frame -> event latency can be split by stage.
+    """
+
+    plan_ms: float
+    """Packet arrival -> plan made: decoding, grey scaling, motion detection, region planning."""
+    submit_ms: float
+    """Plan -> job queued on the shared detector: colour conversion at the analysis width."""
+    queued_ms: float
+    """In the detector's queue (other cameras' jobs ahead, or the detector thread waiting for a core)."""
+    detector_ms: float
+    """The detector run(s) of the job."""
+    rules_ms: float
+    """Detector result -> tracker and rules done (on the detector thread)."""
 
 
 class ObjectAnalysis:
@@ -155,7 +179,9 @@ class ObjectAnalysis:
             )
             plan = self._choose(mask, at) if due else RegionPlan(())
             if plan.detect:
-                self._pending = _Pending(at, plan, time.monotonic())
+                age_ms = (time.time() - at.timestamp()) * 1000.0
+                urgent = bool(self._camera.rules) and bool(self._confirming)
+                self._pending = _Pending(at, plan, time.monotonic(), age_ms, urgent)
                 return
             changes = self._feed_predictions(at)
         self._emit(changes, None)
@@ -178,14 +204,13 @@ class ObjectAnalysis:
                 rgb.shape[0],
             ):
                 self._reset_rules(FrameSize(rgb.shape[1], rgb.shape[0]))
-        received = pending.received
         regions = pending.plan.regions
 
         def done(result: DetectionResult) -> None:
-            self._detected(rgb, at, received, result)
+            self._detected(rgb, at, pending, result)
             self._note_empty(regions, result)
 
-        job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done)
+        job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done, urgent=pending.urgent)
         if not self._service.submit(job):
             with self._lock:
                 self._in_flight = max(0, self._in_flight - 1)
@@ -300,8 +325,9 @@ class ObjectAnalysis:
         self._tracker.reset()
 
     def _detected(
-        self, rgb: NDArray[np.uint8], at: datetime, received: float, result: DetectionResult
+        self, rgb: NDArray[np.uint8], at: datetime, pending: _Pending, result: DetectionResult
     ) -> None:
+        called = time.monotonic()
         found = result.detections
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
@@ -315,7 +341,17 @@ class ObjectAnalysis:
             people = self._people_in(found, at)
             self._remember(tracked, at, rgb, people)
             self._remember_people(found, at)
-        self._emit(changes, _BestFrame(1.0, at, rgb, people), received)
+        if not changes:
+            return
+        queued_at = called - (result.detector_ms + result.waited_ms) / 1000.0
+        times = StageTimes(
+            plan_ms=pending.age_ms,
+            submit_ms=(queued_at - pending.received) * 1000.0,
+            queued_ms=result.waited_ms,
+            detector_ms=result.detector_ms,
+            rules_ms=(time.monotonic() - called) * 1000.0,
+        )
+        self._emit(changes, _BestFrame(1.0, at, rgb, people), pending.received, times)
 
     def _note_empty(self, regions: Sequence[Region], result: DetectionResult) -> None:
         """Keep the job's regions that hold no detection at all (of any class), unless the job failed."""
@@ -394,13 +430,21 @@ class ObjectAnalysis:
                 del self._best[track]
 
     def _emit(
-        self, changes: Sequence[EventChange], current: _BestFrame | None, received: float = 0.0
+        self,
+        changes: Sequence[EventChange],
+        current: _BestFrame | None,
+        received: float = 0.0,
+        times: StageTimes | None = None,
     ) -> None:
         for change in changes:
+            began = time.monotonic()
             change = self._with_snapshot(change, current)
+            shot = time.monotonic()
             self._on_event(change)
             if received and self._services.on_latency is not None:
                 self._services.on_latency(time.monotonic() - received)
+            if times is not None and change.change is EventChangeKind.STARTED:
+                _log_started(change.event, times, (shot - began) * 1000.0, (time.monotonic() - shot) * 1000.0)
 
     def _with_snapshot(self, change: EventChange, current: _BestFrame | None) -> EventChange:
         event = change.event
@@ -420,3 +464,31 @@ class ObjectAnalysis:
     def _write(self, event: Event, shot: _BestFrame) -> None:
         redacted = self._redactor.apply(shot.frame, shot.people)
         self._snapshots.write(event.camera_id, event.id, redacted)
+
+
+def _log_started(event: Event, times: StageTimes, snapshot_ms: float, emit_ms: float) -> None:
+    """One line per started object event: its frame's age when published, split by stage."""
+    total = (
+        times.plan_ms
+        + times.submit_ms
+        + times.queued_ms
+        + times.detector_ms
+        + times.rules_ms
+        + snapshot_ms
+        + emit_ms
+    )
+    log.info(
+        "camera %s: event %s (%s) started %.1f ms after its frame: plan_ms=%.1f submit_ms=%.1f "
+        "queued_ms=%.1f detector_ms=%.1f rules_ms=%.1f snapshot_ms=%.1f emit_ms=%.1f",
+        event.camera_id,
+        event.id,
+        event.rule or event.kind.value,
+        total,
+        times.plan_ms,
+        times.submit_ms,
+        times.queued_ms,
+        times.detector_ms,
+        times.rules_ms,
+        snapshot_ms,
+        emit_ms,
+    )

@@ -49,6 +49,7 @@ from watchkeeper.privacy.faces import FaceDetector, FaceModelError
 from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PrivacyServices
+from watchkeeper.privacy.rendition_thread import RenditionThreadSettings
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
@@ -138,6 +139,7 @@ def build_privacy_services(config: WatchkeeperConfig) -> PrivacyServices:
         person_classes=(names.index("person"),) if "person" in names else (),
         faces=faces,
         live=LiveOriginals(),
+        thread=RenditionThreadSettings(nice=config.privacy.rendition.nice),
     )
 
 
