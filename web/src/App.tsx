@@ -15,8 +15,10 @@ import {
   listRecordings,
 } from "./api/client";
 import type { Me } from "./api/auth";
+import { searchEvents } from "./api/review";
 import { type BreakGlassMessage, type LinkState, liveSocketUrl, useLiveSocket } from "./api/ws";
 import { MANAGE_INTEGRATIONS } from "./api/webhooks";
+import { AreaBar } from "./components/AreaBar";
 import { CameraList } from "./components/CameraList";
 import { DeadLetters } from "./components/DeadLetters";
 import { BreakGlassAlerts } from "./components/BreakGlassAlerts";
@@ -33,9 +35,11 @@ import { ReviewPanel } from "./components/ReviewPanel";
 import { SearchPanel } from "./components/SearchPanel";
 import { SettingsPage } from "./components/Settings/SettingsPage";
 import { MANAGE_CONFIG, MANAGE_USERS } from "./api/settings";
+import { type MapArea, areaEventQuery, areaKey, camerasInArea } from "./lib/area";
 import { splitPlaced } from "./lib/geo";
 import { INITIAL_INCIDENTS, OPEN_STATES, incidentsReducer } from "./lib/incidents";
-import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
+import { type ViewName, reviewRoute, viewOf } from "./lib/routes";
+import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment, mergeEvents } from "./lib/state";
 import { useHashRoute } from "./lib/useHashRoute";
 import { useIncidentOps } from "./lib/useIncidentOps";
 import { usePoll } from "./lib/usePoll";
@@ -68,6 +72,12 @@ const LINK_HELP: Record<LinkState, string> = {
   reconnecting: "Connection lost; reconnecting. Lists still refresh every few seconds.",
 };
 
+/** Events the search API found for the cameras of one area (`key`: the area's `areaKey`). */
+interface AreaEvents {
+  key: string;
+  events: EventOut[];
+}
+
 interface SegmentState {
   cameraId: string | null;
   segments: SegmentOut[];
@@ -98,6 +108,8 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   const lookup = useRef(0);
   const [incidents, dispatchIncidents] = useReducer(incidentsReducer, INITIAL_INCIDENTS);
   const [mapSettings, setMapSettings] = useState<MapSettingsOut | null>(null);
+  const [area, setArea] = useState<MapArea | null>(null);
+  const [areaEvents, setAreaEvents] = useState<AreaEvents>({ key: "", events: [] });
   const [route, navigate] = useHashRoute();
   const cursor = useRef<number | null>(null);
   cursor.current = incidents.cursor;
@@ -116,8 +128,13 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     });
   }, []);
 
-  const cameraId = selectedCameraId ?? state.cameras[0]?.id ?? null;
+  // With an area chosen on the map, the lists show only the cameras inside it (and their events, recordings).
+  const shownCameras = useMemo(() => (area ? camerasInArea(state.cameras, area) : state.cameras), [state.cameras, area]);
+  const shownIds = useMemo(() => new Set(shownCameras.map((c) => c.id)), [shownCameras]);
+  const cameraId =
+    selectedCameraId !== null && shownIds.has(selectedCameraId) ? selectedCameraId : (shownCameras[0]?.id ?? null);
   const camera = state.cameras.find((c) => c.id === cameraId) ?? null;
+  const currentAreaKey = area ? areaKey(area) : null;
 
   usePoll(
     "health",
@@ -142,6 +159,14 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     (signal) => listEvents({ limit: MAX_EVENTS }, signal),
     (events) => dispatch({ type: "events_loaded", events }),
     (err) => setError("Events", err),
+  );
+  usePoll(
+    currentAreaKey === null ? null : `area-events:${currentAreaKey}`,
+    EVENT_POLL_MS,
+    (signal) =>
+      area ? searchEvents(areaEventQuery(area, MAX_EVENTS), signal) : Promise.resolve({ events: [] as EventOut[] }),
+    (found) => setAreaEvents({ key: currentAreaKey ?? "", events: found.events }),
+    (err) => setError("Events in the area", err),
   );
   usePoll(
     "map-settings",
@@ -270,6 +295,23 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     }
   };
 
+  const changeArea = useCallback(
+    (next: MapArea | null) => {
+      setArea(next);
+      setAreaEvents({ key: "", events: [] });
+      setSelectedEventId(null);
+      setError("Events in the area", null);
+    },
+    [setError],
+  );
+  // The newest events of the cameras in the area: the search API's answer, updated live by the socket's.
+  const shownEvents = useMemo(() => {
+    if (currentAreaKey === null) return state.events;
+    const fetched = areaEvents.key === currentAreaKey ? areaEvents.events : [];
+    const inside = (event: EventOut) => shownIds.has(event.camera_id);
+    return mergeEvents(fetched.filter(inside), state.events.filter(inside));
+  }, [state.events, areaEvents, currentAreaKey, shownIds]);
+
   const cameraNames = useMemo(() => new Map(state.cameras.map((c) => [c.id, c.name])), [state.cameras]);
   const { unplaced } = useMemo(() => splitPlaced(state.cameras), [state.cameras]);
   const peekEvents = useMemo(
@@ -334,9 +376,9 @@ export function App({ user = null, onLogout }: AppProps = {}) {
       ) : view.name === "review" ? (
         <main className="view-main">
           <ReviewPanel
-            key={`${view.cameraId ?? ""}@${view.atMs ?? ""}`}
+            key={`${view.cameraIds.join(",")}@${view.atMs ?? ""}`}
             cameras={state.cameras}
-            initialCameraId={view.cameraId}
+            initialCameraIds={view.cameraIds}
             initialAtMs={view.atMs}
           />
         </main>
@@ -345,9 +387,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
           <SearchPanel
             cameras={state.cameras}
             settings={mapSettings}
-            onOpenEvent={(event) =>
-              navigate(`/review/${encodeURIComponent(event.camera_id)}@${Date.parse(event.start)}`)
-            }
+            onOpenEvent={(event) => navigate(reviewRoute([event.camera_id], Date.parse(event.start)))}
           />
         </main>
       ) : route === "/settings" && user ? (
@@ -377,6 +417,9 @@ export function App({ user = null, onLogout }: AppProps = {}) {
             selectedCameraId={cameraId}
             onCameraClick={selectCamera}
             onIncidentClick={openIncident}
+            area={area}
+            areaCameraCount={shownCameras.length}
+            onAreaChange={changeArea}
           />
           <div className="map-strip">
             <CameraPeek camera={camera} events={peekEvents} />
@@ -410,8 +453,22 @@ export function App({ user = null, onLogout }: AppProps = {}) {
           onSeen={(id) => dispatchIncidents({ type: "seen", id })}
         />
       </section>
+      {area ? (
+        <AreaBar
+          inside={shownCameras}
+          total={state.cameras.length}
+          selectedId={cameraId}
+          onClear={() => changeArea(null)}
+        />
+      ) : null}
       <main className="layout">
-        <CameraList cameras={state.cameras} loaded={camerasLoaded} selectedId={cameraId} onSelect={selectCamera} />
+        <CameraList
+          cameras={shownCameras}
+          loaded={camerasLoaded}
+          selectedId={cameraId}
+          onSelect={selectCamera}
+          emptyText={area ? "No camera is placed inside the selected area." : undefined}
+        />
         <RecordingPanel
           camera={camera}
           segments={segments}
@@ -421,12 +478,14 @@ export function App({ user = null, onLogout }: AppProps = {}) {
           notice={notice}
           onPlay={play}
           onEnded={playNext}
+          emptyText={area ? "No camera is placed inside the selected area." : undefined}
         />
         <EventList
-          events={state.events}
+          events={shownEvents}
           cameraNames={cameraNames}
           selectedId={selectedEventId}
           onSelect={(event) => void openEvent(event)}
+          emptyText={area ? "No events from the cameras in the selected area yet." : undefined}
         />
         {user?.permissions.includes(MANAGE_INTEGRATIONS) ? <DeadLetters /> : null}
       </main>
@@ -458,23 +517,6 @@ function CameraPeek({ camera, events }: { camera: CameraOut | null; events: Even
       {events.length === 0 ? <p className="empty small">No recent events from this camera.</p> : null}
     </section>
   );
-}
-
-type ViewName = "overview" | "live" | "review" | "search";
-
-interface View {
-  name: ViewName;
-  cameraId: string | null;
-  atMs: number | null;
-}
-
-/** `/live[/cam]`, `/review[/cam[@ms]]`, `/search`; anything else is the overview. */
-function viewOf(route: string): View {
-  const [, head = "", rest = ""] = /^\/([a-z]+)\/?(.*)$/.exec(route) ?? [];
-  if (head !== "live" && head !== "review" && head !== "search") return { name: "overview", cameraId: null, atMs: null };
-  const [camera = "", at = ""] = rest.split("@");
-  const atMs = at && /^\d+$/.test(at) ? Number(at) : null;
-  return { name: head, cameraId: camera ? decodeURIComponent(camera) : null, atMs };
 }
 
 const VIEWS: { name: ViewName; label: string; href: string }[] = [

@@ -9,6 +9,8 @@ export interface CameraListProps {
   loaded: boolean;
   selectedId: string | null;
   onSelect: (cameraId: string) => void;
+  /** Said instead of the usual empty-list text (e.g. no camera inside the selected map area). */
+  emptyText?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ const CameraItem = memo(function CameraItem({
 });
 
 /** The camera cards; re-renders only when its props change (pass a stable `onSelect`). */
-export const CameraList = memo(function CameraList({ cameras, loaded, selectedId, onSelect }: CameraListProps) {
+export const CameraList = memo(function CameraList({ cameras, loaded, selectedId, onSelect, emptyText }: CameraListProps) {
   return (
     <section className="panel" aria-labelledby="cameras-title">
       <h2 id="cameras-title">Cameras</h2>
@@ -61,7 +63,9 @@ export const CameraList = memo(function CameraList({ cameras, loaded, selectedId
       </ul>
       {cameras.length === 0 && (
         <p className="empty">
-          {loaded
+          {emptyText && loaded
+            ? emptyText
+            : loaded
             ? "No cameras configured — add cameras to the configuration file and restart the server."
             : "Loading cameras…"}
         </p>

@@ -6,6 +6,8 @@ export interface EventListProps {
   cameraNames: Map<string, string>;
   selectedId: string | null;
   onSelect: (event: EventOut) => void;
+  /** Said instead of the usual empty-list text (e.g. while filtered to a map area). */
+  emptyText?: string;
 }
 
 const KIND_LABELS: Record<EventOut["kind"], string> = {
@@ -16,7 +18,7 @@ const KIND_LABELS: Record<EventOut["kind"], string> = {
 };
 
 /** Live event list, newest on top. */
-export function EventList({ events, cameraNames, selectedId, onSelect }: EventListProps) {
+export function EventList({ events, cameraNames, selectedId, onSelect, emptyText }: EventListProps) {
   return (
     <section className="panel" aria-labelledby="events-title">
       <h2 id="events-title">Live events</h2>
@@ -51,7 +53,7 @@ export function EventList({ events, cameraNames, selectedId, onSelect }: EventLi
         })}
       </ul>
       {events.length === 0 && (
-        <p className="empty">No events yet — events appear here live when a camera sees motion.</p>
+        <p className="empty">{emptyText ?? "No events yet — events appear here live when a camera sees motion."}</p>
       )}
     </section>
   );

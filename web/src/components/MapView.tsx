@@ -6,7 +6,8 @@
  * cones are left out and cones are drawn on one canvas (500 markers pan at
  * full frame rate). Tiles come from `server.tile_url_template` (by default the
  * server's own offline grid); when they cannot be loaded a notice says so and
- * the markers keep working.
+ * the markers keep working. On the overview, "Select area" filters the console to the cameras inside a
+ * dragged rectangle (see AreaSelect).
  */
 import L from "leaflet";
 import "leaflet.markercluster";
@@ -16,9 +17,11 @@ import { useEffect, useMemo, useRef, useState } from "react";
 
 import type { CameraOut, MapSettingsOut } from "../api/client";
 import { listFloorPlans } from "../api/floorplans";
+import type { MapArea } from "../lib/area";
 import { type FloorPlan, currentFloor, floorsOf, showsOnFloor, siteInView } from "../lib/floorPlans";
 import { type LatLon, fovCone, incidentPoint } from "../lib/geo";
 import { PRIORITY_LABELS, PRIORITY_RANK, type QueueItem, STATE_LABELS } from "../lib/incidents";
+import { AreaSelect } from "./AreaSelect";
 import { FloorPlanSwitcher } from "./FloorPlanSwitcher";
 
 const CAMERA_SYMBOLS: Record<CameraOut["status"]["state"], string> = {
@@ -60,6 +63,11 @@ export interface MapViewProps {
   onIncidentClick?: (incidentId: string) => void;
   /** Smaller map without the camera markers' labels (the incident page). */
   compact?: boolean;
+  /** The area the console is filtered to (shown with the "Select area" control when `onAreaChange` is given). */
+  area?: MapArea | null;
+  /** Cameras inside `area` (the chip's count). */
+  areaCameraCount?: number;
+  onAreaChange?: (area: MapArea | null) => void;
 }
 
 function cameraSignature(camera: CameraOut): string {
@@ -175,6 +183,9 @@ export function MapView({
   onCameraClick,
   onIncidentClick,
   compact = false,
+  area = null,
+  areaCameraCount = 0,
+  onAreaChange,
 }: MapViewProps) {
   const container = useRef<HTMLDivElement | null>(null);
   const layers = useRef<Layers | null>(null);
@@ -184,6 +195,7 @@ export function MapView({
   focusRef.current = focus;
   const [tileProblem, setTileProblem] = useState(false);
   const [failed, setFailed] = useState<string | null>(null);
+  const [leaflet, setLeaflet] = useState<L.Map | null>(null);
   const [plans, setPlans] = useState<FloorPlan[]>([]);
   const [siteShown, setSiteShown] = useState<string | null>(null);
   const [chosenFloors, setChosenFloors] = useState<Record<string, string>>({});
@@ -244,6 +256,7 @@ export function MapView({
     map.on("zoomend moveend", sync);
     cameraGroup.on("animationend", sync);
     layers.current = state;
+    setLeaflet(map);
     // Keep Leaflet's idea of the container size right when the layout changes (and stay on the focus).
     const observer =
       typeof ResizeObserver === "undefined"
@@ -257,6 +270,7 @@ export function MapView({
     return () => {
       observer?.disconnect();
       layers.current = null;
+      setLeaflet(null);
       map.remove();
     };
   }, []);
@@ -419,6 +433,9 @@ export function MapView({
   return (
     <div className={`map-wrap${compact ? " compact" : ""}`}>
       <div ref={container} className="map" data-testid="map" role="region" aria-label="Site map" />
+      {onAreaChange ? (
+        <AreaSelect map={leaflet} area={area} count={areaCameraCount} onChange={onAreaChange} />
+      ) : null}
       <FloorPlanSwitcher
         floors={floors}
         current={floor}

@@ -18,11 +18,13 @@ export interface RecordingPanelProps {
   notice: string | null;
   onPlay: (segment: SegmentOut) => void;
   onEnded: () => void;
+  /** Said when there is no camera to show (e.g. none inside the selected map area). */
+  emptyText?: string;
 }
 
 /** The selected camera's recorded segments (newest last) and the player. */
 export function RecordingPanel(props: RecordingPanelProps) {
-  const { camera, segments, loaded, windowLabel, playback, notice, onPlay, onEnded } = props;
+  const { camera, segments, loaded, windowLabel, playback, notice, onPlay, onEnded, emptyText } = props;
   const listRef = useRef<HTMLUListElement>(null);
   const stickToBottom = useRef(true);
 
@@ -70,7 +72,7 @@ export function RecordingPanel(props: RecordingPanelProps) {
         )}
       </div>
       {camera === null ? (
-        <p className="empty">Select a camera on the left to see its recordings.</p>
+        <p className="empty">{emptyText ?? "Select a camera on the left to see its recordings."}</p>
       ) : (
         <>
           <p className="muted small">

@@ -2,13 +2,14 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { type CameraOut, describeError } from "../api/client";
 import { type ExportOut, type TimelineOut, createExport, exportBundleUrl, getTimeline } from "../api/review";
+import { REVIEW_MAX_CAMERAS } from "../lib/area";
 import { SyncClock } from "../lib/syncClock";
 import { snapToRecording, stepEvent } from "../lib/timeline";
 import { type SyncTarget, SyncedVideo, steer } from "./PlaybackSync";
 import { TimelineBar, spansOf } from "./TimelineBar";
 import "./console-live.css";
 
-const MAX_CAMERAS = 4;
+const MAX_CAMERAS = REVIEW_MAX_CAMERAS;
 const RANGES = [
   { label: "15 min", ms: 15 * 60_000 },
   { label: "1 hour", ms: 3_600_000 },
@@ -37,16 +38,17 @@ function windowAround(atMs: number, rangeStartMs: number, rangeEndMs: number): P
 
 export interface ReviewPanelProps {
   cameras: CameraOut[];
-  /** Camera chosen first (from the URL or the rest of the console). */
-  initialCameraId?: string | null;
+  /** Cameras chosen first (from the URL or the rest of the console; at most four are taken). */
+  initialCameraIds?: readonly string[];
   /** Moment to open at (epoch ms), e.g. an event found by search. */
   initialAtMs?: number | null;
 }
 
 /** Review: per-camera timelines, synchronized playback of up to 4 cameras, event stepping and clip export. */
-export function ReviewPanel({ cameras, initialCameraId = null, initialAtMs = null }: ReviewPanelProps) {
+export function ReviewPanel({ cameras, initialCameraIds = [], initialAtMs = null }: ReviewPanelProps) {
   const [selected, setSelected] = useState<string[]>(() => {
-    const first = initialCameraId ?? cameras[0]?.id;
+    if (initialCameraIds.length > 0) return [...new Set(initialCameraIds)].slice(0, MAX_CAMERAS);
+    const first = cameras[0]?.id;
     return first ? [first] : [];
   });
   const [rangeMs, setRangeMs] = useState<number>(RANGES[0].ms);
