@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -145,16 +145,36 @@ class Cluster:
                 process.wait()
 
 
-def launch_role(config: Path, port: int, role: str) -> subprocess.Popen[bytes]:
-    """Start ``watchkeeper serve --role role --port port`` (without waiting for it)."""
+def launch_role(
+    config: Path, port: int, role: str, *, host: str | None = None, wrapper: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """Start ``watchkeeper serve --role role --port port`` (without waiting for it).
+
+    ``host`` overrides the listen address; ``wrapper`` runs the command under another one (``ip netns exec
+    NAME``, which execs it: the process is the node's own).
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "watchkeeper", "serve", "--config", str(config), "--role", role]
+    command = [
+        *wrapper,
+        sys.executable,
+        "-m",
+        "watchkeeper",
+        "serve",
+        "--config",
+        str(config),
+        "--role",
+        role,
+    ]
     command += ["--port", str(port)]
+    if host is not None:
+        command += ["--host", host]
     with config.with_suffix(".log").open("ab") as log_file:
         return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 
 
-def wait_healthy(process: subprocess.Popen[bytes], config: Path, port: int, timeout_s: float = 90) -> None:
+def wait_healthy(
+    process: subprocess.Popen[bytes], config: Path, port: int, timeout_s: float = 90, host: str = "127.0.0.1"
+) -> None:
     """Wait until the node's ``/api/health`` answers; fail with its log when it exits or never answers."""
     log_path = config.with_suffix(".log")
     deadline = time.monotonic() + timeout_s
@@ -162,7 +182,7 @@ def wait_healthy(process: subprocess.Popen[bytes], config: Path, port: int, time
         if process.poll() is not None:
             raise AssertionError(f"node exited with {process.returncode}:\n{log_path.read_text()}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+            if httpx.get(f"http://{host}:{port}/api/health", timeout=1).status_code == 200:
                 return
         time.sleep(0.2)
     process.kill()
@@ -209,11 +229,13 @@ class Worker:
     port: int
     config: Path
     process: subprocess.Popen[bytes]
+    host: str = "127.0.0.1"
+    """Where its HTTP port listens (a network namespace's address for a partitioned worker)."""
 
     def cameras(self) -> list[str]:
         """The cameras the worker records now (its ``/api/health``); empty when it does not answer."""
         try:
-            response = httpx.get(f"http://127.0.0.1:{self.port}/api/health", timeout=2)
+            response = httpx.get(f"http://{self.host}:{self.port}/api/health", timeout=2)
         except httpx.HTTPError:
             return []
         return list(response.json()["cameras"]) if response.status_code == 200 else []
@@ -272,14 +294,19 @@ def recording_gaps(segments: list[Segment], after: datetime) -> list[float]:
 
 
 class NatsLink:
-    """A TCP hop between one node and NATS that the test can cut (bytes dropped, as on a link that is down).
+    """A TCP hop to NATS (or any TCP service) that the test can cut: bytes dropped, as on a link that is down.
 
     Connections stay open while cut, so the node notices only through its own timeouts, as it would on a
     real partition (no reset, no refusal).
     """
 
-    def __init__(self, target_port: int = 4222) -> None:
+    def __init__(
+        self, target_port: int = 4222, *, listen_host: str = "127.0.0.1", target_host: str = "127.0.0.1"
+    ) -> None:
+        """Forward ``listen_host:<free port>`` to ``target_host:target_port`` once entered."""
         self._target_port = target_port
+        self._target_host = target_host
+        self.host = listen_host
         self._cut = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-link", daemon=True)
@@ -289,12 +316,12 @@ class NatsLink:
     @property
     def url(self) -> str:
         """The NATS URL a node behind this link uses."""
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{self.host}:{self.port}"
 
     def __enter__(self) -> NatsLink:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop
+            asyncio.start_server(self._accept, self.host, 0), self._loop
         ).result(10)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self
@@ -323,7 +350,9 @@ class NatsLink:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self._target_host, self._target_port
+            )
         except OSError:
             writer.close()
             return
