@@ -284,6 +284,7 @@ class StoreOutbox:
                 self._dropped(entry, err)
                 continue
             entries.append(entry)
+        attempt = time.monotonic()
         try:
             results = self._fences.write_batch(writes) if writes else []
         except StorageUnavailableError:
@@ -296,7 +297,7 @@ class StoreOutbox:
                 return
             self._dropped(entries[0], err)
             results, entries, writes = [], [], []
-        self._store_back()
+        self._store_back(attempt)
         for entry, write, result in zip(entries, writes, results, strict=True):
             self._handled(entry, write, result)
         self._journal.remove_through(batch[-1].seq)
@@ -379,14 +380,15 @@ class StoreOutbox:
             )
         self._announce_waiting()
 
-    def _store_back(self) -> None:
+    def _store_back(self, attempt: float) -> None:
+        """The store took a batch begun at ``attempt`` (monotonic) after an outage: catch-up began then."""
         if self._away_since is None:
             return
-        away_s = time.monotonic() - self._away_since
+        away_s = attempt - self._away_since
         self._away_since = None
         self.store_reachable = True
         waiting = self._journal.depth()
-        self._catch_up = _CatchUp(time.monotonic())
+        self._catch_up = _CatchUp(attempt)
         log.warning(
             "store reachable again after %.1f s: replaying %s waiting write(s) from %s",
             away_s,
