@@ -239,3 +239,23 @@ def test_an_unreadable_row_is_dropped_and_does_not_block_the_rest(store: Store, 
     outbox.close()
     assert _paths(store) == [segment(0).path]
     assert [m.segment_id is not None for m in bus.segments()] == [True]
+
+
+def test_a_row_postgresql_rejects_is_dropped_alone(tmp_path: Path) -> None:
+    with migrated_store("postgresql", tmp_path) as store:
+        journal = OutboxJournal(tmp_path / "outbox" / "w1.sqlite")
+        too_long = replace(segment(0), path="x" * 2000)  # longer than the column: PostgreSQL refuses it
+        journal.append(NewEntry.of_segment(segment(1), 1, published=False))
+        journal.append(NewEntry.of_segment(too_long, 1, published=False))
+        journal.append(NewEntry.of_event(motion(2), "started", 1, published=False))
+        bus = Bus()
+        outbox = StoreOutbox(journal, store.fences, bus.publish, FAST)
+        outbox.start()
+        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+        stats = outbox.snapshot()
+        outbox.close()
+        assert stats.dropped == 1
+        assert stats.replayed == 2
+        assert _paths(store) == [segment(1).path]
+        assert store.events.get("ev-2") is not None
+        assert bus.events() == [("ev-2", "started")]

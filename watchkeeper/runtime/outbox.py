@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import (
-    DuplicateError,
     Event,
     Segment,
     StorageUnavailableError,
@@ -41,6 +40,7 @@ from watchkeeper.runtime.outbox_journal import (
     OutboxJournal,
     describe,
 )
+from watchkeeper.storage.fenced import FencedOutcome, FencedResult, FencedWrite
 from watchkeeper.storage.protocols import FenceRepository
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 Publish = Callable[[BusMessage], None]
 """Hands a message to the bus without waiting (``ThreadBridge.publish``)."""
 
-BATCH = 200
-"""Rows read from the journal at a time."""
+BATCH = 100
+"""Rows read from the journal and written to the store at a time (one transaction)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +256,7 @@ class StoreOutbox:
                 self._wake.wait(1.0)
                 continue
             try:
-                for entry in batch:
-                    self._deliver(entry)
+                self._deliver(batch)
                 delay = self._retry.initial_s
             except StorageUnavailableError as err:
                 self._store_away(err)
@@ -270,57 +269,75 @@ class StoreOutbox:
                     self._stopping.wait(delay)
                 delay = min(delay * 2, self._retry.max_s)
 
-    def _deliver(self, entry: OutboxEntry) -> None:
-        """Write one row; remove it unless the store is away (``StorageUnavailableError`` propagates)."""
-        written = False
+    def _deliver(self, batch: list[OutboxEntry]) -> None:
+        """Write ``batch`` in one transaction and remove it (``StorageUnavailableError`` propagates).
+
+        A row that cannot be read is dropped; a batch the store refuses for another reason (a bad row) is
+        written again one row at a time, so only the bad row is dropped.
+        """
+        entries: list[OutboxEntry] = []
+        writes: list[FencedWrite] = []
+        for entry in batch:
+            try:
+                writes.append(_write_of(entry))
+            except WatchkeeperError as err:
+                self._dropped(entry, err)
+                continue
+            entries.append(entry)
+        attempt = time.monotonic()
         try:
-            if entry.kind is EntryKind.SEGMENT:
-                written = self._deliver_segment(entry)
-            else:
-                written = self._deliver_event(entry)
+            results = self._fences.write_batch(writes) if writes else []
         except StorageUnavailableError:
             raise
-        except (WatchkeeperError, ValueError) as err:
-            self._counters.dropped += 1
-            log.error(  # noqa: TRY400 - one line; the row cannot be written, retrying would not help
-                "camera %s: %s could not be written and is dropped: %s",
-                entry.camera_id,
-                describe(entry),
-                err,
-                extra={"camera": entry.camera_id},
-            )
-        self._store_back()
-        self._journal.remove(entry.seq)
-        self._count(written=written)
+        except Exception as err:
+            if len(entries) > 1:
+                for entry in entries:
+                    self._deliver([entry])
+                self._journal.remove_through(batch[-1].seq)
+                return
+            self._dropped(entries[0], err)
+            results, entries, writes = [], [], []
+        self._store_back(attempt)
+        for entry, write, result in zip(entries, writes, results, strict=True):
+            self._handled(entry, write, result)
+        self._journal.remove_through(batch[-1].seq)
+        if self._catch_up is not None:
+            self._catch_up.replayed += len(batch)
 
-    def _deliver_segment(self, entry: OutboxEntry) -> bool:
-        segment = entry.segment()
-        try:
-            indexed = self._fences.add_segment(segment, entry.token)
-        except DuplicateError:
+    def _handled(self, entry: OutboxEntry, write: FencedWrite, result: FencedResult) -> None:
+        """Announce and count one written row, or log and count a refused or duplicate one."""
+        if result.outcome is FencedOutcome.STALE:
+            self._refused(entry)
+            return
+        if result.outcome is FencedOutcome.DUPLICATE:
             self._counters.duplicates += 1
             log.info(
-                "camera %s: segment %s was already indexed (replayed)",
+                "camera %s: %s was already indexed (replayed)",
                 entry.camera_id,
-                segment.path,
+                describe(entry),
                 extra={"camera": entry.camera_id},
             )
-            return False
-        if indexed is None:
-            self._refused(entry)
-            return False
-        if not entry.published:
-            self._publish(SegmentMessage.from_domain(indexed))
-        return True
+            return
+        if self._catch_up is None:
+            self._counters.delivered += 1
+        else:
+            self._counters.replayed += 1
+        if entry.published:
+            return
+        if result.segment is not None:
+            self._publish(SegmentMessage.from_domain(result.segment))
+        elif write.event is not None:
+            self._publish(entry.event())
 
-    def _deliver_event(self, entry: OutboxEntry) -> bool:
-        message = entry.event()
-        if not self._fences.upsert_event(message.to_domain(), entry.token):
-            self._refused(entry)
-            return False
-        if not entry.published:
-            self._publish(message)
-        return True
+    def _dropped(self, entry: OutboxEntry, err: BaseException) -> None:
+        self._counters.dropped += 1
+        log.error(
+            "camera %s: %s could not be written and is dropped: %s",
+            entry.camera_id,
+            describe(entry),
+            err,
+            extra={"camera": entry.camera_id},
+        )
 
     def _refused(self, entry: OutboxEntry) -> None:
         self._counters.refused += 1
@@ -333,17 +350,6 @@ class StoreOutbox:
             announced,
             extra={"camera": entry.camera_id},
         )
-
-    def _count(self, *, written: bool) -> None:
-        """Count a handled row: written now or replayed, and a row of the catch-up in progress."""
-        if self._catch_up is not None:
-            self._catch_up.replayed += 1
-        if not written:
-            return
-        if self._catch_up is None:
-            self._counters.delivered += 1
-        else:
-            self._counters.replayed += 1
 
     def _announce_waiting(self) -> None:
         """Announce every waiting write not yet on the bus (the store is away): alarms must not wait."""
@@ -374,14 +380,15 @@ class StoreOutbox:
             )
         self._announce_waiting()
 
-    def _store_back(self) -> None:
+    def _store_back(self, attempt: float) -> None:
+        """The store took a batch begun at ``attempt`` (monotonic) after an outage: catch-up began then."""
         if self._away_since is None:
             return
-        away_s = time.monotonic() - self._away_since
+        away_s = attempt - self._away_since
         self._away_since = None
         self.store_reachable = True
         waiting = self._journal.depth()
-        self._catch_up = _CatchUp(time.monotonic())
+        self._catch_up = _CatchUp(attempt)
         log.warning(
             "store reachable again after %.1f s: replaying %s waiting write(s) from %s",
             away_s,
@@ -405,3 +412,14 @@ class StoreOutbox:
             rate,
             self._counters.refused,
         )
+
+
+def _write_of(entry: OutboxEntry) -> FencedWrite:
+    """The fenced write of an outbox row.
+
+    Raises:
+        OutboxError: The row cannot be read.
+    """
+    if entry.kind is EntryKind.SEGMENT:
+        return FencedWrite(entry.token, segment=entry.segment())
+    return FencedWrite(entry.token, event=entry.event().to_domain())

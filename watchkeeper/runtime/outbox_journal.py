@@ -241,6 +241,11 @@ class OutboxJournal:
         with self._guard():
             self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
 
+    def remove_through(self, seq: int) -> None:
+        """Forget every write up to ``seq`` (the head of the outbox, handled as one batch)."""
+        with self._guard():
+            self._db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+
     def depth(self) -> int:
         """How many writes wait."""
         with self._guard():

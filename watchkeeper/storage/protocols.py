@@ -34,6 +34,7 @@ from watchkeeper.storage.custody import (
     ExportRepository,
     GrantRepository,
 )
+from watchkeeper.storage.fenced import FencedResult, FencedWrite
 
 
 class SiteRepository(Protocol):
@@ -498,6 +499,10 @@ class FenceRepository(Protocol):
 
     def upsert_event(self, event: Event, token: int) -> bool:
         """Upsert ``event`` in the transaction that admits ``token``; False (nothing written) when stale."""
+        ...
+
+    def write_batch(self, writes: Sequence[FencedWrite]) -> list[FencedResult]:
+        """Run ``writes`` in order in one transaction, each admitted by its own token; one result each."""
         ...
 
 

@@ -10,17 +10,19 @@ recorded.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watchkeeper.domain import CameraId, DuplicateError, Event, Segment, utcnow
+from watchkeeper.storage.fenced import FencedOutcome, FencedResult, FencedWrite
 from watchkeeper.storage.sql.engine import Database
-from watchkeeper.storage.sql.models import EventRow, FenceRow
+from watchkeeper.storage.sql.models import EventRow, FenceRow, SegmentRow
 from watchkeeper.storage.sql.repositories import event_values, segment_row, upsert_row
 
 log = logging.getLogger(__name__)
@@ -121,3 +123,53 @@ class SqlFenceRepository:
             return True
 
         return self._db.write(write)
+
+    def write_batch(self, writes: Sequence[FencedWrite]) -> list[FencedResult]:
+        """Run ``writes`` in order in one transaction, each admitted (or refused as stale) by its own token.
+
+        A segment whose ``path`` is indexed already is a ``DUPLICATE`` (``INSERT ... ON CONFLICT DO
+        NOTHING``: nothing written, the transaction goes on); an event is upserted by its id.
+
+        Raises:
+            StorageUnavailableError: The store cannot be reached (nothing of the batch is written).
+            ValueError: A time is naive.
+        """
+
+        def write(session: Session) -> list[FencedResult]:
+            checked: dict[str, _Check] = {}  # the last fence check per camera in this batch
+            return [_write_one(session, item, checked) for item in writes]
+
+        return self._db.write(write)
+
+
+@dataclass(slots=True)
+class _Check:
+    """A fence check within a batch: the same token of the same camera again needs no second check."""
+
+    token: int
+    admitted: bool
+
+
+def _write_one(session: Session, item: FencedWrite, checked: dict[str, _Check]) -> FencedResult:
+    last = checked.get(item.camera_id)
+    if last is None or last.token != item.token:
+        last = _Check(item.token, admit_in(session, item.camera_id, item.token))
+        checked[item.camera_id] = last
+    if not last.admitted:
+        return FencedResult(FencedOutcome.STALE)
+    if item.event is not None:
+        upsert_row(session, EventRow, event_values(item.event))
+        return FencedResult(FencedOutcome.WRITTEN)
+    segment = item.segment
+    assert segment is not None  # noqa: S101 - a FencedWrite carries one of the two
+    row = segment_row(segment)
+    values = {
+        attr.key: getattr(row, attr.key) for attr in inspect(SegmentRow).column_attrs if attr.key != "id"
+    }
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(SegmentRow).values(values).on_conflict_do_nothing(index_elements=[SegmentRow.path])
+    new_id = session.execute(stmt.returning(SegmentRow.id)).scalar()
+    if new_id is None:
+        return FencedResult(FencedOutcome.DUPLICATE)
+    return FencedResult(FencedOutcome.WRITTEN, replace(segment, id=int(new_id)))
