@@ -27,9 +27,10 @@ The split (from the server log's ``incident ... opened ... alarm_age_ms=... open
 ``event_to_incident_ms`` (alarm -> incident written and announced) and ``incident_to_console_ms``
 (announced -> journal -> WebSocket -> first console). ``frame_to_event_ms`` is split further by the log's
 ``camera ... event ... started ... ms after its frame: plan_ms=... submit_ms=... queued_ms=... detector_ms=...
-rules_ms=... snapshot_ms=... emit_ms=...`` lines (one per object event started from a detector result; the
-``single_stages`` / ``many_stages`` lines): decoding and motion, colour conversion, the shared detector's
-queue, the detector run, tracker and rules, the event snapshot, and storing + publishing the event.
+rules_ms=... emit_ms=...`` lines (one per object event started from a detector result; the ``single_stages``
+/ ``many_stages`` lines): decoding and motion, colour conversion, the shared detector's queue, the detector
+run, tracker and rules, and storing + publishing the event (after those published before it from the same
+result).
 
 Last line: ``{"alarms", "frame_to_console_ms_p50", "frame_to_console_ms_p95", "consoles", "fanout_ms_p95",
 ...}``: frame to console from phase 1 (one console), fan-out from phase 2. ``--profile FILE`` records the
@@ -270,7 +271,7 @@ _LINE = r"^(\S+Z) INFO\s+(?:\[[^\]\n]*\]\s+)?\S+\s+"  # time, level, [node role]
 OPENED = re.compile(
     _LINE + r"incident (\S+) opened: .* alarm_age_ms=([\d.-]+) open_ms=([\d.-]+)", re.MULTILINE
 )
-STAGES = ("plan_ms", "submit_ms", "queued_ms", "detector_ms", "rules_ms", "snapshot_ms", "emit_ms")
+STAGES = ("plan_ms", "submit_ms", "queued_ms", "detector_ms", "rules_ms", "emit_ms")
 STARTED = re.compile(
     _LINE
     + r"camera \S+: event \S+ \(\S+\) started ([\d.-]+) ms after its frame: "

@@ -98,7 +98,11 @@ class StageTimes:
     detector_ms: float
     """The detector run(s) of the job."""
     rules_ms: float
-    """Detector result -> tracker and rules done (on the detector thread)."""
+    """Detector result -> tracker and rules done (on the detector thread).
+
+    The last stage, ``emit_ms`` (rules done -> this event stored and published, after the events published
+    before it from the same result), is measured when the event is published.
+    """
 
 
 class ObjectAnalysis:
@@ -436,15 +440,27 @@ class ObjectAnalysis:
         received: float = 0.0,
         times: StageTimes | None = None,
     ) -> None:
+        """Publish ``changes``; a started event's snapshot is written right after all of them are published.
+
+        An ended event's best frame is written first (it sets the event's ``best_at``). The snapshot of a
+        started event is the frame that started it, so it can follow: the alarm is not held up by the
+        redaction and JPEG encoding of every person box in the frame (``GET /api/events/{id}/snapshot.jpg``
+        answers 404 ``no_snapshot`` for those few milliseconds).
+        """
+        ready = time.monotonic()
+        started: list[EventChange] = []
         for change in changes:
-            began = time.monotonic()
-            change = self._with_snapshot(change, current)
-            shot = time.monotonic()
+            if change.change is EventChangeKind.STARTED:
+                started.append(change)
+            else:
+                change = self._with_snapshot(change, current)
             self._on_event(change)
             if received and self._services.on_latency is not None:
                 self._services.on_latency(time.monotonic() - received)
             if times is not None and change.change is EventChangeKind.STARTED:
-                _log_started(change.event, times, (shot - began) * 1000.0, (time.monotonic() - shot) * 1000.0)
+                _log_started(change.event, times, (time.monotonic() - ready) * 1000.0)
+        for change in started:
+            self._with_snapshot(change, current)
 
     def _with_snapshot(self, change: EventChange, current: _BestFrame | None) -> EventChange:
         event = change.event
@@ -466,20 +482,12 @@ class ObjectAnalysis:
         self._snapshots.write(event.camera_id, event.id, redacted)
 
 
-def _log_started(event: Event, times: StageTimes, snapshot_ms: float, emit_ms: float) -> None:
+def _log_started(event: Event, times: StageTimes, emit_ms: float) -> None:
     """One line per started object event: its frame's age when published, split by stage."""
-    total = (
-        times.plan_ms
-        + times.submit_ms
-        + times.queued_ms
-        + times.detector_ms
-        + times.rules_ms
-        + snapshot_ms
-        + emit_ms
-    )
+    total = times.plan_ms + times.submit_ms + times.queued_ms + times.detector_ms + times.rules_ms + emit_ms
     log.info(
         "camera %s: event %s (%s) started %.1f ms after its frame: plan_ms=%.1f submit_ms=%.1f "
-        "queued_ms=%.1f detector_ms=%.1f rules_ms=%.1f snapshot_ms=%.1f emit_ms=%.1f",
+        "queued_ms=%.1f detector_ms=%.1f rules_ms=%.1f emit_ms=%.1f",
         event.camera_id,
         event.id,
         event.rule or event.kind.value,
@@ -489,6 +497,5 @@ def _log_started(event: Event, times: StageTimes, snapshot_ms: float, emit_ms: f
         times.queued_ms,
         times.detector_ms,
         times.rules_ms,
-        snapshot_ms,
         emit_ms,
     )
