@@ -67,7 +67,9 @@ class DetectionJob:
         regions: Where to look (normalized); empty means the whole frame.
         at: Frame time.
         on_done: Called with the result on the worker thread (exceptions are logged, not raised).
-        urgent: Its result may raise an alarm (its camera goes first within a round-robin round).
+        urgent: Asked (on the detector thread, when it picks its next job) whether the job's result may
+            raise an alarm now; ``None``: never. Asked late on purpose: a camera's job is often queued
+            before the result that makes it urgent (a new track to confirm) comes back.
         submitted: ``time.monotonic()`` at submission (set by ``submit``).
     """
 
@@ -76,7 +78,7 @@ class DetectionJob:
     regions: tuple[Region, ...]
     at: datetime
     on_done: Callable[[DetectionResult], None]
-    urgent: bool = False
+    urgent: Callable[[], bool] | None = None
     submitted: float = field(default_factory=time.monotonic)
 
 
@@ -294,13 +296,15 @@ class DetectorService:
         """
         urgent = None
         if not self._jumped:
-            urgent = next(
-                (camera for camera in self._order if any(job.urgent for job in self._queues[camera])), None
-            )
+            urgent = next((camera for camera in self._order if self._urgent(camera)), None)
         chosen = self._order[0] if urgent is None else urgent
         self._jumped = chosen != self._order[0]
         self._order.remove(chosen)
         return chosen
+
+    def _urgent(self, camera: CameraId) -> bool:
+        """True when any queued job of ``camera`` says its result may raise an alarm (lock held)."""
+        return any(job.urgent is not None and job.urgent() for job in self._queues[camera])
 
     def _execute(self, job: DetectionJob) -> None:
         started = time.monotonic()

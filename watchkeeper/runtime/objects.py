@@ -78,8 +78,6 @@ class _Pending:
     """``time.monotonic()`` when the plan was made (after decoding and motion detection)."""
     age_ms: float
     """Wall-clock milliseconds from the frame's packet arrival (``at``) to the plan."""
-    urgent: bool
-    """The camera has rules and new tracks to confirm: the result may raise an alarm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +182,7 @@ class ObjectAnalysis:
             plan = self._choose(mask, at) if due else RegionPlan(())
             if plan.detect:
                 age_ms = (time.time() - at.timestamp()) * 1000.0
-                urgent = bool(self._camera.rules) and bool(self._confirming)
-                self._pending = _Pending(at, plan, time.monotonic(), age_ms, urgent)
+                self._pending = _Pending(at, plan, time.monotonic(), age_ms)
                 return
             changes = self._feed_predictions(at)
         self._emit(changes, None)
@@ -214,10 +211,22 @@ class ObjectAnalysis:
             self._detected(rgb, at, pending, result)
             self._note_empty(regions, result)
 
-        job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done, urgent=pending.urgent)
+        job = DetectionJob(
+            self.camera_id, rgb, pending.plan.regions, at, done, urgent=self._confirming_tracks
+        )
         if not self._service.submit(job):
             with self._lock:
                 self._in_flight = max(0, self._in_flight - 1)
+
+    def _confirming_tracks(self) -> bool:
+        """True while the camera has rules and new tracks to confirm: its next result may raise an alarm.
+
+        The shared detector asks this when it picks its next job (see ``DetectionJob.urgent``).
+        """
+        if not self._camera.rules:
+            return False
+        with self._lock:
+            return bool(self._confirming)
 
     def take_empty_regions(self) -> list[Region]:
         """Motion regions in which the detector last found nothing (each handed out once).
