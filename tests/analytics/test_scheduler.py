@@ -57,7 +57,14 @@ def job(
         done.append((camera, seq))
 
     image = frame if frame is not None else np.zeros((36, 64, 3), np.uint8)
-    return DetectionJob(CameraId(camera), image, (), T0 + timedelta(seconds=seq), on_done, urgent=urgent)
+    return DetectionJob(
+        CameraId(camera),
+        image,
+        (),
+        T0 + timedelta(seconds=seq),
+        on_done,
+        urgent=(lambda: True) if urgent else None,
+    )
 
 
 def test_round_robin_gives_each_camera_a_turn_and_full_queues_drop_the_oldest() -> None:
@@ -117,21 +124,21 @@ def test_an_urgent_job_goes_first_within_the_round() -> None:
     assert done == [("alarm", 0), ("a", 0), ("b", 0)]
 
 
-def test_a_camera_that_is_always_urgent_still_waits_for_the_others_turns() -> None:
+def test_an_urgent_camera_never_takes_two_turns_out_of_order_in_a_row() -> None:
     service = DetectorService(SlowDetector(), SchedulerSettings(queue_depth=2))
     done: list[tuple[str, int]] = []
     service.submit(job("a", 0, done))
     service.submit(job("b", 0, done))
     service.submit(job("alarm", 0, done, urgent=True))
-    assert service.run_once()
-    service.submit(job("alarm", 1, done, urgent=True))  # urgent again at once: it had its turn this round
-    assert service.run_once()
-    assert service.run_once()
+    assert service.run_once()  # alarm 0, out of order
+    service.submit(job("alarm", 1, done, urgent=True))  # urgent again at once
+    assert service.run_once()  # a 0: in order, as the last turn was taken out of order
+    assert service.run_once()  # alarm 1, out of order again
     service.submit(job("a", 1, done))
     service.submit(job("b", 1, done))
     while service.run_once():
         pass
-    assert done == [("alarm", 0), ("a", 0), ("b", 0), ("alarm", 1), ("a", 1), ("b", 1)]
+    assert done == [("alarm", 0), ("a", 0), ("alarm", 1), ("b", 0), ("a", 1), ("b", 1)]
 
 
 def test_an_urgent_flood_cannot_starve_a_quiet_camera() -> None:
@@ -160,6 +167,26 @@ def test_an_urgent_flood_cannot_starve_a_quiet_camera() -> None:
         service.stop()
     assert [seq for camera, seq in done if camera == "quiet"] == list(range(10))
     assert dict(service.stats().dropped_by_camera).get("quiet", 0) == 0
+
+
+def test_urgency_is_asked_when_the_detector_picks_not_when_the_job_was_queued() -> None:
+    service = DetectorService(SlowDetector(), SchedulerSettings(queue_depth=2))
+    done: list[tuple[str, int]] = []
+    confirming = threading.Event()  # set by a result that came back after the job was queued
+
+    def on_done(result: DetectionResult) -> None:
+        done.append(("alarm", 0))
+
+    service.submit(job("a", 0, done))
+    service.submit(job("b", 0, done))
+    late = DetectionJob(
+        CameraId("alarm"), np.zeros((36, 64, 3), np.uint8), (), T0, on_done, urgent=confirming.is_set
+    )
+    service.submit(late)
+    confirming.set()
+    while service.run_once():
+        pass
+    assert done == [("alarm", 0), ("a", 0), ("b", 0)]
 
 
 def test_detector_failures_are_reported_to_the_job_and_counted() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_jobs_run_in_order_on_one_thread_and_drain_waits_for_all() -> None:
         names.add(threading.current_thread().name)
         done.append(job)
 
-    worker: RenditionThread[int] = RenditionThread("rendition-t", handle, RenditionThreadSettings(depth=4))
+    worker: RenditionThread[int] = RenditionThread("rendition-t", handle, RenditionThreadSettings(depth=64))
     for job in range(50):
         worker.put(job)
     worker.drain()
@@ -46,7 +47,9 @@ def test_jobs_run_in_order_on_one_thread_and_drain_waits_for_all() -> None:
     worker.drain()  # nothing running: a no-op
 
 
-def test_a_full_queue_makes_the_input_thread_wait_instead_of_dropping() -> None:
+def test_a_full_queue_drops_its_oldest_frame_and_the_input_thread_never_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     gate, busy = threading.Event(), threading.Event()
     done: list[int] = []
 
@@ -60,15 +63,16 @@ def test_a_full_queue_makes_the_input_thread_wait_instead_of_dropping() -> None:
     assert busy.wait(10)  # 0 is being rendered (blocked) ...
     worker.put(1)
     worker.put(2)  # ... and 1 and 2 fill the queue
-    assert worker.stats.waits == 0
-    releaser = threading.Timer(0.3, gate.set)
-    releaser.start()
-    worker.put(3)  # the queue is full: waits until the rendition catches up
+    assert worker.stats.dropped == 0
+    began = time.monotonic()
+    worker.put(3)  # full: 1 (the oldest queued) goes
+    worker.put(4)  # full: 2 goes
+    assert time.monotonic() - began < 0.5
+    assert worker.stats.dropped == 2
+    assert caplog.text.count("dropping its oldest frames") == 1  # once per connection
+    gate.set()
     worker.drain()
-    releaser.join()
-    assert done == [0, 1, 2, 3]
-    assert worker.stats.waits == 1
-    assert worker.stats.waited_s >= 0.1
+    assert done == [0, 3, 4]
 
 
 def test_a_failing_frame_is_logged_and_the_thread_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -144,7 +148,7 @@ def _render(folder: Path, thread: RenditionThreadSettings | None) -> tuple[list[
 
 def test_the_thread_renders_exactly_what_the_input_thread_would(tmp_path: Path) -> None:
     inline, inline_jpeg = _render(tmp_path / "inline", None)
-    threaded, threaded_jpeg = _render(tmp_path / "threaded", RenditionThreadSettings(nice=10, depth=3))
+    threaded, threaded_jpeg = _render(tmp_path / "threaded", RenditionThreadSettings(nice=10, depth=16))
     assert len(inline) == len(threaded) == 10
     for one, other in zip(inline, threaded, strict=True):
         assert np.array_equal(one, other)

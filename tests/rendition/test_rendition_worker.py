@@ -70,7 +70,7 @@ def _run(
 
 @pytest.mark.parametrize(
     ("mask_originals", "thread"),
-    [(False, None), (True, None), (False, RenditionThreadSettings(nice=10, depth=2))],
+    [(False, None), (True, None), (False, RenditionThreadSettings(nice=10))],
     ids=["remuxed-originals", "masked-originals", "rendition-thread"],
 )
 def test_rendition_segments_align_decode_and_destroy_masked_pixels(

@@ -3,10 +3,11 @@
 Each camera has its own small queue (``queue_depth`` jobs). When a camera submits to a full queue its
 **oldest** job is dropped and counted (the newest frame is the one worth detecting), so a busy camera never
 grows a backlog. Worker threads take jobs round-robin across cameras that have work, so a camera that floods
-the service gets one turn per round like every other camera and cannot starve them. Within a round, cameras
-holding an **urgent** job (one whose result may raise an alarm: a camera with rules confirming a new track)
-take their turn first. Every camera with work still gets exactly one turn per round, so a job never waits
-more than two turns of each other camera (plain round-robin: one), and an urgent job waits less.
+the service gets one turn per round like every other camera and cannot starve them. A camera holding an
+**urgent** job (one whose result may raise an alarm: a camera with rules confirming a new track) may take
+its turn out of order, but never twice in a row: every out-of-order turn is followed by one in round-robin
+order. So an urgent job waits for at most the job running and one other, and any other job for at most
+twice the turns plain round-robin would make it wait.
 
 A job is one frame and the regions to look at; the detector runs once per region on the crop (or once per
 pair of regions packed side by side, see ``packing.py``), and the results are shifted back to frame pixels
@@ -66,7 +67,9 @@ class DetectionJob:
         regions: Where to look (normalized); empty means the whole frame.
         at: Frame time.
         on_done: Called with the result on the worker thread (exceptions are logged, not raised).
-        urgent: Its result may raise an alarm (its camera goes first within a round-robin round).
+        urgent: Asked (on the detector thread, when it picks its next job) whether the job's result may
+            raise an alarm now; ``None``: never. Asked late on purpose: a camera's job is often queued
+            before the result that makes it urgent (a new track to confirm) comes back.
         submitted: ``time.monotonic()`` at submission (set by ``submit``).
     """
 
@@ -75,7 +78,7 @@ class DetectionJob:
     regions: tuple[Region, ...]
     at: datetime
     on_done: Callable[[DetectionResult], None]
-    urgent: bool = False
+    urgent: Callable[[], bool] | None = None
     submitted: float = field(default_factory=time.monotonic)
 
 
@@ -170,8 +173,8 @@ class DetectorService:
         self._cond = threading.Condition()
         self._queues: dict[CameraId, deque[DetectionJob]] = {}
         self._order: deque[CameraId] = deque()
-        self._served: set[CameraId] = set()
-        """Cameras that had their turn in the current round."""
+        self._jumped = False
+        """The last turn went to an urgent camera out of round-robin order (the next one may not)."""
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._submitted = self._completed = self._dropped = self._failed = 0
@@ -210,7 +213,6 @@ class DetectorService:
                 self._count_drop(camera, len(queue))
                 queue.clear()
             self._order.clear()
-            self._served.clear()
             self._cond.notify_all()
             threads, self._threads = self._threads, []
         for thread in threads:
@@ -289,19 +291,20 @@ class DetectorService:
     def _pick(self) -> CameraId:
         """The camera whose turn it is (lock held, ``_order`` not empty).
 
-        The first in round-robin order that has not had its turn in this round; one holding an urgent job
-        before the others.
+        The first in round-robin order, or the first holding an urgent job when the last turn was not
+        already taken out of order.
         """
-        waiting = [camera for camera in self._order if camera not in self._served]
-        if not waiting:  # every camera with work had its turn: a new round
-            self._served.clear()
-            waiting = list(self._order)
-        chosen = next(
-            (camera for camera in waiting if any(job.urgent for job in self._queues[camera])), waiting[0]
-        )
+        urgent = None
+        if not self._jumped:
+            urgent = next((camera for camera in self._order if self._urgent(camera)), None)
+        chosen = self._order[0] if urgent is None else urgent
+        self._jumped = chosen != self._order[0]
         self._order.remove(chosen)
-        self._served.add(chosen)
         return chosen
+
+    def _urgent(self, camera: CameraId) -> bool:
+        """True when any queued job of ``camera`` says its result may raise an alarm (lock held)."""
+        return any(job.urgent is not None and job.urgent() for job in self._queues[camera])
 
     def _execute(self, job: DetectionJob) -> None:
         started = time.monotonic()

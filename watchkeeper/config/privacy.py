@@ -82,9 +82,10 @@ class RenditionConfig(ConfigModel):
         title="CPU priority",
         description=(
             "Added to the nice value of each camera's rendition thread (redaction, face detection, x264, "
-            "`latest.jpg`), so that decoding, motion, the shared detector and the API go first when cores "
-            "are short; the rendition may lag a few frames behind and catches up (it is buffered into "
-            "segments, no frame is dropped). 0 gives it the input thread's priority. Linux only."
+            "`latest.jpg`), so that recording, decoding, motion, the shared detector and the API go first "
+            "when cores are short; the rendition may lag up to 10 frames behind and catches up (beyond "
+            "that its oldest frames are dropped, counted and logged). 0: the input thread's priority. "
+            "Linux only."
         ),
         ge=0,
         le=19,

@@ -43,6 +43,9 @@ from watchkeeper.privacy.rendition_thread import RenditionThread, RenditionThrea
 
 log = logging.getLogger(__name__)
 
+LATE_S = 1.0
+"""A rendition frame done more than this after its packet arrived counts as late (logged per camera)."""
+
 FrameObserver = Callable[[NDArray[np.uint8], NDArray[np.uint8], datetime], None]
 """Receives (unredacted, redacted, at) for every rendition frame: benchmarks and tests only."""
 
@@ -165,6 +168,7 @@ class PrivacyTap:
         self._snapshot = SnapshotWriter(snapshot_path(media_root, self.camera_id))
         self._observers: list[FrameObserver] = []
         self._max_lag_s = 0.0
+        self._late = 0
         self._thread: RenditionThread[RenditionFrame] | None = (
             None
             if services.thread is None
@@ -242,7 +246,9 @@ class PrivacyTap:
             self._encode(redacted, at)
         if job.snapshot:
             self._snapshot.write(VideoFrame.from_ndarray(redacted, format="rgb24"))
-        self._max_lag_s = max(self._max_lag_s, (utcnow() - at).total_seconds())
+        lag_s = (utcnow() - at).total_seconds()
+        self._max_lag_s = max(self._max_lag_s, lag_s)
+        self._late += lag_s > LATE_S
 
     def scene(self, rgb: NDArray[np.uint8], at: datetime) -> PrivacyScene:
         """What is known now about the frame ``rgb`` taken at ``at``, in its pixels."""
@@ -281,14 +287,15 @@ class PrivacyTap:
             self._thread.drain()
             stats = self._thread.stats
             log.info(
-                "camera %s: protected rendition thread: %d frames (%d failed), lag max %.0f ms, "
-                "input thread waited %d times (%.0f ms)",
+                "camera %s: protected rendition thread: %d frames (%d failed, %d dropped, %d done more than "
+                "%.0f s after their arrival), lag max %.0f ms",
                 self.camera_id,
                 stats.jobs,
                 stats.failed,
+                stats.dropped,
+                self._late,
+                LATE_S,
                 self._max_lag_s * 1000.0,
-                stats.waits,
-                stats.waited_s * 1000.0,
             )
         if self._encoder is not None:
             try:

@@ -8,8 +8,10 @@ schedules threads one by one, so ``setpriority`` on the thread id lowers only th
 it creates), and takes the cores when the input threads, the shared detector and the API's event loop
 leave them free.
 
-Frames are rendered in the order they were taken. The queue holds ``depth`` frames; when it is full the
-input thread waits (counted), so no rendition frame is ever dropped and the rendition's lag stays bounded.
+Frames are rendered in the order they were taken. The queue holds ``depth`` frames (2 s at 5 fps by
+default), enough for bursts. When it is full the cores are short for longer than that, and the **oldest**
+queued frame is dropped (counted, and logged once per connection): recording and the alarm path, which share
+the input thread, must not wait for the rendition, and the rendition stays within ``depth`` frames of live.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import os
 import queue
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -39,7 +40,7 @@ class RenditionThreadSettings:
 
     Attributes:
         nice: Added to the thread's nice value (0: the same priority as the input thread; 19 at most).
-        depth: Frames queued before the input thread waits for the rendition to catch up.
+        depth: Frames queued; beyond it the oldest queued frame is dropped.
     """
 
     nice: int = 10
@@ -58,14 +59,12 @@ class RenditionThreadStats:
     Attributes:
         jobs: Jobs run (rendition thread).
         failed: Jobs that raised (logged; the thread goes on).
-        waits: Times the input thread found the queue full and waited (input thread).
-        waited_s: Seconds the input thread waited in all (input thread).
+        dropped: Queued jobs dropped because the queue was full (input thread).
     """
 
     jobs: int = 0
     failed: int = 0
-    waits: int = 0
-    waited_s: float = 0.0
+    dropped: int = 0
 
 
 def lower_thread_priority(nice: int) -> None:
@@ -92,31 +91,45 @@ class RenditionThread(Generic[Job]):
         self._settings = settings or RenditionThreadSettings()
         self._queue: queue.Queue[Job | _Stop] = queue.Queue(maxsize=self._settings.depth)
         self._thread: threading.Thread | None = None
+        self._warned = False
         self.stats = RenditionThreadStats()
 
     def put(self, job: Job) -> None:
-        """Queue ``job``; waits while the queue is full (and starts the thread when it is not running)."""
+        """Queue ``job``, dropping the oldest queued job when the queue is full; never waits.
+
+        Starts the thread when it is not running.
+        """
         self._ensure_running()
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            began = time.monotonic()
-            self.stats.waits += 1
-            while True:
-                try:
-                    self._queue.put(job, timeout=1.0)
-                    break
-                except queue.Full:
-                    self._ensure_running()
-            self.stats.waited_s += time.monotonic() - began
+        while True:
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                self._drop_oldest()
+            else:
+                return
 
     def drain(self) -> None:
         """Run every queued job, then stop the thread (a later ``put`` starts a new one)."""
         thread, self._thread = self._thread, None
+        self._warned = False
         if thread is None or not thread.is_alive():
             return
         self._queue.put(_Stop())
         thread.join()
+
+    def _drop_oldest(self) -> None:
+        try:
+            self._queue.get_nowait()
+        except queue.Empty:
+            return  # the thread took one meanwhile: there is room now
+        self.stats.dropped += 1
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "%s: the rendition is more than %d frames behind (cores short): dropping its oldest frames",
+                self._name,
+                self._settings.depth,
+            )
 
     def _ensure_running(self) -> None:
         thread = self._thread

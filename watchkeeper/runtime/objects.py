@@ -78,8 +78,6 @@ class _Pending:
     """``time.monotonic()`` when the plan was made (after decoding and motion detection)."""
     age_ms: float
     """Wall-clock milliseconds from the frame's packet arrival (``at``) to the plan."""
-    urgent: bool
-    """The camera has rules and new tracks to confirm: the result may raise an alarm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +96,11 @@ class StageTimes:
     detector_ms: float
     """The detector run(s) of the job."""
     rules_ms: float
-    """Detector result -> tracker and rules done (on the detector thread)."""
+    """Detector result -> tracker and rules done (on the detector thread).
+
+    The last stage, ``emit_ms`` (rules done -> this event stored and published, after the events published
+    before it from the same result), is measured when the event is published.
+    """
 
 
 class ObjectAnalysis:
@@ -180,8 +182,7 @@ class ObjectAnalysis:
             plan = self._choose(mask, at) if due else RegionPlan(())
             if plan.detect:
                 age_ms = (time.time() - at.timestamp()) * 1000.0
-                urgent = bool(self._camera.rules) and bool(self._confirming)
-                self._pending = _Pending(at, plan, time.monotonic(), age_ms, urgent)
+                self._pending = _Pending(at, plan, time.monotonic(), age_ms)
                 return
             changes = self._feed_predictions(at)
         self._emit(changes, None)
@@ -210,10 +211,22 @@ class ObjectAnalysis:
             self._detected(rgb, at, pending, result)
             self._note_empty(regions, result)
 
-        job = DetectionJob(self.camera_id, rgb, pending.plan.regions, at, done, urgent=pending.urgent)
+        job = DetectionJob(
+            self.camera_id, rgb, pending.plan.regions, at, done, urgent=self._confirming_tracks
+        )
         if not self._service.submit(job):
             with self._lock:
                 self._in_flight = max(0, self._in_flight - 1)
+
+    def _confirming_tracks(self) -> bool:
+        """True while the camera has rules and new tracks to confirm: its next result may raise an alarm.
+
+        The shared detector asks this when it picks its next job (see ``DetectionJob.urgent``).
+        """
+        if not self._camera.rules:
+            return False
+        with self._lock:
+            return bool(self._confirming)
 
     def take_empty_regions(self) -> list[Region]:
         """Motion regions in which the detector last found nothing (each handed out once).
@@ -436,15 +449,27 @@ class ObjectAnalysis:
         received: float = 0.0,
         times: StageTimes | None = None,
     ) -> None:
+        """Publish ``changes``; a started event's snapshot is written right after all of them are published.
+
+        An ended event's best frame is written first (it sets the event's ``best_at``). The snapshot of a
+        started event is the frame that started it, so it can follow: the alarm is not held up by the
+        redaction and JPEG encoding of every person box in the frame (``GET /api/events/{id}/snapshot.jpg``
+        answers 404 ``no_snapshot`` for those few milliseconds).
+        """
+        ready = time.monotonic()
+        started: list[EventChange] = []
         for change in changes:
-            began = time.monotonic()
-            change = self._with_snapshot(change, current)
-            shot = time.monotonic()
+            if change.change is EventChangeKind.STARTED:
+                started.append(change)
+            else:
+                change = self._with_snapshot(change, current)
             self._on_event(change)
             if received and self._services.on_latency is not None:
                 self._services.on_latency(time.monotonic() - received)
             if times is not None and change.change is EventChangeKind.STARTED:
-                _log_started(change.event, times, (shot - began) * 1000.0, (time.monotonic() - shot) * 1000.0)
+                _log_started(change.event, times, (time.monotonic() - ready) * 1000.0)
+        for change in started:
+            self._with_snapshot(change, current)
 
     def _with_snapshot(self, change: EventChange, current: _BestFrame | None) -> EventChange:
         event = change.event
@@ -466,20 +491,12 @@ class ObjectAnalysis:
         self._snapshots.write(event.camera_id, event.id, redacted)
 
 
-def _log_started(event: Event, times: StageTimes, snapshot_ms: float, emit_ms: float) -> None:
+def _log_started(event: Event, times: StageTimes, emit_ms: float) -> None:
     """One line per started object event: its frame's age when published, split by stage."""
-    total = (
-        times.plan_ms
-        + times.submit_ms
-        + times.queued_ms
-        + times.detector_ms
-        + times.rules_ms
-        + snapshot_ms
-        + emit_ms
-    )
+    total = times.plan_ms + times.submit_ms + times.queued_ms + times.detector_ms + times.rules_ms + emit_ms
     log.info(
         "camera %s: event %s (%s) started %.1f ms after its frame: plan_ms=%.1f submit_ms=%.1f "
-        "queued_ms=%.1f detector_ms=%.1f rules_ms=%.1f snapshot_ms=%.1f emit_ms=%.1f",
+        "queued_ms=%.1f detector_ms=%.1f rules_ms=%.1f emit_ms=%.1f",
         event.camera_id,
         event.id,
         event.rule or event.kind.value,
@@ -489,6 +506,5 @@ def _log_started(event: Event, times: StageTimes, snapshot_ms: float, emit_ms: f
         times.queued_ms,
         times.detector_ms,
         times.rules_ms,
-        snapshot_ms,
         emit_ms,
     )
