@@ -62,9 +62,17 @@ def _sign_in(page: Any, server: LiveServer) -> None:
 
 
 def _centre(page: Any, camera_id: str) -> tuple[float, float]:
-    box = page.locator(f'[data-testid="map-camera"][data-camera-id="{camera_id}"]').bounding_box()
-    assert box is not None, f"{camera_id} is not drawn on the map"
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    """Where a camera's marker is on the screen (markers are redrawn when a camera's state changes)."""
+    from playwright.sync_api import expect
+
+    marker = page.locator(f'[data-testid="map-camera"][data-camera-id="{camera_id}"]')
+    for _ in range(50):
+        expect(marker).to_be_visible(timeout=10_000)
+        box = marker.bounding_box()
+        if box is not None:
+            return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{camera_id} is not drawn on the map")
 
 
 def _listed(page: Any, test_id: str) -> list[str]:
