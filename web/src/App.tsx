@@ -15,7 +15,6 @@ import {
   listRecordings,
 } from "./api/client";
 import type { Me } from "./api/auth";
-import { searchEvents } from "./api/review";
 import { type BreakGlassMessage, type LinkState, liveSocketUrl, useLiveSocket } from "./api/ws";
 import { MANAGE_INTEGRATIONS } from "./api/webhooks";
 import { AreaBar } from "./components/AreaBar";
@@ -35,11 +34,12 @@ import { ReviewPanel } from "./components/ReviewPanel";
 import { SearchPanel } from "./components/SearchPanel";
 import { SettingsPage } from "./components/Settings/SettingsPage";
 import { MANAGE_CONFIG, MANAGE_USERS } from "./api/settings";
-import { type MapArea, areaEventQuery, areaKey, camerasInArea } from "./lib/area";
+import type { MapArea } from "./lib/area";
 import { splitPlaced } from "./lib/geo";
 import { INITIAL_INCIDENTS, OPEN_STATES, incidentsReducer } from "./lib/incidents";
 import { type ViewName, reviewRoute, viewOf } from "./lib/routes";
-import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment, mergeEvents } from "./lib/state";
+import { INITIAL_STATE, MAX_EVENTS, consoleReducer, findCoveringSegment } from "./lib/state";
+import { useAreaFilter } from "./lib/useAreaFilter";
 import { useHashRoute } from "./lib/useHashRoute";
 import { useIncidentOps } from "./lib/useIncidentOps";
 import { usePoll } from "./lib/usePoll";
@@ -72,12 +72,6 @@ const LINK_HELP: Record<LinkState, string> = {
   reconnecting: "Connection lost; reconnecting. Lists still refresh every few seconds.",
 };
 
-/** Events the search API found for the cameras of one area (`key`: the area's `areaKey`). */
-interface AreaEvents {
-  key: string;
-  events: EventOut[];
-}
-
 interface SegmentState {
   cameraId: string | null;
   segments: SegmentOut[];
@@ -108,8 +102,6 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   const lookup = useRef(0);
   const [incidents, dispatchIncidents] = useReducer(incidentsReducer, INITIAL_INCIDENTS);
   const [mapSettings, setMapSettings] = useState<MapSettingsOut | null>(null);
-  const [area, setArea] = useState<MapArea | null>(null);
-  const [areaEvents, setAreaEvents] = useState<AreaEvents>({ key: "", events: [] });
   const [route, navigate] = useHashRoute();
   const cursor = useRef<number | null>(null);
   cursor.current = incidents.cursor;
@@ -129,12 +121,11 @@ export function App({ user = null, onLogout }: AppProps = {}) {
   }, []);
 
   // With an area chosen on the map, the lists show only the cameras inside it (and their events, recordings).
-  const shownCameras = useMemo(() => (area ? camerasInArea(state.cameras, area) : state.cameras), [state.cameras, area]);
-  const shownIds = useMemo(() => new Set(shownCameras.map((c) => c.id)), [shownCameras]);
+  const shown = useAreaFilter(state.cameras, state.events, setError);
+  const area = shown.area;
   const cameraId =
-    selectedCameraId !== null && shownIds.has(selectedCameraId) ? selectedCameraId : (shownCameras[0]?.id ?? null);
+    selectedCameraId !== null && shown.ids.has(selectedCameraId) ? selectedCameraId : (shown.cameras[0]?.id ?? null);
   const camera = state.cameras.find((c) => c.id === cameraId) ?? null;
-  const currentAreaKey = area ? areaKey(area) : null;
 
   usePoll(
     "health",
@@ -159,14 +150,6 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     (signal) => listEvents({ limit: MAX_EVENTS }, signal),
     (events) => dispatch({ type: "events_loaded", events }),
     (err) => setError("Events", err),
-  );
-  usePoll(
-    currentAreaKey === null ? null : `area-events:${currentAreaKey}`,
-    EVENT_POLL_MS,
-    (signal) =>
-      area ? searchEvents(areaEventQuery(area, MAX_EVENTS), signal) : Promise.resolve({ events: [] as EventOut[] }),
-    (found) => setAreaEvents({ key: currentAreaKey ?? "", events: found.events }),
-    (err) => setError("Events in the area", err),
   );
   usePoll(
     "map-settings",
@@ -295,22 +278,14 @@ export function App({ user = null, onLogout }: AppProps = {}) {
     }
   };
 
+  const setShownArea = shown.setArea;
   const changeArea = useCallback(
     (next: MapArea | null) => {
-      setArea(next);
-      setAreaEvents({ key: "", events: [] });
+      setShownArea(next);
       setSelectedEventId(null);
-      setError("Events in the area", null);
     },
-    [setError],
+    [setShownArea],
   );
-  // The newest events of the cameras in the area: the search API's answer, updated live by the socket's.
-  const shownEvents = useMemo(() => {
-    if (currentAreaKey === null) return state.events;
-    const fetched = areaEvents.key === currentAreaKey ? areaEvents.events : [];
-    const inside = (event: EventOut) => shownIds.has(event.camera_id);
-    return mergeEvents(fetched.filter(inside), state.events.filter(inside));
-  }, [state.events, areaEvents, currentAreaKey, shownIds]);
 
   const cameraNames = useMemo(() => new Map(state.cameras.map((c) => [c.id, c.name])), [state.cameras]);
   const { unplaced } = useMemo(() => splitPlaced(state.cameras), [state.cameras]);
@@ -418,7 +393,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
             onCameraClick={selectCamera}
             onIncidentClick={openIncident}
             area={area}
-            areaCameraCount={shownCameras.length}
+            areaCameraCount={shown.cameras.length}
             onAreaChange={changeArea}
           />
           <div className="map-strip">
@@ -455,7 +430,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
       </section>
       {area ? (
         <AreaBar
-          inside={shownCameras}
+          inside={shown.cameras}
           total={state.cameras.length}
           selectedId={cameraId}
           onClear={() => changeArea(null)}
@@ -463,7 +438,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
       ) : null}
       <main className="layout">
         <CameraList
-          cameras={shownCameras}
+          cameras={shown.cameras}
           loaded={camerasLoaded}
           selectedId={cameraId}
           onSelect={selectCamera}
@@ -481,7 +456,7 @@ export function App({ user = null, onLogout }: AppProps = {}) {
           emptyText={area ? "No camera is placed inside the selected area." : undefined}
         />
         <EventList
-          events={shownEvents}
+          events={shown.events}
           cameraNames={cameraNames}
           selectedId={selectedEventId}
           onSelect={(event) => void openEvent(event)}

@@ -143,7 +143,7 @@ export function AreaSelect({ map, area, count, onChange }: AreaSelectProps) {
         aria-label={
           selecting
             ? "Cancel selecting an area"
-            : "Select an area on the map: only the cameras inside it, their events and recordings are listed"
+            : "Select area: drag a rectangle on the map to list only the cameras inside it, their events and recordings"
         }
         disabled={!map}
         onClick={() => setSelecting(!selecting)}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import type { CameraOut } from "../api/client";
+import type { CameraOut, EventOut } from "../api/client";
 import {
   type MapArea,
   areaChipLabel,
@@ -10,6 +10,7 @@ import {
   areaKey,
   areaParam,
   camerasInArea,
+  eventsInArea,
   pointInPolygon,
   rectangleFrom,
   reviewCameraIds,
@@ -145,5 +146,34 @@ describe("reviewCameraIds", () => {
   it("ignores a selected camera outside the area", () => {
     expect(reviewCameraIds(inside.slice(0, 2), "outside")).toEqual(["a", "b"]);
     expect(reviewCameraIds([], "a")).toEqual([]);
+  });
+});
+
+describe("eventsInArea", () => {
+  const event = (id: string, cameraId: string, startS: number, end: string | null = null): EventOut => ({
+    id,
+    camera_id: cameraId,
+    kind: "motion",
+    start: new Date(Date.UTC(2026, 1, 1, 12, 0, startS)).toISOString(),
+    end,
+    score: 0.5,
+    label: "motion",
+  });
+  const ids = new Set(["in1", "in2"]);
+
+  it("keeps only the events of cameras inside, newest first, without duplicates", () => {
+    const found = [event("e3", "in1", 30), event("e1", "in2", 10), event("x1", "out", 40)];
+    const live = [event("e4", "in2", 40), event("e3", "in1", 30), event("x2", "out", 50)];
+    expect(eventsInArea(found, live, ids).map((e) => e.id)).toEqual(["e4", "e3", "e1"]);
+  });
+
+  it("takes the live version of an event the search found too, but never reopens an ended one", () => {
+    const ended = event("e1", "in1", 10, "2026-02-01T12:00:20.000Z");
+    expect(eventsInArea([event("e1", "in1", 10)], [ended], ids)).toEqual([ended]);
+    expect(eventsInArea([ended], [event("e1", "in1", 10)], ids)).toEqual([ended]);
+  });
+
+  it("has nothing when no camera is inside", () => {
+    expect(eventsInArea([event("e1", "in1", 10)], [event("e2", "in2", 20)], new Set())).toEqual([]);
   });
 });

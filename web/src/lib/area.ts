@@ -5,8 +5,9 @@
  * A camera is inside an area when its map position is; cameras without a position never are (the same rule
  * as the server's `GET /api/search/events?bbox=` / `polygon=`).
  */
-import type { CameraOut } from "../api/client";
+import type { CameraOut, EventOut } from "../api/client";
 import type { SearchQuery } from "../api/review";
+import { mergeEvents } from "./state";
 
 /** A latitude/longitude in degrees. */
 export interface GeoPoint {
@@ -86,6 +87,15 @@ export function areaKey(area: MapArea): string {
 /** `GET /api/search/events` for the newest `limit` events of the cameras inside `area`. */
 export function areaEventQuery(area: MapArea, limit: number): SearchQuery {
   return { ...areaParam(area), limit };
+}
+
+/**
+ * The events of the cameras in `ids`, newest first (at most the live list's cap): those the search API found
+ * for the area merged with the live ones (the live version of an event wins, as in the live list).
+ */
+export function eventsInArea(found: readonly EventOut[], live: readonly EventOut[], ids: ReadonlySet<string>): EventOut[] {
+  const inside = (event: EventOut) => ids.has(event.camera_id);
+  return mergeEvents(found.filter(inside), live.filter(inside));
 }
 
 /** "Area: 1 camera" / "Area: 3 cameras" (the map's chip). */
