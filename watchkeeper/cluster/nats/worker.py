@@ -447,14 +447,20 @@ class NatsCameraLeases:
         self._free_since = {c: self._free_since.get(c, now) for c in free_ids}
         mine = plan([offer.camera for offer in view.free], view.candidates)
         patience = 2 * self._timing.heartbeat_s
-        for offer in view.free:
-            if spare <= 0:
-                return
-            camera_id = offer.camera.camera_id
-            planned = mine.get(camera_id) == info.worker_id
-            overdue = now - self._free_since[camera_id] >= patience and info.serves(offer.camera)
-            if (planned or overdue) and await self._acquire(offer):
-                spare -= 1
+        wanted = [
+            offer
+            for offer in view.free
+            if mine.get(offer.camera.camera_id) == info.worker_id
+            or (now - self._free_since[offer.camera.camera_id] >= patience and info.serves(offer.camera))
+        ]
+        # All at once (pipelined on the connection): one by one, claiming 50 cameras at start-up on a busy
+        # host took longer than the lease timeout, and the first ones expired before their first renewal.
+        results = await asyncio.gather(
+            *(self._acquire(offer) for offer in wanted[: max(0, spare)]), return_exceptions=True
+        )
+        errors = [result for result in results if isinstance(result, BaseException)]
+        if errors:
+            raise errors[0]
 
     async def _acquire(self, offer: Offer) -> bool:
         info = self._require_info()

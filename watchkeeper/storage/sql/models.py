@@ -59,6 +59,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def big_id() -> BigInteger:
+    """An id column type of tables that grow with recording: ``bigint`` on PostgreSQL.
+
+    SQLite keeps ``INTEGER`` there: only an ``INTEGER PRIMARY KEY`` is the (already 64-bit) row id that
+    numbers new rows by itself.
+    """
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     """Declarative base of every Watchkeeper table."""
 
@@ -100,7 +109,7 @@ class SegmentRow(Base):
         Index("ix_segments_tier_end", "tier", "end"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
     camera_id: Mapped[str] = mapped_column(String(64))
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     end: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -287,7 +296,7 @@ class IncidentTransitionRow(Base):
 
     __tablename__ = "incident_transitions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
@@ -343,7 +352,7 @@ class IncidentEscalationRow(Base):
 
     __tablename__ = "incident_escalations"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
@@ -374,7 +383,7 @@ class WebhookDeliveryRow(Base):
         Index("ix_webhook_deliveries_webhook", "webhook"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
     webhook: Mapped[str] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(64))
     subject_id: Mapped[str] = mapped_column(String(64))
@@ -397,7 +406,7 @@ class IncidentJournalRow(Base):
         Index("ix_incident_journal_at", "at"),
     )
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer)
     payload: Mapped[str] = mapped_column(Text)
@@ -410,7 +419,7 @@ class AuditRow(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_target", "target"), Index("ix_audit_log_at", "at"))
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))
