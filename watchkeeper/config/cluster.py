@@ -94,6 +94,17 @@ class ClusterConfig(ConfigModel):
         ge=0.5,
         le=600.0,
     )
+    recovery_quiet_s: float = Field(
+        default=30.0,
+        title="Recovery quiet time (s)",
+        description=(
+            "A worker recovers a camera's leftover `.part` and unindexed segment files (from a crashed or "
+            "previous owner) when it takes the camera's lease, once they have not changed for this long on "
+            "its own clock. Longer than the longest keyframe interval of any camera."
+        ),
+        ge=1.0,
+        le=3600.0,
+    )
 
     @model_validator(mode="after")
     def _check_timing(self) -> Self:

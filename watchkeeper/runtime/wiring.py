@@ -60,6 +60,7 @@ from watchkeeper.runtime.custody import (
     segment_finisher,
 )
 from watchkeeper.runtime.fleet import CameraFleet, FleetParts
+from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
@@ -274,7 +275,9 @@ async def build_runtime(
     analysis = build_analysis_services(config) if role.runs_cameras else None
     store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
     try:
-        if role is Role.ALL:  # a worker must not touch the files another worker is writing
+        if role is Role.ALL and config.cluster.leases == "local":
+            # One process owns the whole folder. Leased workers share it: they recover per camera
+            # (runtime.media_recovery), never files another worker may be writing.
             await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
         sync_inventory(store, config)
         if role.serves_api:
@@ -335,7 +338,12 @@ def _camera_side(
     info = worker_info(config.cluster, version=VERSION)
     if runtime.role is Role.WORKER:  # the same id in logs, metrics and the leases
         info = replace(info, worker_id=WorkerId(runtime.identity.node_id))
-    return CameraSide(fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render)
+    recovery = WorkerRecovery(
+        runtime.store, media_root, sealed_opener(config, runtime.store), config.cluster.recovery_quiet_s
+    )
+    return CameraSide(
+        fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render, recovery=recovery
+    )
 
 
 def node_labels(identity: NodeIdentity) -> NodeLabels:
