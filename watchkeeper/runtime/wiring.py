@@ -60,6 +60,7 @@ from watchkeeper.runtime.custody import (
     segment_finisher,
 )
 from watchkeeper.runtime.fleet import CameraFleet, FleetParts
+from watchkeeper.runtime.holder_watch import HolderTiming, HolderWatch
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
@@ -391,9 +392,22 @@ def _api_side(
         incident_feed=IncidentFeed(
             bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
         ),
-        integrations=build_integrations(config, store, bus, hub, runtime.identity.node_id),
+        integrations=[
+            *build_integrations(config, store, bus, hub, runtime.identity.node_id),
+            *holder_watch(config, bus, context.statuses),
+        ],
         anchor_loop=anchor_loop(config, custody),
     )
+
+
+def holder_watch(config: WatchkeeperConfig, bus: Bus, board: StatusBoard) -> list[HolderWatch]:
+    """With leased workers: the watch that shows cameras no live worker holds as offline (else none)."""
+    if config.cluster.leases != "nats":
+        return []  # one process runs every camera: its own statuses say when one stops
+    # Every half lease timeout, as the workers' full scans: each read costs one message per camera.
+    timing = HolderTiming(config.cluster.lease_timeout_s / 2, config.cluster.lease_timeout_s)
+    cameras = [spec.camera_id for spec in camera_specs(config)]
+    return [HolderWatch(lambda: open_control(config), bus, cameras, timing, lambda c: board.get(c).since)]
 
 
 def build_warm_store(tiers: TiersConfig) -> ObjectStore | None:
