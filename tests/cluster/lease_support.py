@@ -32,6 +32,7 @@ from watchkeeper.cluster import (
 )
 from watchkeeper.cluster.nats import BucketSettings, LeaseBucket, LeaseTiming, NatsCameraLeases
 from watchkeeper.cluster.nats.control import NatsClusterControl
+from watchkeeper.cluster.rebalance import RebalancePolicy
 from watchkeeper.domain import CameraId, SiteId
 
 NATS_HOST = "127.0.0.1"
@@ -90,12 +91,13 @@ class LeaseCluster:
         capacity: int = 100,
         site: str | None = None,
         timing: LeaseTiming | None = None,
+        rebalance: RebalancePolicy | None = None,
     ) -> RunningWorker:
         """Start a worker named ``worker_id`` leasing ``specs`` (with the cluster's timing by default)."""
         info = WorkerInfo(
             WorkerId(worker_id), "test-host", capacity, "cpu", None if site is None else SiteId(site), "test"
         )
-        leases = NatsCameraLeases(self.settings, timing or self.timing)
+        leases = NatsCameraLeases(self.settings, timing or self.timing, rebalance)
         await leases.start(info, specs)
         worker = RunningWorker(leases, info)
 

@@ -16,6 +16,8 @@ from watchkeeper.recorder.segmenter import (
     ReceiptClock,
     Segmenter,
     SegmenterSettings,
+    SegmentTarget,
+    claim_segment,
     recover_partials,
     segment_path,
 )
@@ -145,3 +147,25 @@ def test_packets_arriving_late_in_a_burst_do_not_cut_a_short_segment(clip_file: 
     assert len(segments) == 1
     with av.open(str(tmp_path / segments[0].path)) as container:
         assert len(list(container.decode(video=0))) == 40
+
+
+def test_two_writers_of_one_second_get_their_own_files(tmp_path: Path) -> None:
+    # A handover: the old and the new owner open a segment on the same keyframe, in the same second.
+    final = segment_path(tmp_path, CameraId("cam1"), T0)
+    first = claim_segment(final)
+    second = claim_segment(final)
+    assert first == SegmentTarget(final, final.with_name(".00.00.mp4.part"))
+    assert second == SegmentTarget(final.with_name("00.00-1.mp4"), final.with_name(".00.00-1.mp4.part"))
+    assert first.part.is_file()
+    assert second.part.is_file()
+    first.part.rename(first.final)
+    third = claim_segment(final)  # a complete file of that name exists too
+    assert third.final.name == "00.00-2.mp4"
+    assert third.part.stat().st_size == 0
+
+
+def test_claiming_in_a_folder_that_cannot_be_created_raises(tmp_path: Path) -> None:
+    blocker = tmp_path / "cam1"
+    blocker.write_text("a file where the camera folder should be")
+    with pytest.raises(OSError, match="cam1"):
+        claim_segment(segment_path(tmp_path, CameraId("cam1"), T0))

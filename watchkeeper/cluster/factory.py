@@ -11,6 +11,7 @@ from watchkeeper.cluster.model import CameraSpec, WorkerId, WorkerInfo
 from watchkeeper.cluster.nats import BucketSettings, LeaseTiming, NatsCameraLeases, NatsClusterControl
 from watchkeeper.cluster.nats.bucket import DEFAULT_URL
 from watchkeeper.cluster.protocol import CameraLeases, ClusterControl
+from watchkeeper.cluster.rebalance import RebalancePolicy
 from watchkeeper.config.cluster import ClusterConfig
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import NatsBusConfig
@@ -74,7 +75,8 @@ def lease_timing(config: ClusterConfig) -> LeaseTiming:
 def open_leases(config: WatchkeeperConfig) -> CameraLeases:
     """The camera leases chosen by ``cluster.leases`` (not started: call ``start(info, cameras)``)."""
     if config.cluster.leases == "nats":
-        return NatsCameraLeases(bucket_settings(config), lease_timing(config.cluster))
+        rebalance = RebalancePolicy(config.cluster.rebalance, config.cluster.rebalance_min_imbalance)
+        return NatsCameraLeases(bucket_settings(config), lease_timing(config.cluster), rebalance)
     return LocalCameraLeases()
 
 

@@ -94,6 +94,36 @@ class ClusterConfig(ConfigModel):
         ge=0.5,
         le=600.0,
     )
+    rebalance: bool = Field(
+        default=True,
+        title="Rebalance",
+        description=(
+            "A worker holding at least `rebalance_min_imbalance` cameras more than a live worker with spare "
+            "capacity hands cameras to it, one at a time, by the drain handover (the old owner records until "
+            "the new one streams). Set the same on every worker; off: drain a busy worker to move cameras."
+        ),
+    )
+    rebalance_min_imbalance: int = Field(
+        default=2,
+        title="Rebalance threshold",
+        description=(
+            "Smallest difference in cameras between two workers that moves one; at least 2 (a difference "
+            "of 1 would only swap which worker has the extra camera)."
+        ),
+        ge=2,
+        le=10000,
+    )
+    recovery_quiet_s: float = Field(
+        default=30.0,
+        title="Recovery quiet time (s)",
+        description=(
+            "A worker recovers a camera's leftover `.part` and unindexed segment files (from a crashed or "
+            "previous owner) when it takes the camera's lease, once they have not changed for this long on "
+            "its own clock. Longer than the longest keyframe interval of any camera."
+        ),
+        ge=1.0,
+        le=3600.0,
+    )
 
     @model_validator(mode="after")
     def _check_timing(self) -> Self:

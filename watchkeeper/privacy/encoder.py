@@ -32,7 +32,7 @@ from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
 from watchkeeper.domain import CameraId, Rendition, Segment
-from watchkeeper.recorder.segmenter import RecorderError
+from watchkeeper.recorder.segmenter import RecorderError, claim_segment
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +166,13 @@ class SegmentEncoder:
             final = protected_segment_path(settings.media_root, settings.camera_id, start)
         else:
             final = original_segment_path(settings.media_root, settings.camera_id, start)
-        suffix = 1
-        while final.exists():
-            final = final.with_name(f"{final.stem.split('-')[0]}-{suffix}.mp4")
-            suffix += 1
-        part = final.with_name(f".{final.name}.part")
         height, width = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
         try:
-            part.parent.mkdir(parents=True, exist_ok=True)
+            target = claim_segment(final)
+        except OSError as err:
+            raise EncoderError(f"cannot create segment {final}: {err}") from err
+        final, part = target.final, target.part
+        try:
             container = av.open(str(part), mode="w", format="mp4", options={"movflags": FMP4_FLAGS})
             stream = container.add_stream(
                 "libx264",
@@ -184,6 +183,7 @@ class SegmentEncoder:
             # when many cameras share a few cores.
             stream.codec_context.thread_count = 1
         except (OSError, av.error.FFmpegError) as err:
+            part.unlink(missing_ok=True)
             raise EncoderError(f"cannot create segment {part}: {err}") from err
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"

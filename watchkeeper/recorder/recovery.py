@@ -39,7 +39,7 @@ QUARANTINE = ".quarantine"
 PROTECTED_DIR = "protected"
 """``<camera>/protected/`` holds the protected rendition, in the same hour layout as the originals."""
 PAGE = 2000
-_HOUR_GLOB = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/[0-9][0-9]"
+HOUR_GLOB = "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/[0-9][0-9]"
 _SEGMENT_NAME = re.compile(r"^(?P<minute>\d\d)\.(?P<second>\d\d)(?:-\d+)?\.mp4$")
 
 
@@ -106,10 +106,10 @@ def recover_media(store: Store, media_root: Path, open_sealed: SealedOpener | No
     """
     started = time.monotonic()
     partials = len(recover_partials(media_root)) if media_root.is_dir() else 0
-    removed = _remove_rows_without_files(store, media_root)
+    removed = remove_rows_without_files(store, media_root)
     counts = _Counts()
     for camera_dir in _camera_dirs(media_root):
-        hours = [*camera_dir.glob(_HOUR_GLOB), *(camera_dir / PROTECTED_DIR).glob(_HOUR_GLOB)]
+        hours = [*camera_dir.glob(HOUR_GLOB), *(camera_dir / PROTECTED_DIR).glob(HOUR_GLOB)]
         for hour_dir in sorted(hours):
             _recover_hour(store, _Where(media_root, hour_dir, open_sealed), CameraId(camera_dir.name), counts)
     report = RecoveryReport(
@@ -206,30 +206,46 @@ def quarantine(path: Path, media_root: Path) -> Path:
     return target
 
 
+def remove_rows_without_files(store: Store, media_root: Path) -> int:
+    """Delete index rows of hot segments whose file is missing; returns how many were deleted.
+
+    Meant to be safe while other processes record into the same folder: a segment's row is written after
+    its file is complete and retention deletes the file before the row, so a hot row without a file is
+    footage that is gone. Each such row is read again just before the delete, so a segment that the tiering
+    of another process moved to the warm tier meanwhile (row marked warm, then the local file deleted)
+    keeps its row.
+    """
+    missing: list[int] = []
+    after = 0
+    while page := store.retention.page(after, PAGE):
+        after = page[-1].id or after
+        missing += [s.id for s in page if s.id is not None and _hot_without_file(s, media_root)]
+    missing = [
+        segment_id
+        for segment_id in missing
+        if any(
+            s.id == segment_id and _hot_without_file(s, media_root)
+            for s in store.retention.page(segment_id - 1, 1)
+        )
+    ]
+    if not missing:
+        return 0
+    removed = store.retention.delete(missing)
+    log.warning("recovery: removed %d index row(s) whose file is missing", removed)
+    return removed
+
+
 # -- internals -----------------------------------------------------------------------------------------
+
+
+def _hot_without_file(segment: Segment, media_root: Path) -> bool:
+    return segment.tier is StorageTier.HOT and not (media_root / segment.path).is_file()
 
 
 def _camera_dirs(media_root: Path) -> list[Path]:
     if not media_root.is_dir():
         return []
     return sorted(p for p in media_root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _remove_rows_without_files(store: Store, media_root: Path) -> int:
-    missing: list[int] = []
-    after = 0
-    while page := store.retention.page(after, PAGE):
-        after = page[-1].id or after
-        missing += [
-            s.id
-            for s in page
-            if s.id is not None and s.tier is StorageTier.HOT and not (media_root / s.path).is_file()
-        ]
-    if not missing:
-        return 0
-    removed = store.retention.delete(missing)
-    log.warning("recovery: removed %d index row(s) whose file is missing", removed)
-    return removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,13 +291,13 @@ def _recover_hour(store: Store, where: _Where, camera_id: CameraId, counts: _Cou
             log.warning("recovery: quarantined unreadable segment %s -> %s", err, moved)
             counts.unreadable += 1
             continue
-        counts.reindexed += int(_reindex(store, camera_id, path, relative, start, probed))
+        counts.reindexed += int(reindex_file(store, camera_id, path, relative, start, probed))
 
 
-def _reindex(
+def reindex_file(
     store: Store, camera_id: CameraId, path: Path, relative: str, start: datetime, probed: ProbedMedia
 ) -> bool:
-    """Index a recovered file between its neighbours (never overlapping them)."""
+    """Index a recovered file between its neighbours (never overlapping them); False if already indexed."""
     stat = path.stat()
     closed_at = datetime.fromtimestamp(stat.st_mtime, UTC)
     precise = closed_at - timedelta(seconds=probed.duration_s)

@@ -145,6 +145,40 @@ def segment_path(media_root: Path, camera_id: CameraId, start: datetime) -> Path
     return media_root / camera_id / start.strftime("%Y/%m/%d/%H") / start.strftime("%M.%S.mp4")
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentTarget:
+    """Where a new segment is written (``part``) and the name it gets when complete (``final``)."""
+
+    final: Path
+    part: Path
+
+
+def claim_segment(final: Path) -> SegmentTarget:
+    """Reserve ``final`` (or ``<MM.SS>-<n>.mp4`` when taken) by creating its empty ``.part`` exclusively.
+
+    Two processes may record one camera for a moment (a drain or rebalancing handover) and, fed the same
+    keyframes, open a segment in the same second: ``O_EXCL`` gives each its own file instead of both
+    writing, and renaming, the same ``.part``.
+
+    Raises:
+        OSError: If the folder or the file cannot be created.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stem = final.stem.split("-")[0]
+    suffix = 0
+    while True:
+        candidate = final if suffix == 0 else final.with_name(f"{stem}-{suffix}.mp4")
+        suffix += 1
+        part = candidate.with_name(f".{candidate.name}.part")
+        if candidate.exists():
+            continue
+        try:
+            os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return SegmentTarget(candidate, part)
+
+
 class Segmenter:
     """Turns one camera's packet stream into indexed segments."""
 
@@ -234,15 +268,15 @@ class Segmenter:
             raise RecorderError("no input")
         self._jumped = False  # a new segment starts from the current clock
         final = segment_path(self._settings.media_root, self._settings.camera_id, item.received_at)
-        suffix = 1
-        while final.exists():
-            final = final.with_name(f"{final.stem.split('-')[0]}-{suffix}.mp4")
-            suffix += 1
-        part = final.with_name(f".{final.name}.part")
         try:
-            part.parent.mkdir(parents=True, exist_ok=True)
+            target = claim_segment(final)
+        except OSError as err:
+            raise _write_error(f"cannot create segment {final}", err) from err
+        final, part = target.final, target.part
+        try:
             container = av.open(str(part), mode="w", format="mp4", options={"movflags": FMP4_FLAGS})
         except (OSError, av.error.FFmpegError) as err:
+            part.unlink(missing_ok=True)
             raise _write_error(f"cannot create segment {part}", err) from err
         streams: dict[int, Stream] = {
             self._input.video.index: container.add_stream_from_template(self._input.video)

@@ -17,6 +17,7 @@ from watchkeeper.domain import CameraId
 from watchkeeper.incidents.feed import IncidentFeed
 from watchkeeper.runtime.custody import AnchorLoop
 from watchkeeper.runtime.fleet import CameraFleet
+from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.roles import NodeIdentity, Role
 from watchkeeper.runtime.worker_node import LeaseFollower, StatusRepeater
 from watchkeeper.storage.protocols import Store
@@ -65,6 +66,7 @@ class CameraSide:
         leases: Camera leases; None starts every camera at once (one process, no fencing).
         metrics: Renders this process's Prometheus metrics (the worker's ``/metrics``).
         status_every_s: How often the statuses of the running cameras are repeated on the bus.
+        recovery: Crash recovery of the cameras this worker takes (with leases; the media folder is shared).
     """
 
     fleet: CameraFleet
@@ -73,6 +75,7 @@ class CameraSide:
     leases: CameraLeases | None = None
     metrics: Callable[[], bytes] | None = None
     status_every_s: float = 5.0
+    recovery: WorkerRecovery | None = None
 
 
 @dataclass(slots=True)
@@ -114,9 +117,11 @@ class Runtime:
             for spec in side.cameras:
                 await asyncio.to_thread(side.fleet.start_camera, spec.camera_id, UNFENCED)
             return
+        if side.recovery is not None:
+            await asyncio.to_thread(side.recovery.start_up)
         await side.leases.start(side.info, side.cameras)
         self._follower = LeaseFollower(
-            side.leases, side.fleet, self.bus, float(self.config.recording.segment_seconds)
+            side.leases, side.fleet, self.bus, float(self.config.recording.segment_seconds), side.recovery
         )
         await self._follower.start()
         self._repeater = StatusRepeater(side.fleet, self.bus, side.status_every_s)
@@ -143,6 +148,8 @@ class Runtime:
                 await side.leases.stop()
             if self._follower is not None:
                 await self._follower.wait()
+            if side.recovery is not None:
+                await side.recovery.stop()
             await asyncio.to_thread(side.fleet.close)
         if self.api is not None:
             await self.api.incident_feed.stop()

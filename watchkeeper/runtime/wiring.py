@@ -63,6 +63,8 @@ from watchkeeper.runtime.custody import (
     segment_finisher,
 )
 from watchkeeper.runtime.fleet import CameraFleet, FleetParts
+from watchkeeper.runtime.holder_watch import HolderTiming, HolderWatch
+from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
@@ -280,7 +282,9 @@ async def build_runtime(
     analysis = build_analysis_services(config) if role.runs_cameras else None
     store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
     try:
-        if role is Role.ALL:  # a worker must not touch the files another worker is writing
+        if role is Role.ALL and config.cluster.leases == "local":
+            # One process owns the whole folder. Leased workers share it: they recover per camera
+            # (runtime.media_recovery), never files another worker may be writing.
             await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
         sync_inventory(store, config)
         if role.serves_api:
@@ -345,7 +349,12 @@ def _camera_side(
     info = worker_info(config.cluster, version=VERSION)
     if runtime.role is Role.WORKER:  # the same id in logs, metrics and the leases
         info = replace(info, worker_id=WorkerId(runtime.identity.node_id))
-    return CameraSide(fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render)
+    recovery = WorkerRecovery(
+        runtime.store, media_root, sealed_opener(config, runtime.store), config.cluster.recovery_quiet_s
+    )
+    return CameraSide(
+        fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render, recovery=recovery
+    )
 
 
 def outbox_path(config: WatchkeeperConfig) -> Path:
@@ -406,9 +415,22 @@ def _api_side(
         incident_feed=IncidentFeed(
             bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
         ),
-        integrations=build_integrations(config, store, bus, hub, runtime.identity.node_id),
+        integrations=[
+            *build_integrations(config, store, bus, hub, runtime.identity.node_id),
+            *holder_watch(config, bus, context.statuses),
+        ],
         anchor_loop=anchor_loop(config, custody),
     )
+
+
+def holder_watch(config: WatchkeeperConfig, bus: Bus, board: StatusBoard) -> list[HolderWatch]:
+    """With leased workers: the watch that shows cameras no live worker holds as offline (else none)."""
+    if config.cluster.leases != "nats":
+        return []  # one process runs every camera: its own statuses say when one stops
+    # Every half lease timeout, as the workers' full scans: each read costs one message per camera.
+    timing = HolderTiming(config.cluster.lease_timeout_s / 2, config.cluster.lease_timeout_s)
+    cameras = [spec.camera_id for spec in camera_specs(config)]
+    return [HolderWatch(lambda: open_control(config), bus, cameras, timing, lambda c: board.get(c).since)]
 
 
 def build_warm_store(tiers: TiersConfig) -> ObjectStore | None:

@@ -22,6 +22,7 @@ from watchkeeper.cluster.protocol import CameraLeases
 from watchkeeper.domain import CameraId, CameraState, WatchkeeperError, utcnow
 from watchkeeper.runtime.camera_worker import CameraWorker
 from watchkeeper.runtime.fleet import CameraFleet
+from watchkeeper.runtime.media_recovery import WorkerRecovery
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,20 @@ class _NewOwner:
 class LeaseFollower:
     """Starts and stops cameras of a :class:`CameraFleet` as ``CameraLeases.changes()`` says."""
 
-    def __init__(self, leases: CameraLeases, fleet: CameraFleet, bus: Bus, segment_seconds: float) -> None:
-        """Follow ``leases`` into ``fleet``; watch ``bus`` for new owners' statuses during handovers."""
+    def __init__(
+        self,
+        leases: CameraLeases,
+        fleet: CameraFleet,
+        bus: Bus,
+        segment_seconds: float,
+        recovery: WorkerRecovery | None = None,
+    ) -> None:
+        """Follow ``leases`` into ``fleet``; watch ``bus`` for new owners' statuses during handovers.
+
+        With ``recovery``, a camera's leftover files are noted before it starts and recovered once quiet.
+        """
         self._leases = leases
+        self._recovery = recovery
         self._fleet = fleet
         self._bus = bus
         self._overlap_s = handover_overlap_s(segment_seconds)
@@ -120,6 +132,11 @@ class LeaseFollower:
         if isinstance(change, LeaseAcquired):
             previous = f" from {change.previous_owner}" if change.previous_owner else ""
             log.info("camera %s leased%s (fencing token %s)", camera_id, previous, change.token)
+            if self._recovery is not None:
+                token = change.token
+                await self._recovery.before_start(
+                    camera_id, lambda: self._fleet.held().get(camera_id) == token
+                )
             await asyncio.to_thread(self._fleet.start_camera, camera_id, change.token)
             return
         log.info(

@@ -34,6 +34,7 @@ from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.nats.handover import Handover
 from watchkeeper.cluster.nats.view import BucketView, Observations, Offer, ViewInput, build_view
 from watchkeeper.cluster.placement import Candidate, plan
+from watchkeeper.cluster.rebalance import RebalancePolicy, choose_move
 from watchkeeper.cluster.records import (
     WORKER_PREFIX,
     LeaseRecord,
@@ -111,10 +112,16 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 class NatsCameraLeases:
     """The cameras this worker owns, leased through NATS JetStream key-value."""
 
-    def __init__(self, settings: BucketSettings, timing: LeaseTiming | None = None) -> None:
-        """Prepare; nothing connects before :meth:`start`."""
+    def __init__(
+        self,
+        settings: BucketSettings,
+        timing: LeaseTiming | None = None,
+        rebalance: RebalancePolicy | None = None,
+    ) -> None:
+        """Prepare; nothing connects before :meth:`start`. ``rebalance`` defaults to on (threshold 2)."""
         self._settings = settings
         self._timing = timing or LeaseTiming()
+        self._rebalance = rebalance or RebalancePolicy()
         self._info: WorkerInfo | None = None
         self._bucket: LeaseBucket | None = None
         self._control: NatsClusterControl | None = None
@@ -332,13 +339,13 @@ class NatsCameraLeases:
             self._busy = True
             await self._drain_step(view, now)
             return
-        self._handover.clear()
         await self._claim(view, now)
+        moving = await self._rebalance_step(view, now)
         spare = info.capacity - len(self._held)
         waiting = any(
             info.serves(offer.camera) for offer in view.free if offer.camera.camera_id not in self._held
         )
-        self._busy = bool(view.draining or view.handed_to_me) or (spare > 0 and waiting)
+        self._busy = bool(view.draining or view.handed_to_me or moving) or (spare > 0 and waiting)
 
     def _full_scan_due(self, now: float) -> bool:
         """Whether this scan must read the leases too (else only worker heartbeats)."""
@@ -502,6 +509,31 @@ class NatsCameraLeases:
         except ClusterUnavailableError as err:
             log.warning("worker %s could not release camera %s: %s", self.worker_id, camera_id, err)
         self._emit(LeaseLost(held.camera, held.record.token, reason))
+
+    async def _rebalance_step(self, view: BucketView, now: float) -> bool:
+        """Move one camera to a less loaded worker (``rebalance``); true while a move is in flight."""
+        pending = self._handover.current
+        if pending is not None:
+            if pending.camera_id in self._held and not self._handover.overdue(
+                now, self._timing.lease_timeout_s
+            ):
+                return True
+            self._handover.clear()
+        info = self._require_info()
+        me = Candidate(info, len(self._held))
+        move = choose_move(sorted(self._held), self._cameras, view.candidates, me, self._rebalance)
+        if move is None:
+            return False
+        self._handover.begin(move.camera_id, move.target, now)
+        log.info(
+            "worker %s (holding %d) moves camera %s to %s to rebalance",
+            info.worker_id,
+            len(self._held),
+            move.camera_id,
+            move.target,
+        )
+        await self._renew(move.camera_id)
+        return True
 
     async def _drain_step(self, view: BucketView, now: float) -> None:
         """Hand the next camera over: name a target in the lease, the target takes it, then the next."""

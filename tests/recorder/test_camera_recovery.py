@@ -1,0 +1,185 @@
+"""Per-camera recovery in a shared media folder: real segments (PyAV), a real SQLite index, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_FOOTAGE
+from tests.recorder.test_recovery import CAM, record_segments
+from watchkeeper.domain import CameraId, Segment
+from watchkeeper.recorder.camera_recovery import (
+    CameraFiles,
+    FileMark,
+    drop_indexed,
+    mark_camera_files,
+    settle,
+)
+from watchkeeper.runtime.media_recovery import WorkerRecovery
+from watchkeeper.simulator import write_mp4
+from watchkeeper.storage.factory import open_store
+from watchkeeper.storage.protocols import Store
+
+OTHER = CameraId("cam2")
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mp4(replace(TEST_FOOTAGE, duration_s=5.0), tmp_path_factory.mktemp("clip") / "clip.mp4")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def crashed(clip_file: Path, tmp_path: Path, store: Store) -> Crashed:
+    """cam1's folder after a crash: 2 segments indexed, 3 not, a ``.part``, a corrupt file, a stray file."""
+    media = tmp_path / "media"
+    segments = record_segments(clip_file, media)
+    for segment in segments[:2]:
+        store.segments.add(segment)
+    hour = media / "cam1/2026/11/25/13"
+    partial = hour / ".00.03.mp4.part"
+    partial.write_bytes(b"half a segment")
+    corrupt = hour / "00.04.mp4"
+    corrupt.write_bytes(b"\0" * 100)
+    (hour / "notes.txt").write_text("not a segment")
+    other = media / "cam2/2026/11/25/13/.00.01.mp4.part"  # another worker is writing cam2
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"cam2 being written")
+    return Crashed(media, segments, partial, corrupt, other)
+
+
+@dataclass
+class Crashed:
+    """What the ``crashed`` fixture left."""
+
+    media: Path
+    segments: list[Segment]
+    partial: Path
+    corrupt: Path
+    other: Path
+
+
+def _quarantined(media: Path) -> list[str]:
+    folder = media / ".quarantine"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_marking_lists_the_cameras_leftovers_and_drop_indexed_keeps_the_unindexed(
+    crashed: Crashed, store: Store
+) -> None:
+    files = mark_camera_files(crashed.media, CAM)
+    assert set(files.partials) == {crashed.partial}
+    assert len(files.segments) == 6  # five real ones and the corrupt one; notes.txt is not a segment
+    assert crashed.other not in files.partials
+    unindexed = drop_indexed(store, crashed.media, files)
+    expected = {crashed.media / s.path for s in crashed.segments[2:]} | {crashed.corrupt}
+    assert set(unindexed.segments) == expected
+    assert unindexed.partials == files.partials
+    assert mark_camera_files(crashed.media, CameraId("absent")).empty
+    recent = mark_camera_files(crashed.media, CAM, since=datetime(2026, 11, 25, 13, 30, tzinfo=UTC))
+    assert set(recent.partials) == {crashed.partial}  # only the 13:00 folder is recent enough
+    assert all(path.parent.name == "13" for path in recent.segments)
+    assert mark_camera_files(crashed.media, CAM, since=datetime(2026, 11, 25, 14, 1, tzinfo=UTC)).empty
+
+
+def test_settle_recovers_quiet_files_once_and_never_another_cameras(crashed: Crashed, store: Store) -> None:
+    files = drop_indexed(store, crashed.media, mark_camera_files(crashed.media, CAM))
+    report = settle(store, crashed.media, files, None)
+    assert (report.quarantined_partials, report.reindexed, report.quarantined_unreadable) == (1, 3, 1)
+    assert report.pending.empty
+    assert report.repaired
+    assert not crashed.partial.exists()
+    assert not crashed.corrupt.exists()
+    assert crashed.other.exists(), "a file of a camera this worker does not hold was touched"
+    assert _quarantined(crashed.media) == [
+        "cam1_2026_11_25_13_.00.03.mp4.part",
+        "cam1_2026_11_25_13_00.04.mp4",
+    ]
+    paths = [s.path for s in store.segments.list(CAM)]
+    assert paths == [s.path for s in crashed.segments]
+    again = settle(store, crashed.media, files, None)  # a second worker with the same list: nothing twice
+    assert not again.repaired
+    assert again.finished == files.count
+    assert [s.path for s in store.segments.list(CAM)] == paths
+
+
+def test_files_that_change_are_left_until_they_stand_still(crashed: Crashed, store: Store) -> None:
+    files = drop_indexed(store, crashed.media, mark_camera_files(crashed.media, CAM))
+    with crashed.partial.open("ab") as growing:  # the previous owner still writes it
+        growing.write(b" and some more")
+    unfinished = crashed.media / crashed.segments[2].path
+    os.utime(unfinished, ns=(0, unfinished.stat().st_mtime_ns + 1))
+    report = settle(store, crashed.media, files, None)
+    assert crashed.partial.exists()
+    assert set(report.pending.partials) == {crashed.partial}
+    assert set(report.pending.segments) == {unfinished}
+    assert report.pending.partials[crashed.partial] == FileMark.of(crashed.partial)
+    assert report.reindexed == 2
+    final = settle(store, crashed.media, report.pending, None)
+    assert (final.quarantined_partials, final.reindexed) == (1, 1)
+    assert final.pending.empty
+
+
+def test_files_finished_by_their_writer_meanwhile_are_left_to_it(crashed: Crashed, store: Store) -> None:
+    files = drop_indexed(store, crashed.media, mark_camera_files(crashed.media, CAM))
+    finished = crashed.partial.with_name("00.03.mp4")
+    crashed.partial.rename(finished)  # its writer renamed it...
+    store.segments.add(replace(crashed.segments[2], id=None))  # ...and another one indexed by its writer
+    report = settle(store, crashed.media, files, None)
+    assert report.quarantined_partials == 0
+    assert report.finished == 2
+    assert finished.exists()
+    assert report.reindexed == 2
+
+
+def test_files_written_after_marking_are_never_touched(crashed: Crashed, store: Store) -> None:
+    files = mark_camera_files(crashed.media, CAM)
+    own = crashed.partial.with_name(".00.09.mp4.part")  # this worker's camera started after the marking
+    own.write_bytes(b"mine")
+    settle(store, crashed.media, files, None)
+    assert own.exists()
+
+
+async def test_worker_recovery_settles_only_while_the_camera_is_held(crashed: Crashed, store: Store) -> None:
+    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=0.05, lookback=None)  # T0 is long past
+    held = {"cam1": False}
+    await recovery.before_start(CAM, lambda: held["cam1"])
+    await recovery.wait(CAM)
+    assert crashed.partial.exists(), "recovered a camera this worker no longer holds"
+    held["cam1"] = True
+    await recovery.before_start(CAM, lambda: held["cam1"])
+    await recovery.wait(CAM)
+    assert not crashed.partial.exists()
+    assert len(list(store.segments.list(CAM))) == 5
+    assert crashed.other.exists()
+    await recovery.before_start(OTHER, lambda: True)
+    await recovery.stop()  # cancels the wait: cam2's file is left for later
+    assert crashed.other.exists()
+
+
+async def test_worker_recovery_start_up_removes_rows_without_files(crashed: Crashed, store: Store) -> None:
+    ghost = store.segments.add(replace(crashed.segments[0], path="cam1/2026/11/25/11/00.00.mp4", id=None))
+    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=1.0)
+    assert await asyncio.to_thread(recovery.start_up) == 1
+    assert ghost.path not in [s.path for s in store.segments.list(CAM)]
+    assert crashed.partial.exists()  # start-up touches no file
+    assert recovery.start_up() == 0
+
+
+def test_an_empty_list_settles_to_nothing(tmp_path: Path, store: Store) -> None:
+    report = settle(store, tmp_path, CameraFiles(CAM), None)
+    assert not report.repaired
+    assert report.pending.empty
+    assert "0 partial segment(s) quarantined" in report.summary()

@@ -1,0 +1,118 @@
+"""On an API node: show a camera that no live worker holds as offline, and let it raise the offline alarm.
+
+A worker that dies (or stops, or is cut off) publishes nothing more for its cameras, so the status board
+would keep their last status (often ``streaming``) until another worker takes them. ``HolderWatch`` reads
+the lease status every half lease timeout (``cluster.holders.HolderTracker`` judges it on this node's own
+clock) and, for a camera whose lease expired (or was released) with no new holder within the lease timeout,
+publishes an ``offline`` status with the reason :data:`NO_HOLDER_REASON` on the bus. Every API node's board
+shows it, and the incident feed treats it like any camera going offline: after
+``incidents.camera_offline_grace_s`` a camera-offline equipment alarm, closed again when a worker takes the
+camera and it streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watchkeeper.bus.messages import CameraStatusMessage
+from watchkeeper.bus.protocol import Bus
+from watchkeeper.cluster.errors import ClusterError
+from watchkeeper.cluster.holders import HolderTracker, Unheld
+from watchkeeper.cluster.protocol import ClusterControl
+from watchkeeper.domain import CameraId, CameraState, CameraStatus, WatchkeeperError, utcnow
+
+log = logging.getLogger(__name__)
+
+NO_HOLDER_REASON = "no worker holds this camera"
+
+
+@dataclass(frozen=True, slots=True)
+class HolderTiming:
+    """How often the leases are read and how long one lives (``cluster.lease_timeout_s``)."""
+
+    poll_s: float
+    lease_timeout_s: float
+
+
+class HolderWatch:
+    """Publishes ``offline`` for cameras that no live worker holds (an API-side integration: start/stop)."""
+
+    def __init__(
+        self,
+        open_control: Callable[[], Awaitable[ClusterControl]],
+        bus: Bus,
+        cameras: Iterable[CameraId],
+        timing: HolderTiming,
+        current_since: Callable[[CameraId], datetime],
+    ) -> None:
+        """Watch ``cameras``' leases through ``open_control()``; publish on ``bus``.
+
+        ``current_since`` gives the ``since`` of the status this node shows now: the offline status is never
+        older, so the board takes it.
+        """
+        self._open_control = open_control
+        self._bus = bus
+        self._tracker = HolderTracker(cameras, timing.lease_timeout_s)
+        self._timing = timing
+        self._current_since = current_since
+        self._control: ClusterControl | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._outage_logged = False
+
+    async def start(self) -> None:
+        """Start watching (the lease server is connected in the background: never fails)."""
+        self._task = asyncio.create_task(self._run(), name="holder-watch")
+
+    async def stop(self) -> None:
+        """Stop watching and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._control is not None:
+            with contextlib.suppress(WatchkeeperError):
+                await self._control.close()
+            self._control = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._check()
+            await asyncio.sleep(self._timing.poll_s)
+
+    async def _check(self) -> None:
+        try:
+            if self._control is None:
+                self._control = await self._open_control()
+            status = await self._control.status()
+        except ClusterError as err:
+            if not self._outage_logged:
+                log.warning("cannot read the camera leases: %s (camera holders not checked)", err)
+                self._outage_logged = True
+            return
+        if self._outage_logged:
+            log.info("camera leases readable again")
+            self._outage_logged = False
+        for unheld in self._tracker.observe(status, time.monotonic()):
+            await self._announce(unheld)
+
+    async def _announce(self, unheld: Unheld) -> None:
+        camera_id = unheld.camera_id
+        shown = self._current_since(camera_id)
+        since = unheld.last_renewed or utcnow()
+        if since <= shown:
+            since = shown + timedelta(microseconds=1)
+        last = f" (last held by {unheld.last_owner})" if unheld.last_owner else ""
+        log.warning("camera %s: no worker holds it%s; showing it offline", camera_id, last)
+        status = CameraStatus(camera_id, CameraState.OFFLINE, since, NO_HOLDER_REASON)
+        try:
+            await self._bus.publish(CameraStatusMessage.from_domain(status))
+        except WatchkeeperError as err:
+            log.warning("publishing the offline status of camera %s failed: %s", camera_id, err)
+            self._tracker.retry(camera_id)

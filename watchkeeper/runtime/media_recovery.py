@@ -1,0 +1,130 @@
+"""Crash recovery of the media folder on a worker that shares it with other workers.
+
+At start the worker removes index rows whose file is gone (as the single box does). Each time it takes a
+camera's lease it notes that camera's leftover files *before* starting the camera, and ``quiet_s`` later
+quarantines the ``.part`` files and indexes the complete files that have not changed meanwhile
+(``recorder.camera_recovery``). It never touches another camera's files, nor files written after it took
+the lease (its own), nor files that are still changing (a previous owner still finishing them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from watchkeeper.domain import CameraId, WatchkeeperError, utcnow
+from watchkeeper.recorder.camera_recovery import CameraFiles, drop_indexed, mark_camera_files, settle
+from watchkeeper.recorder.recovery import SealedOpener, remove_rows_without_files
+from watchkeeper.storage.protocols import Store
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(hours=24)
+"""How far back a camera's hour folders are looked at when its lease is taken: every earlier owner looked at
+its own, so only the recent ones can hold leftovers (and the listing stays short with long retention)."""
+
+
+class WorkerRecovery:
+    """Recovers the files of the cameras this worker takes, once they are quiet."""
+
+    def __init__(
+        self,
+        store: Store,
+        media_root: Path,
+        open_sealed: SealedOpener | None,
+        quiet_s: float,
+        lookback: timedelta | None = LOOKBACK,
+    ) -> None:
+        """Recover in ``media_root`` (index in ``store``) files that stood still for ``quiet_s``.
+
+        ``lookback``: how far back a camera's hour folders are looked at (None: all of them).
+        """
+        self._lookback = lookback
+        self._store = store
+        self._media_root = media_root
+        self._open_sealed = open_sealed
+        self._quiet_s = quiet_s
+        self._tasks: dict[CameraId, asyncio.Task[None]] = {}
+
+    def start_up(self) -> int:
+        """Remove index rows of hot segments whose file is missing (blocking); returns how many.
+
+        Never raises: a database that fails is logged (the next start tries again) and the worker goes on.
+        """
+        try:
+            return remove_rows_without_files(self._store, self._media_root)
+        except WatchkeeperError as err:
+            log.error("recovery: cannot check the index for missing files: %s", err)  # noqa: TRY400
+            return 0
+
+    async def before_start(self, camera_id: CameraId, holds: Callable[[], bool]) -> None:
+        """Note ``camera_id``'s leftover files now; recover them later while ``holds()`` is true.
+
+        Call it after the lease is taken and before the camera starts. Never raises: a folder that cannot be
+        listed is logged, and the camera starts anyway.
+        """
+        try:
+            since = None if self._lookback is None else utcnow() - self._lookback
+            files = await asyncio.to_thread(mark_camera_files, self._media_root, camera_id, since)
+        except OSError as err:
+            log.error("recovery: cannot list the files of camera %s: %s", camera_id, err)  # noqa: TRY400
+            return
+        previous = self._tasks.pop(camera_id, None)
+        if previous is not None:
+            previous.cancel()
+        if files.empty:
+            return
+        task = asyncio.create_task(self._recover(files, holds), name=f"recovery:{camera_id}")
+        self._tasks[camera_id] = task
+        task.add_done_callback(lambda done: self._forget(camera_id, done))
+
+    async def wait(self, camera_id: CameraId) -> None:
+        """Wait until the recovery of ``camera_id`` (if any) has ended."""
+        task = self._tasks.get(camera_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def stop(self) -> None:
+        """Cancel the recoveries still waiting (their files are noted again at the next start)."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _forget(self, camera_id: CameraId, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(camera_id) is task:
+            del self._tasks[camera_id]
+
+    async def _recover(self, files: CameraFiles, holds: Callable[[], bool]) -> None:
+        camera_id = files.camera_id
+        try:
+            files = await asyncio.to_thread(drop_indexed, self._store, self._media_root, files)
+            while not files.empty:
+                log.info(
+                    "recovery: camera %s has %d leftover file(s); checking them in %.0f s",
+                    camera_id,
+                    files.count,
+                    self._quiet_s,
+                )
+                await asyncio.sleep(self._quiet_s)
+                if not holds():
+                    log.info("recovery: camera %s is no longer held here; its new owner checks it", camera_id)
+                    return
+                report = await asyncio.to_thread(
+                    settle, self._store, self._media_root, files, self._open_sealed
+                )
+                log.log(
+                    logging.WARNING if report.repaired else logging.INFO,
+                    "recovery of camera %s: %s",
+                    camera_id,
+                    report.summary(),
+                )
+                files = report.pending
+        except (WatchkeeperError, OSError) as err:
+            log.error("recovery of camera %s failed: %s", camera_id, err)  # noqa: TRY400 - one-line reason
