@@ -19,7 +19,13 @@ from tests.support.tcp_link import TcpLink
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
 from watchkeeper.runtime.outbox import RetryPolicy, StoreOutbox
-from watchkeeper.runtime.outbox_journal import NewEntry, OutboxError, OutboxJournal
+from watchkeeper.runtime.outbox_journal import (
+    NewEntry,
+    OutboxError,
+    OutboxInUseError,
+    OutboxJournal,
+    open_journal,
+)
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -224,6 +230,19 @@ def test_one_outbox_file_belongs_to_one_process(tmp_path: Path) -> None:
     finally:
         held.close()
     OutboxJournal(path).close()  # free again once closed
+
+
+def test_workers_of_one_host_without_ids_take_the_next_free_journal(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    first = open_journal(folder, "host-a", shared_name=True)
+    second = open_journal(folder, "host-a", shared_name=True)
+    try:
+        assert (first.path.name, second.path.name) == ("host-a.sqlite", "host-a-1.sqlite")
+        with pytest.raises(OutboxInUseError, match="in use by another process"):
+            open_journal(folder, "host-a", shared_name=False)
+    finally:
+        second.close()
+        first.close()
 
 
 def test_an_unreadable_row_is_dropped_and_does_not_block_the_rest(store: Store, tmp_path: Path) -> None:
