@@ -389,6 +389,7 @@ def _api_side(
         fleet.counters if fleet is not None else list,
         retention,
         fleet.tiering_stats if fleet is not None else lambda: None,
+        fleet.outbox_stats if fleet is not None else lambda: None,
     )
     hub = LiveHub()
     context = AppContext(
