@@ -18,8 +18,16 @@ from tests.storage.pg import PG_PORT, fresh_pg_database, migrated_store
 from tests.support.tcp_link import TcpLink
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
+from watchkeeper.integrations.prometheus import PrometheusExporter
+from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.runtime.outbox import RetryPolicy, StoreOutbox
-from watchkeeper.runtime.outbox_journal import NewEntry, OutboxError, OutboxJournal
+from watchkeeper.runtime.outbox_journal import (
+    NewEntry,
+    OutboxError,
+    OutboxInUseError,
+    OutboxJournal,
+    open_journal,
+)
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -226,6 +234,19 @@ def test_one_outbox_file_belongs_to_one_process(tmp_path: Path) -> None:
     OutboxJournal(path).close()  # free again once closed
 
 
+def test_workers_of_one_host_without_ids_take_the_next_free_journal(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    first = open_journal(folder, "host-a", shared_name=True)
+    second = open_journal(folder, "host-a", shared_name=True)
+    try:
+        assert (first.path.name, second.path.name) == ("host-a.sqlite", "host-a-1.sqlite")
+        with pytest.raises(OutboxInUseError, match="in use by another process"):
+            open_journal(folder, "host-a", shared_name=False)
+    finally:
+        second.close()
+        first.close()
+
+
 def test_an_unreadable_row_is_dropped_and_does_not_block_the_rest(store: Store, tmp_path: Path) -> None:
     journal = OutboxJournal(tmp_path / "outbox" / "w1.sqlite")
     good = NewEntry.of_segment(segment(0), 1, published=False)
@@ -259,3 +280,22 @@ def test_a_row_postgresql_rejects_is_dropped_alone(tmp_path: Path) -> None:
         assert _paths(store) == [segment(1).path]
         assert store.events.get("ev-2") is not None
         assert bus.events() == [("ev-2", "started")]
+
+
+def test_the_outbox_counters_are_exported_for_prometheus(store: Store, tmp_path: Path) -> None:
+    journal = OutboxJournal(tmp_path / "outbox" / "w1.sqlite")
+    journal.append(NewEntry.of_segment(segment(0), 3, published=False))
+    journal.append(NewEntry.of_segment(segment(0), 3, published=False))  # the same row twice
+    outbox = StoreOutbox(journal, store.fences, Bus().publish, FAST)
+    metrics = RuntimeMetrics(tmp_path, list, outbox=outbox.snapshot)
+    render = PrometheusExporter(metrics.snapshot, process_metrics=False).render
+    assert "watchkeeper_outbox_depth 2.0" in render().decode()
+    outbox.start()
+    wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+    text = render().decode()
+    outbox.close()
+    assert "watchkeeper_outbox_depth 0.0" in text
+    assert "watchkeeper_outbox_replayed_total 1.0" in text
+    assert "watchkeeper_outbox_duplicates_total 1.0" in text
+    assert "watchkeeper_outbox_store_reachable 1.0" in text
+    assert "watchkeeper_outbox_last_catch_up_rows 2.0" in text

@@ -238,9 +238,11 @@ class StoreOutbox:
                 self._deliver_all()
             except OutboxError as err:  # the journal itself failed (disk, I/O): keep trying, slowly
                 log.error("outbox %s: %s", self.path, err)  # noqa: TRY400 - one line, retried
-                if self._stopping.wait(self._retry.max_s):
-                    return
+            except Exception:  # a bug must not end delivery for good: the rows stay, it retries
+                log.exception("outbox %s: delivery failed; retrying", self.path)
             else:
+                return
+            if self._stopping.wait(self._retry.max_s):
                 return
 
     def _deliver_all(self) -> None:

@@ -49,6 +49,16 @@ class OutboxError(WatchkeeperError):
     code = "outbox_error"
 
 
+class OutboxInUseError(OutboxError):
+    """Another process holds the outbox file."""
+
+    code = "outbox_in_use"
+
+
+MAX_SHARED = 32
+"""Most processes of one host that share a journal name (``<name>``, ``<name>-1`` ... ``<name>-31``)."""
+
+
 class EntryKind(StrEnum):
     """What an outbox row carries."""
 
@@ -179,7 +189,7 @@ class OutboxJournal:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             self._lock_file.close()
-            raise OutboxError(
+            raise OutboxInUseError(
                 f"the outbox {path} is in use by another process (give each worker its own "
                 "cluster.worker_id or data folder)"
             ) from err
@@ -266,6 +276,27 @@ class OutboxJournal:
         with self._lock:
             self._db.close()
         self._lock_file.close()
+
+
+def open_journal(folder: Path, name: str, *, shared_name: bool) -> OutboxJournal:
+    """Open ``folder/<name>.sqlite``; with ``shared_name``, the next free ``<name>-<n>`` when it is in use.
+
+    ``shared_name`` is for a name several processes of one host may share (the host name, when workers have
+    no ``cluster.worker_id``): each takes the first journal no other process holds, and replays what a
+    previous run left there (its rows carry their fencing tokens, so whoever replays them is fenced alike).
+
+    Raises:
+        OutboxError: The journal cannot be opened, or (without ``shared_name``) another process holds it.
+    """
+    number = 0
+    while True:
+        suffix = f"-{number}" if number else ""
+        try:
+            return OutboxJournal(folder / f"{name}{suffix}.sqlite")
+        except OutboxInUseError:
+            number += 1
+            if not shared_name or number >= MAX_SHARED:
+                raise
 
 
 def _entry(row: tuple[int, str, str, int, str, int, str]) -> OutboxEntry:

@@ -69,7 +69,7 @@ from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.runtime.outbox import StoreOutbox
-from watchkeeper.runtime.outbox_journal import OutboxJournal
+from watchkeeper.runtime.outbox_journal import OutboxJournal, open_journal
 from watchkeeper.runtime.roles import NodeIdentity, Role, check_role
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
@@ -327,7 +327,7 @@ def _camera_side(
     if warm is not None and config.tiers.enabled:
         tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
-    outbox = StoreOutbox(OutboxJournal(outbox_path(config)), runtime.store.fences, bridge.publish)
+    outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish)
     parts = FleetParts(
         config=config,
         store=runtime.store,
@@ -357,17 +357,24 @@ def _camera_side(
     )
 
 
-def outbox_path(config: WatchkeeperConfig) -> Path:
+def open_outbox(config: WatchkeeperConfig) -> OutboxJournal:
     """The worker's store outbox: ``<data folder>/outbox/<name>.sqlite`` beside the media folder.
 
-    The name is ``cluster.worker_id``, else ``local`` on one box (local leases), else the host name: stable
-    across restarts, so that rows left waiting by one run are replayed by the next.
+    The name is ``cluster.worker_id``, else ``local`` on one box (local leases), else the host name (the
+    next free ``<host>-<n>`` when another worker of the host holds it): stable across restarts, so that rows
+    left waiting by one run are replayed by the next.
+
+    Raises:
+        OutboxError: The file cannot be opened, or another process runs with the same worker id.
     """
     cluster = config.cluster
-    name = cluster.worker_id or (
-        "local" if cluster.leases == "local" else re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
-    )
-    return config.storage.media_root.parent / "outbox" / f"{name}.sqlite"
+    folder = config.storage.media_root.parent / "outbox"
+    if cluster.worker_id:
+        return open_journal(folder, cluster.worker_id, shared_name=False)
+    if cluster.leases == "local":
+        return open_journal(folder, "local", shared_name=False)
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
+    return open_journal(folder, host, shared_name=True)
 
 
 def node_labels(identity: NodeIdentity) -> NodeLabels:
@@ -393,6 +400,7 @@ def _api_side(
         fleet.counters if fleet is not None else list,
         retention,
         fleet.tiering_stats if fleet is not None else lambda: None,
+        fleet.outbox_stats if fleet is not None else lambda: None,
     )
     hub = LiveHub()
     context = AppContext(
