@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.cluster.netns_support import WorkerNetwork, nats_server, worker_network
-from tests.cluster.roles_support import Cluster, NatsLink, Worker, launch_role, wait_healthy
+from tests.cluster.roles_support import LEASE_TIMEOUT_S, Cluster, NatsLink, Worker, launch_role, wait_healthy
 from tests.conftest import TEST_FOOTAGE, free_port, wait_for
 from tests.storage.pg import PG_HOST, PG_PORT, fresh_pg_database
 from watchkeeper.cluster.model import WorkerId
@@ -217,7 +217,7 @@ def test_a_worker_whose_uplink_goes_down_is_fenced_and_does_not_take_the_camera_
         # under the old token, and the database refuses them.
         refusal = f"refused, fencing token {old_token} is stale"
         wait_for(lambda: refusal in w1.log_text(), 40, "w1's late index writes to be refused")
-        time.sleep(2 * 3.0)  # two lease timeouts of scans with w1 back in the cluster
+        time.sleep(2 * LEASE_TIMEOUT_S)  # two lease timeouts of scans with w1 back in the cluster
         assert rig.lease().owner == "w2"
         assert rig.lease().token == lease.token
         assert _answered_cameras(w1) == []
