@@ -76,9 +76,11 @@ def _run(path: Path, tensor: NDArray[np.float32]) -> NDArray[np.float32]:
 def test_calibration_inputs_are_whole_frames_then_crops() -> None:
     frames = _frames(3)
     tensors = calibration_inputs(frames, CONFIG)
-    assert len(tensors) == 6
     assert all(tensor.shape == (1, 3, SIZE, SIZE) and tensor.dtype == np.float32 for tensor in tensors)
-    assert not np.array_equal(tensors[0], tensors[3])  # the crop of frame 0 is not frame 0
+    assert len(tensors) == 9
+    assert not np.array_equal(tensors[0], tensors[3])  # the crops of frame 0 are not frame 0
+    again = calibration_inputs(frames, CONFIG)
+    assert all(np.array_equal(a, b) for a, b in zip(tensors, again, strict=True))  # seeded places
 
 
 def test_calibration_needs_frames() -> None:
@@ -91,7 +93,7 @@ def test_a_small_model_is_quantized_per_channel_and_still_agrees(tmp_path: Path)
     output = tmp_path / "int8.onnx"
     frames = _frames(6)
     report = quantize_model(source, output, frames, CONFIG)
-    assert report.calibration_inputs == 12
+    assert report.calibration_inputs == 18
     assert report.folded_pads == 1
     assert report.quantized_convolutions == 2
     assert report.size_bytes == output.stat().st_size
