@@ -115,7 +115,9 @@ def test_a_small_model_is_quantized_per_channel_and_still_agrees(tmp_path: Path)
         expected, got = _run(source, tensor), _run(output, tensor)
         assert got.shape == expected.shape
         spread = float(expected.max() - expected.min())
-        assert float(np.abs(got - expected).max()) < 0.05 * spread
+        error = np.abs(got - expected)
+        assert float(error.max()) < 0.1 * spread  # a few uint8 steps of the calibrated range
+        assert float(error.mean()) < 0.02 * spread
 
 
 def test_a_file_that_is_not_onnx_is_refused_by_name(tmp_path: Path) -> None:
