@@ -157,8 +157,11 @@ def build_int8_model(force: bool) -> Path:
             f"{FOOTAGE} has fewer frames than the calibration needs ({max(CALIBRATION_FRAMES) + 1})"
         )
     staged = INT8_OUTPUT.with_suffix(".partial")  # the final name appears only once the file is complete
-    report = quantize.quantize_model(OUTPUT, staged, frames, DetectorConfig())
-    staged.replace(INT8_OUTPUT)
+    try:
+        report = quantize.quantize_model(OUTPUT, staged, frames, DetectorConfig())
+        staged.replace(INT8_OUTPUT)
+    finally:
+        staged.unlink(missing_ok=True)
     stamp.write_text(digest + "\n")
     log.info(
         "wrote %s (%d bytes, %d int8 convolutions, %d pads folded, calibrated on %d inputs)",

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 CROP_SIZES = (0.5, 0.25)
 """Region crops added to the calibration set per frame: half and a quarter of the frame's width and height,
 at seeded random places, stretched to the model input. Motion-region crops are upscaled that much (a
-160x96 crop of a 640x360 frame is stretched 2.6-4.3x to 416x416); calibrated on whole frames only, the INT8
-model lost people in such crops (score 0.30 where the float model gave 0.64)."""
+160x96 crop of a 640x360 frame is stretched 2.6-4.3x to 416x416); calibrated on whole frames and half-size
+crops only, the INT8 model lost people in such crops (score 0.30 where the float model gave 0.64)."""
 
 
 @dataclass(frozen=True, slots=True)
