@@ -50,7 +50,7 @@ $(VENV_STAMP): pyproject.toml
 
 # --- Models and test footage -------------------------------------------------------------------------------
 
-models: venv ## Build the default detector (var/models/nanodet.onnx) and fetch test footage (vtest.avi)
+models: venv ## Build the detector (var/models/nanodet.onnx + its INT8 build nanodet.int8.onnx) and fetch test footage (vtest.avi)
 	$(BIN)/python scripts/build_models.py
 
 # --- Web console --------------------------------------------------------------------------------------------

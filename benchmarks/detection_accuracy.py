@@ -3,11 +3,14 @@
 Labels: benchmarks/data/vtest_labels.json (20 frames, how they were made is written in the file).
 Footage: var/cache/footage/vtest.avi (`make models` fetches it from Debian's opencv-doc).
 
-Prints one line per class and score threshold, and as its last line JSON:
-  {"iou": 0.5, "frames": 20, "score_threshold": 0.4, "detector":
-   {"person": {"precision": ..., "recall": ..., "tp": ..., "fp": ..., "fn": ...}, "vehicle": {...}}}
+The built-in NanoDet in each asked precision (``detection.detector.precision``: fp32, int8).
 
-Usage: python benchmarks/detection_accuracy.py [--threshold 0.4] [--sweep]
+Prints one line per model, class and score threshold, and as its last line JSON:
+  {"iou": 0.5, "frames": 20, "score_threshold": 0.4, "detector": {"fp32":
+   {"person": {"precision": ..., "recall": ..., "tp": ..., "fp": ..., "fn": ...}, "vehicle": {...}},
+   "int8": {...}}}
+
+Usage: python benchmarks/detection_accuracy.py [--threshold 0.4] [--sweep] [--precision fp32,int8]
 """
 
 from __future__ import annotations
@@ -109,24 +112,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=DetectorConfig().score_threshold)
     parser.add_argument("--sweep", action="store_true", help="also print 0.3 ... 0.7")
+    parser.add_argument("--precision", default="fp32,int8", help="comma-separated built-in model precisions")
     args = parser.parse_args()
     labels = json.loads(LABELS.read_text())["frames"]
     frames = load_frames({int(key) for key in labels})
-    detector = build_detector(DetectorConfig(score_threshold=0.05, threads=2))
-    predictions = {index: detector.detect(frame) for index, frame in frames.items()}
-    names = list(detector.class_names)
     thresholds = [0.3, 0.4, 0.5, 0.6, 0.7] if args.sweep else [args.threshold]
-    for threshold in thresholds:
-        for group, figures in evaluate(predictions, names, labels, threshold).items():
-            print(f"detector alone  score>={threshold:.2f}  {group:8s} {figures}")
+    results = {}
+    for precision in args.precision.split(","):
+        detector = build_detector(DetectorConfig(score_threshold=0.05, threads=2, precision=precision))
+        predictions = {index: detector.detect(frame) for index, frame in frames.items()}
+        names = list(detector.class_names)
+        for threshold in thresholds:
+            for group, figures in evaluate(predictions, names, labels, threshold).items():
+                print(f"detector alone {precision}  score>={threshold:.2f}  {group:8s} {figures}")
+        results[precision] = evaluate(predictions, names, labels, args.threshold)
     print(
         json.dumps(
-            {
-                "iou": IOU,
-                "frames": len(labels),
-                "score_threshold": args.threshold,
-                "detector": evaluate(predictions, names, labels, args.threshold),
-            }
+            {"iou": IOU, "frames": len(labels), "score_threshold": args.threshold, "detector": results}
         )
     )
 

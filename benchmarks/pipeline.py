@@ -29,7 +29,10 @@ on every analysed frame: the baseline). Prints a table and, as the LAST line, JS
   ``/proc/self/task``: record inputs (demux + remux), detect inputs (demux, decode, motion, frame
   conversion), the detector thread (ONNX Runtime, tracker, rules, snapshots), native threads, the rest.
 
-Usage: python benchmarks/pipeline.py [--cameras 16] [--seconds 60] [--skip-baseline]
+``--precision fp32|int8`` picks the build of the built-in NanoDet (``detection.detector.precision``; default:
+the configured default).
+
+Usage: python benchmarks/pipeline.py [--cameras 16] [--seconds 60] [--skip-baseline] [--precision int8]
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from watchkeeper.bus.local import LocalBus
 from watchkeeper.bus.messages import EventMessage
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.detectors import DetectorConfig
 from watchkeeper.config.recording import RecordingConfig
 from watchkeeper.domain import Camera, CameraId, Segment, Site, SiteId
 from watchkeeper.privacy import PersonBlur
@@ -235,8 +239,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def run(args: argparse.Namespace, port: int, footage: ActivityFootage, gating: bool) -> dict[str, Any]:
+    detector = {"threads": args.threads, "precision": args.precision}
     detection = DetectionConfig.model_validate(
-        {"fps": 5, "width": 640, "objects": {"motion_gating": gating}, "detector": {"threads": args.threads}}
+        {"fps": 5, "width": 640, "objects": {"motion_gating": gating}, "detector": detector}
     )
     service = DetectorService(
         build_detector(detection.detector), SchedulerSettings(queue_depth=detection.objects.queue_depth)
@@ -288,6 +293,7 @@ def run(args: argparse.Namespace, port: int, footage: ActivityFootage, gating: b
     lags = [lag for clock in probe.clocks.values() for lag in clock.lags()]
     result = {
         "cameras": args.cameras,
+        "precision": args.precision,
         "cpu_percent": round(100.0 * cpu_s / wall_s, 1),
         "detector_ms_p50": round(float(np.percentile(times, 50)), 1),
         "detector_ms_p95": round(float(np.percentile(times, 95)), 1),
@@ -321,6 +327,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: one per core)")
     parser.add_argument("--skip-baseline", action="store_true", help="only the motion-gated run")
+    parser.add_argument("--precision", choices=["fp32", "int8"], default=DetectorConfig().precision)
     args = parser.parse_args()
     footage = activity_footage(fps=FPS)
     args.starts = offsets(args.cameras, footage, args.seconds)

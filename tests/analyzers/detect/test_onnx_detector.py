@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from tests.analyzers.detect.conftest import ModelFactory
 from watchkeeper.analyzers.detect import DetectorError, OnnxDetector, build_detector, builtin_model_path
 from watchkeeper.analyzers.detect.onnx import choose_providers
+from watchkeeper.analyzers.detect.registry import builtin_precision
 from watchkeeper.config.detectors import COCO_CLASSES, DetectorConfig
 from watchkeeper.domain import Detections, WatchkeeperError
 
@@ -41,8 +42,13 @@ def test_frame_of_wrong_shape_is_rejected(nanodet: OnnxDetector) -> None:
         nanodet.detect(np.zeros((10, 10), np.uint8))
 
 
-def test_build_detector_uses_the_builtin_model(nanodet_path: Path) -> None:
+def test_build_detector_uses_the_builtin_model_in_the_configured_precision(
+    nanodet_path: Path, nanodet_int8_path: Path
+) -> None:
     detector = build_detector(DetectorConfig(threads=1))
+    assert isinstance(detector, OnnxDetector)
+    assert detector.model_path == nanodet_int8_path  # INT8 is the default on the CPU
+    detector = build_detector(DetectorConfig(threads=1, precision="fp32"))
     assert isinstance(detector, OnnxDetector)
     assert detector.model_path == nanodet_path
 
@@ -50,10 +56,32 @@ def test_build_detector_uses_the_builtin_model(nanodet_path: Path) -> None:
 def test_missing_builtin_model_says_make_models(tmp_path: Path) -> None:
     env = {"WATCHKEEPER_MODEL_DIR": str(tmp_path)}
     with pytest.raises(DetectorError, match="make models") as caught:
-        build_detector(DetectorConfig(), environ=env)
+        build_detector(DetectorConfig(precision="fp32"), environ=env)
     assert str(tmp_path / "nanodet.onnx") in str(caught.value)
     assert isinstance(caught.value, WatchkeeperError)
-    assert builtin_model_path(env) == tmp_path / "nanodet.onnx"
+    assert builtin_model_path(env, "fp32") == tmp_path / "nanodet.onnx"
+    assert builtin_model_path(env, "int8") == tmp_path / "nanodet.int8.onnx"
+    assert builtin_model_path(env) == tmp_path / "nanodet.int8.onnx"
+
+
+def test_missing_int8_model_says_make_models_or_fp32(tmp_path: Path, nanodet_path: Path) -> None:
+    (tmp_path / "nanodet.onnx").symlink_to(nanodet_path)  # only the float model was built
+    env = {"WATCHKEEPER_MODEL_DIR": str(tmp_path)}
+    with pytest.raises(
+        DetectorError, match=r"nanodet\.int8\.onnx \(int8\) not found: run `make models`"
+    ) as caught:
+        build_detector(DetectorConfig(threads=1), environ=env)
+    assert "precision to fp32" in str(caught.value)
+    detector = build_detector(DetectorConfig(threads=1, precision="fp32"), environ=env)
+    assert isinstance(detector, OnnxDetector)
+    assert detector.model_path == tmp_path / "nanodet.onnx"
+
+
+def test_the_float_model_runs_on_a_gpu_provider() -> None:
+    config = DetectorConfig()
+    assert builtin_precision(config, ["CPUExecutionProvider"]) == "int8"
+    assert builtin_precision(config, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == "fp32"
+    assert builtin_precision(DetectorConfig(precision="fp32"), ["CPUExecutionProvider"]) == "fp32"
 
 
 def test_missing_model_file_is_named(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def test_detector_defaults_are_the_builtin_nanodet() -> None:
     assert config.class_names == list(COCO_CLASSES)
     assert len(COCO_CLASSES) == 80
     assert config.channel_order == "bgr"
+    assert config.precision == "int8"
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,7 @@ def test_detector_defaults_are_the_builtin_nanodet() -> None:
         ({"std": (1.0, 0.0, 1.0)}, "std values must be > 0"),
         ({"class_names": []}, "class_names"),
         ({"output_format": "centernet"}, "output_format"),
+        ({"precision": "int4"}, "precision"),
         ({"unknown": 1}, "unknown"),
     ],
 )

@@ -207,6 +207,7 @@ def test_converted_nanodet_matches_tfjs_in_node(nanodet_path: Path) -> None:
             sys.executable,
             str(ROOT / "scripts" / "build_models.py"),
             "--no-footage",
+            "--no-int8",
             "--check-tfjs",
             "--frames",
             "300",

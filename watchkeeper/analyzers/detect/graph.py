@@ -7,6 +7,10 @@ reorder (NCHWc) on each side. Here the model is first optimised by ONNX Runtime 
 ``EXTENDED`` level (transposes gone, ``Conv`` + activation fused), then every constant-zero ``Pad`` on the
 spatial axes whose only consumer is a convolution is folded into that convolution's ``pads``. The result
 computes exactly the same values (zero padding is what a convolution's ``pads`` means), with fewer nodes.
+
+``fold_pool_pads`` does the same for a ``-inf`` ``Pad`` in front of a ``MaxPool`` (TensorFlow's ``SAME``
+max pooling): a max pool's own ``pads`` are never the maximum, which is what ``-inf`` padding means. The
+INT8 build needs it: a quantizer cannot give a tensor holding ``-inf`` a finite scale.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 _CONVOLUTIONS = frozenset({"Conv", "FusedConv"})
+_MAX_POOLS = frozenset({"MaxPool"})
 _FOLDABLE_AUTO_PAD = frozenset({b"", b"NOTSET", b"VALID"})
 
 
@@ -39,6 +44,23 @@ def fold_zero_pads(model: onnx.ModelProto) -> int:
     Returns:
         How many ``Pad`` nodes were folded away.
     """
+    return _fold_pads(model, 0.0, _CONVOLUTIONS)
+
+
+def fold_pool_pads(model: onnx.ModelProto) -> int:
+    """Fold constant ``-inf`` spatial ``Pad`` nodes into the ``MaxPool`` that consumes them (in place).
+
+    Args:
+        model: An ONNX model (any opset with ``pads`` as an input, i.e. Pad-11 or later).
+
+    Returns:
+        How many ``Pad`` nodes were folded away.
+    """
+    return _fold_pads(model, float("-inf"), _MAX_POOLS)
+
+
+def _fold_pads(model: onnx.ModelProto, fill: float, into: frozenset[str]) -> int:
+    """Fold ``Pad`` nodes padding with ``fill`` into their only consumer when its type is in ``into``."""
     graph = model.graph
     constants = {item.name: numpy_helper.to_array(item) for item in graph.initializer}
     consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
@@ -51,8 +73,8 @@ def fold_zero_pads(model: onnx.ModelProto) -> int:
         if node.op_type != "Pad" or node.output[0] in outputs:
             continue
         users = consumers[node.output[0]]
-        spec = _foldable(node, constants)
-        if spec is None or len(users) != 1 or users[0].op_type not in _CONVOLUTIONS:
+        spec = _foldable(node, constants, fill)
+        if spec is None or len(users) != 1 or users[0].op_type not in into:
             continue
         if _fold_into(users[0], spec, node.input[0]):
             folded.append(node)
@@ -61,15 +83,14 @@ def fold_zero_pads(model: onnx.ModelProto) -> int:
     return len(folded)
 
 
-def _foldable(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> _PadSpec | None:
-    """The spatial pads of a constant-mode, zero-value ``Pad`` on an NCHW tensor; ``None`` otherwise."""
+def _foldable(node: onnx.NodeProto, constants: dict[str, np.ndarray], fill: float) -> _PadSpec | None:
+    """The spatial pads of a constant-mode ``Pad`` of value ``fill`` on an NCHW tensor; else ``None``."""
     mode = next((attr.s for attr in node.attribute if attr.name == "mode"), b"constant")
     if mode != b"constant" or len(node.input) < 2 or node.input[1] not in constants:
         return None
-    if len(node.input) > 2 and node.input[2]:
-        value = constants.get(node.input[2])
-        if value is None or value.size != 1 or float(value.ravel()[0]) != 0.0:
-            return None
+    value = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros(1)
+    if value is None or value.size != 1 or float(value.ravel()[0]) != fill:
+        return None
     if len(node.input) > 3 and node.input[3]:
         return None  # explicit axes: rare, not worth the bookkeeping
     pads = [int(value) for value in constants[node.input[1]].ravel().tolist()]
@@ -82,7 +103,7 @@ def _foldable(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> _PadSpe
 
 
 def _fold_into(conv: onnx.NodeProto, spec: _PadSpec, source: str) -> bool:
-    """Add ``spec`` to ``conv``'s pads and feed it from ``source``; False when ``conv`` cannot take it."""
+    """Add ``spec`` to ``conv``'s (or a pool's) pads and feed it from ``source``; False when it cannot."""
     attributes = {attr.name: attr for attr in conv.attribute}
     auto_pad = attributes.get("auto_pad")
     if auto_pad is not None and auto_pad.s not in _FOLDABLE_AUTO_PAD:

@@ -38,7 +38,7 @@ CPU_PROVIDER = "CPUExecutionProvider"
 _ORT_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)"}
 
 
-def _ort_errors() -> tuple[type[BaseException], ...]:
+def ort_errors() -> tuple[type[BaseException], ...]:
     """The exception classes ONNX Runtime raises (they derive from ``Exception`` directly)."""
     found = [
         cls
@@ -89,7 +89,7 @@ def _without_pads(path: Path, options: Any) -> _Folded | None:
     staged.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     staged.intra_op_num_threads = staged.inter_op_num_threads = 1
     staged.log_severity_level = 3
-    failures: tuple[type[BaseException], ...] = (*_ort_errors(), OSError)
+    failures: tuple[type[BaseException], ...] = (*ort_errors(), OSError)
     with tempfile.TemporaryDirectory(prefix="wk-model-") as folder:
         staged.optimized_model_filepath = str(Path(folder) / "extended.onnx")
         try:
@@ -105,7 +105,7 @@ def _without_pads(path: Path, options: Any) -> _Folded | None:
         session = ort.InferenceSession(
             model.SerializeToString(), sess_options=options, providers=[CPU_PROVIDER]
         )
-    except _ort_errors() as err:
+    except ort_errors() as err:
         log.warning("detector model %s: the graph with %d pads folded does not load (%s)", path, folded, err)
         return None
     log.info("detector model %s: %d zero pads folded into convolutions", path, folded)
@@ -164,7 +164,7 @@ class OnnxDetector:
         providers = choose_providers(config.device, ort.get_available_providers())
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-        except _ort_errors() as err:
+        except ort_errors() as err:
             raise DetectorError(f"detector model {path} is not a loadable ONNX model: {err}") from err
         if providers != [CPU_PROVIDER]:
             return session
@@ -226,7 +226,7 @@ class OnnxDetector:
         tensor, transform = self._preprocess(frame)
         try:
             outputs = self._session.run(list(self._decoder.output_names), {self._input_name: tensor})
-        except _ort_errors() as err:
+        except ort_errors() as err:
             raise DetectorError(f"detector model {self._path} failed to run: {err}") from err
         candidates = self._decoder.decode(outputs, self._config.score_threshold)
         candidates = candidates.select(candidates.class_ids < len(self._class_names))
