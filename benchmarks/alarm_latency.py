@@ -93,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="privacy.rendition.nice for the server (default: the config default)",
     )
+    parser.add_argument(
+        "--queue-depth", type=int, help="detection.objects.queue_depth (default: the default)"
+    )
     return parser.parse_args(argv)
 
 
@@ -429,10 +432,12 @@ def main(argv: list[str] | None = None) -> None:
             port = free_port()
             urls = {f"cam{i}": rtsp.url(f"/cam{i}") for i in range(1, args.cameras + 1)}
             config_path = write_config(Path(folder), urls, port)
+            document = yaml.safe_load(config_path.read_text())
             if args.rendition_nice is not None:
-                document = yaml.safe_load(config_path.read_text())
                 document["privacy"] = {"rendition": {"nice": args.rendition_nice}}
-                config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+            if args.queue_depth is not None:
+                document["detection"]["objects"]["queue_depth"] = args.queue_depth
+            config_path.write_text(yaml.safe_dump(document, sort_keys=False))
             if args.source == "report":
                 document = yaml.safe_load(config_path.read_text())
                 config_path.write_text(yaml.safe_dump(record_only(document), sort_keys=False))
