@@ -369,8 +369,12 @@ def summarise(
     to_first = [(first[i] - created[i]) * 1000 for i in complete]
     fanout = [(min(arrivals[i]) - first[i]) * 1000 for i in complete for arrivals, _ in sinks]
     to_event = [(at - start) * 1000 for start, at in zone_events]
+    measured_s = (created[complete[-1]] - begin) if complete else float("nan")
+    appearances = args.cameras * measured_s / args.loop_s  # each camera shows people once per loop
     return {
         "alarms": len(complete),
+        "measured_s": round(measured_s, 1),
+        "alarms_per_appearance": round(len(complete) / appearances, 2) if appearances > 0 else float("nan"),
         "frame_to_console_ms_p50": round(percentile(to_first, 0.50), 1),
         "frame_to_console_ms_p95": round(percentile(to_first, 0.95), 1),
         "frame_to_every_console_ms_p95": round(percentile(every, 0.95), 1),
