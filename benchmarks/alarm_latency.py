@@ -93,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="privacy.rendition.nice for the server (default: the config default)",
     )
+    parser.add_argument(
+        "--queue-depth", type=int, help="detection.objects.queue_depth (default: the default)"
+    )
     return parser.parse_args(argv)
 
 
@@ -366,8 +369,12 @@ def summarise(
     to_first = [(first[i] - created[i]) * 1000 for i in complete]
     fanout = [(min(arrivals[i]) - first[i]) * 1000 for i in complete for arrivals, _ in sinks]
     to_event = [(at - start) * 1000 for start, at in zone_events]
+    measured_s = (created[complete[-1]] - begin) if complete else float("nan")
+    appearances = args.cameras * measured_s / args.loop_s  # each camera shows people once per loop
     return {
         "alarms": len(complete),
+        "measured_s": round(measured_s, 1),
+        "alarms_per_appearance": round(len(complete) / appearances, 2) if appearances > 0 else float("nan"),
         "frame_to_console_ms_p50": round(percentile(to_first, 0.50), 1),
         "frame_to_console_ms_p95": round(percentile(to_first, 0.95), 1),
         "frame_to_every_console_ms_p95": round(percentile(every, 0.95), 1),
@@ -429,10 +436,12 @@ def main(argv: list[str] | None = None) -> None:
             port = free_port()
             urls = {f"cam{i}": rtsp.url(f"/cam{i}") for i in range(1, args.cameras + 1)}
             config_path = write_config(Path(folder), urls, port)
+            document = yaml.safe_load(config_path.read_text())
             if args.rendition_nice is not None:
-                document = yaml.safe_load(config_path.read_text())
                 document["privacy"] = {"rendition": {"nice": args.rendition_nice}}
-                config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+            if args.queue_depth is not None:
+                document["detection"]["objects"]["queue_depth"] = args.queue_depth
+            config_path.write_text(yaml.safe_dump(document, sort_keys=False))
             if args.source == "report":
                 document = yaml.safe_load(config_path.read_text())
                 config_path.write_text(yaml.safe_dump(record_only(document), sort_keys=False))

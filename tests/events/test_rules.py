@@ -270,3 +270,24 @@ def test_tracker_and_rules_together() -> None:
         kinds += [(change.event.rule, change.change.value) for change in rules.update(tracked, at(index))]
     assert kinds == [("in-lane", "started")]  # the gate counts "in" only; the car drove "out"
     assert rules.rules[1].line.out_count == 1  # type: ignore[attr-defined]
+
+
+def test_the_engine_says_when_a_track_is_on_its_way_to_confirmation() -> None:
+    parsed = RULES.validate_python(
+        {"name": "r", "type": "enter", "zone": "lane", "classes": ["car"], "filters": {"confirm_frames": 3}}
+    )
+    rules = RuleEngine(CameraId("cam"), [LANE], [parsed], FRAME, CLASSES)
+    assert not rules.confirming  # nothing seen yet
+    changes = [rules.update(obj(1, *INSIDE), at(index)) for index in range(3)]
+    assert [bool(found) for found in changes] == [False, False, True]  # the third passing frame raises
+    rules_after = [rules.update(obj(1, *INSIDE), at(3))]
+    assert rules_after == [[]]
+    assert not rules.confirming  # confirmed: nothing pending
+    rules.update(obj(2, *INSIDE), at(4))
+    assert rules.confirming  # a new track passed once: the next frames may raise
+
+
+def test_an_engine_without_pending_tracks_is_not_confirming() -> None:
+    rules = engine({"type": "enter", "zone": "lane", "classes": ["car"]})  # confirm_frames 1
+    rules.update(obj(1, *INSIDE), at(0))
+    assert not rules.confirming

@@ -123,7 +123,7 @@ class SchedulerSettings:
         workers: Threads running the detector (1 suits a small CPU; the detector itself uses every core).
     """
 
-    queue_depth: int = 2
+    queue_depth: int = 1
     workers: int = 1
 
     def __post_init__(self) -> None:

@@ -88,9 +88,13 @@ class ObjectsConfig(ConfigModel):
         le=2,
     )
     queue_depth: int = Field(
-        default=2,
+        default=1,
         title="Queue per camera",
-        description="Frames a camera may have waiting for the shared detector; beyond it the oldest drops.",
+        description=(
+            "Frames a camera may have waiting for the shared detector; beyond it the oldest drops. 1 (a "
+            "newer frame replaces the waiting one) keeps results fresh when the detector is busy: each "
+            "camera still gets one detector run per round, on its newest frame."
+        ),
         ge=1,
         le=100,
     )

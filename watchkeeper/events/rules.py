@@ -92,6 +92,11 @@ class Confirmations:
         self._hits: dict[int, int] = {}
         self._seen: dict[int, datetime] = {}
 
+    @property
+    def pending(self) -> bool:
+        """True while a track has passed the filter but not yet often enough to be confirmed."""
+        return any(0 < hits < self._frames for hits in self._hits.values())
+
     def update(self, track_ids: Sequence[int], at: datetime) -> BoolArray:
         """Count one passing frame for each of ``track_ids``; return which are confirmed."""
         result = np.zeros(len(track_ids), dtype=np.bool_)
@@ -134,6 +139,11 @@ class Rule(ABC):
         self.context = context
         self._filter = ObjectFilter(config.filters, context.class_ids, context.frame)
         self._confirm = Confirmations(config.filters.confirm_frames, context.settings.track_timeout_s)
+
+    @property
+    def confirming(self) -> bool:
+        """True while a track is on its way to confirmation: one of the next frames may raise an event."""
+        return self._confirm.pending
 
     def update(self, dets: Detections, at: datetime) -> list[EventChange]:
         """Feed one frame of tracked detections taken at ``at``."""
@@ -521,6 +531,11 @@ class RuleEngine:
     def rules(self) -> tuple[Rule, ...]:
         """The rules, in config order."""
         return tuple(self._rules)
+
+    @property
+    def confirming(self) -> bool:
+        """True while any rule is confirming a track (its next frames may raise an event)."""
+        return any(rule.confirming for rule in self._rules)
 
     def update(self, dets: Detections, at: datetime) -> list[EventChange]:
         """Feed the tracked detections of one analysed frame taken at ``at`` (aware UTC).

@@ -219,14 +219,16 @@ class ObjectAnalysis:
                 self._in_flight = max(0, self._in_flight - 1)
 
     def _confirming_tracks(self) -> bool:
-        """True while the camera has rules and new tracks to confirm: its next result may raise an alarm.
+        """True while the camera has rules and a track on its way to an event (its next results may alarm).
 
-        The shared detector asks this when it picks its next job (see ``DetectionJob.urgent``).
+        That is: new tracks the tracker has not confirmed yet, or tracks a rule is counting towards its
+        ``confirm_frames``. The shared detector asks this when it picks its next job
+        (see ``DetectionJob.urgent``).
         """
         if not self._camera.rules:
             return False
         with self._lock:
-            return bool(self._confirming)
+            return bool(self._confirming) or (self._rules is not None and self._rules.confirming)
 
     def take_empty_regions(self) -> list[Region]:
         """Motion regions in which the detector last found nothing (each handed out once).
