@@ -10,13 +10,17 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import yaml
 
 from tests.analyzers.detect.conftest import ROOT, VTEST, require_file
+from tests.conftest import write_test_config
 from watchkeeper.analyzers.detect import build_detector, builtin_model_path
+from watchkeeper.analyzers.detect.registry import MODEL_DIR_ENV
 from watchkeeper.analyzers.event_snapshots import EventSnapshotStore
 from watchkeeper.analyzers.scheduler import DetectorService
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.detection import DetectionConfig
+from watchkeeper.config.loader import load_config
 from watchkeeper.config.privacy import PrivacyConfig
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.privacy import faces as face_module
@@ -24,6 +28,7 @@ from watchkeeper.privacy.faces import FaceDetector, FaceModelError
 from watchkeeper.privacy.rendition import PrivacyServices, PrivacyTap
 from watchkeeper.runtime.analysis import MotionAnalysis, ObjectTap
 from watchkeeper.runtime.objects import AnalysisServices, ObjectAnalysis
+from watchkeeper.runtime.wiring import build_privacy_services
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LABELS = ROOT / "benchmarks" / "data" / "vtest_labels.json"
@@ -107,3 +112,23 @@ def test_face_detector_returns_boxes_only() -> None:
 def test_missing_face_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FaceModelError, match="build_models"):
         FaceDetector(tmp_path / "nope.onnx")
+
+
+def test_the_default_face_model_is_found_whatever_folder_the_config_lives_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_file(FACES, "make models")
+    config_path = write_test_config(tmp_path / "elsewhere", {"cam1": "rtsp://127.0.0.1:1/cam1"})
+    config = load_config(config_path)
+    assert config.privacy.faces.model is None  # the built-in model, not a path next to the config
+    services = build_privacy_services(config)
+    assert isinstance(services.faces, FaceDetector)
+
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "no-models-here"))
+    assert build_privacy_services(config).faces is None  # missing model: warned, faces not blurred
+
+    document = yaml.safe_load(config_path.read_text())
+    document["privacy"] = {"faces": {"model": "models/face.onnx"}}
+    config_path.write_text(yaml.safe_dump(document))
+    relative = load_config(config_path)
+    assert relative.privacy.faces.model == config_path.parent / "models" / "face.onnx"

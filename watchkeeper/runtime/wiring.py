@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from watchkeeper.analyzers.detect import build_detector
+from watchkeeper.analyzers.detect.registry import BUILTIN_FACE_MODEL, model_dir
 from watchkeeper.analyzers.scheduler import DetectorService, SchedulerSettings
 from watchkeeper.analyzers.zones import FrameSize
 from watchkeeper.api.context import AppContext
@@ -132,7 +133,8 @@ def build_privacy_services(config: WatchkeeperConfig) -> PrivacyServices:
     faces = None
     if config.privacy.faces.enabled and any(camera.enabled for camera in config.cameras):
         try:
-            faces = FaceDetector(config.privacy.faces.model, config.privacy.faces.threshold)
+            model = config.privacy.faces.model or model_dir() / BUILTIN_FACE_MODEL
+            faces = FaceDetector(model, config.privacy.faces.threshold)
         except FaceModelError as err:
             log.warning("faces outside person boxes are NOT blurred: %s", err)
     return PrivacyServices(

@@ -22,6 +22,8 @@ BUILTIN_MODEL = "nanodet.onnx"
 """File name of the built-in NanoDet-m COCO model (float) that ``make models`` writes."""
 BUILTIN_INT8_MODEL = "nanodet.int8.onnx"
 """File name of its INT8 quantized build (``make models``, ``detect/quantize.py``)."""
+BUILTIN_FACE_MODEL = "centerface.onnx"
+"""File name of the CenterFace model (faces to blur only) that ``make models`` extracts."""
 
 
 def model_dir(environ: Mapping[str, str] | None = None) -> Path:
