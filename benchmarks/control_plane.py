@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from watchkeeper.cluster import CameraSpec, LeaseAcquired, LossReason, WorkerId, WorkerInfo  # noqa: E402
 from watchkeeper.cluster.nats import BucketSettings, LeaseTiming, NatsCameraLeases  # noqa: E402
+from watchkeeper.cluster.rebalance import RebalancePolicy  # noqa: E402
 from watchkeeper.domain import CameraId  # noqa: E402
 
 TARGET_S = 10.0
@@ -98,7 +99,11 @@ async def host_workers(args: argparse.Namespace) -> None:
     timing = LeaseTiming(args.heartbeat, args.lease_timeout)
 
     async def run(name: str) -> None:
-        leases = NatsCameraLeases(BucketSettings(url=url, bucket=BUCKET), timing)
+        # Rebalancing off: this measures takeover after a kill; a rebalancing move is a drain handover whose
+        # old owner keeps the camera until the new one streams (no video here), which would read as doubled.
+        leases = NatsCameraLeases(
+            BucketSettings(url=url, bucket=BUCKET), timing, RebalancePolicy(enabled=False)
+        )
         await leases.start(WorkerInfo(WorkerId(name), socket.gethostname(), capacity(args)), [])
         # cameras only once every worker is up, so the first ones do not take more than their share
         while sum(worker.alive for worker in (await leases.status()).workers) < args.workers:
