@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_FOOTAGE
 from tests.recorder.test_recovery import CAM, record_segments
 from watchkeeper.domain import CameraId, Segment
 from watchkeeper.recorder.camera_recovery import (
@@ -22,23 +20,9 @@ from watchkeeper.recorder.camera_recovery import (
     settle,
 )
 from watchkeeper.runtime.media_recovery import WorkerRecovery
-from watchkeeper.simulator import write_mp4
-from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 OTHER = CameraId("cam2")
-
-
-@pytest.fixture(scope="module")
-def clip_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mp4(replace(TEST_FOOTAGE, duration_s=5.0), tmp_path_factory.mktemp("clip") / "clip.mp4")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from watchkeeper.recorder.retention import (
 from watchkeeper.recorder.segmenter import DiskFullError, Segmenter, SegmenterSettings
 from watchkeeper.simulator import write_mp4
 from watchkeeper.sources import PyAVSource, ReceivedPacket, SourceSpec
-from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 CAM = CameraId("cam1")
@@ -74,13 +73,6 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
 def clip_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = replace(TEST_FOOTAGE, width=640, height=360, duration_s=4.0)
     return write_mp4(spec, tmp_path_factory.mktemp("clip") / "clip.mp4")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")  # the index lives on another volume
-    yield opened
-    opened.close()
 
 
 def feed(clip: Path, recorder: Segmenter | DiskFullGuard, start: datetime) -> datetime:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_FOOTAGE
 from watchkeeper.domain import CameraId, Segment
 from watchkeeper.recorder.recovery import (
     UnreadableSegmentError,
@@ -20,25 +18,11 @@ from watchkeeper.recorder.recovery import (
     recover_media,
 )
 from watchkeeper.recorder.segmenter import Segmenter, SegmenterSettings
-from watchkeeper.simulator import write_mp4
 from watchkeeper.sources import PyAVSource, ReceivedPacket, SourceSpec
-from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 T0 = datetime(2026, 11, 25, 12, 59, 57, tzinfo=UTC)  # segments straddle an hour folder boundary
 CAM = CameraId("cam1")
-
-
-@pytest.fixture(scope="module")
-def clip_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mp4(replace(TEST_FOOTAGE, duration_s=5.0), tmp_path_factory.mktemp("clip") / "clip.mp4")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
-    yield opened
-    opened.close()
 
 
 def record_segments(clip: Path, root: Path) -> list[Segment]:

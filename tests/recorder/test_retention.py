@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,20 +21,12 @@ from watchkeeper.recorder.retention import (
     RetentionStats,
 )
 from watchkeeper.recorder.segmenter import segment_path
-from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CAM = CameraId("cam1")
 OTHER = CameraId("cam2")
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from watchkeeper.domain import CameraId, Event, EventKind
 from watchkeeper.domain.evidence import EvidenceLock
 from watchkeeper.recorder.retention import CameraRetention, RetentionManager, RetentionPolicy
 from watchkeeper.recorder.snapshot_retention import prune_event_snapshots
-from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CAM = CameraId("cam1")
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
-    yield opened
-    opened.close()
 
 
 def snapshot(media: Path, name: str, written: datetime) -> Path:
