@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.pg import fresh_pg_database
+from tests.storage.pg import fresh_pg_database, migrated_store
+from watchkeeper.storage.protocols import Store
 
 
 @pytest.fixture
@@ -27,3 +28,10 @@ def any_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store on each backend in turn."""
+    with migrated_store(request.param, tmp_path) as opened:
+        yield opened

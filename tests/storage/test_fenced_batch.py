@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from tests.storage.pg import migrated_store
-from watchkeeper.domain import CameraId, Event, EventKind, Segment
+from tests.storage.fence_rows import CAM, OTHER, T0, segment
+from watchkeeper.domain import Event, EventKind
 from watchkeeper.storage.fenced import FencedOutcome, FencedWrite
 from watchkeeper.storage.protocols import Store
-
-T0 = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
-CAM = CameraId("gate-north")
-OTHER = CameraId("dock-east")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with migrated_store(request.param, tmp_path) as opened:
-        yield opened
-
-
-def segment(number: int, camera: CameraId = CAM) -> Segment:
-    start = T0 + timedelta(seconds=2 * number)
-    return Segment(
-        camera, start, start + timedelta(seconds=2), f"{camera}/{number:06d}.mp4", 10, "h264", 64, 36, 1
-    )
 
 
 def test_a_batch_writes_in_order_and_says_what_became_of_each_write(store: Store) -> None:

@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from tests.storage.pg import fresh_pg_database, migrated_store
-from watchkeeper.domain import CameraId, DuplicateError, Event, EventKind, Segment
+from tests.storage.fence_rows import CAM, OTHER, T0, segment
+from tests.storage.pg import fresh_pg_database
+from watchkeeper.domain import CameraId, DuplicateError, Event, EventKind
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 from watchkeeper.storage.sql.fences import admit_in
-
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-CAM = CameraId("gate-north")
-OTHER = CameraId("dock-east")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with migrated_store(request.param, tmp_path) as opened:
-        yield opened
-
-
-def segment(number: int, camera: CameraId = CAM) -> Segment:
-    start = T0 + timedelta(seconds=10 * number)
-    return Segment(
-        camera_id=camera,
-        start=start,
-        end=start + timedelta(seconds=10),
-        path=f"{camera}/{number:06d}.mp4",
-        size_bytes=1000,
-        video_codec="h264",
-        width=640,
-        height=360,
-        keyframes=1,
-    )
 
 
 def event(number: int, camera: CameraId = CAM) -> Event:
