@@ -2,24 +2,21 @@
 
 ``lease_cluster()`` yields a ``LeaseCluster``: ``spawn`` starts a ``NatsCameraLeases`` worker whose lease
 changes are collected in the background; ``control`` reads the status and drains; ``wait_until`` polls an
-assertion-free predicate. ``PrivateNats`` runs a nats-server of the test's own, which a test may stop and
-start again (the shared server on 4222 is never touched).
+assertion-free predicate. ``PrivateNats`` (from ``nats_support``) runs a nats-server of the test's own,
+which a test may stop and start again (the shared server on 4222 is never touched).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import signal
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from tests.cluster.nats_support import PrivateNats
+from tests.conftest import free_port
 from tests.support.services import require_service
 from watchkeeper.cluster import (
     CameraSpec,
@@ -34,6 +31,17 @@ from watchkeeper.cluster.nats import BucketSettings, LeaseBucket, LeaseTiming, N
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.rebalance import RebalancePolicy
 from watchkeeper.domain import CameraId, SiteId
+
+__all__ = [
+    "FAST",
+    "NATS_URL",
+    "LeaseCluster",
+    "PrivateNats",
+    "RunningWorker",
+    "cameras",
+    "free_port",
+    "lease_cluster",
+]
 
 NATS_HOST = "127.0.0.1"
 NATS_PORT = 4222
@@ -154,52 +162,3 @@ async def lease_cluster(url: str = NATS_URL, timing: LeaseTiming = FAST) -> Asyn
             await bucket.destroy()
             await bucket.close()
         await control.close()
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrivateNats:
-    """A nats-server with JetStream of this test only, on its own port and store folder."""
-
-    def __init__(self, folder: Path) -> None:
-        """Prepare a server storing in ``folder``; :meth:`start` runs it."""
-        self.port = free_port()
-        self.folder = folder
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Client URL of the server."""
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
-        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        command = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.folder)]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"nats-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL) and wait for it to exit."""
-        if self._process is None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        self._process = None

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,49 +17,10 @@ import nats
 import pytest
 
 from tests.cluster.lease_support import FAST, cameras, free_port, lease_cluster
+from tests.cluster.nats_support import NATS_SERVER, ConfiguredNats
 from watchkeeper.cluster.records import LEASE_PREFIX
 
-NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-
-
-class ConfiguredNats:
-    """A nats-server of this test started from a configuration file (stoppable, restartable)."""
-
-    def __init__(self, folder: Path, text: str, port: int) -> None:
-        """Write ``text`` as ``folder/nats.conf``; the server listens for clients on ``port``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        self.config = folder / "nats.conf"
-        self.config.write_text(text)
-        self.port = port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Client URL."""
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Run the server and wait until it accepts connections."""
-        log = (self.config.parent / "nats.log").open("ab")
-        self._process = subprocess.Popen([NATS_SERVER, "-c", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"nats-server did not start: {(self.config.parent / 'nats.log').read_text()}")
-
-    def stop(self) -> None:
-        """SIGTERM (then SIGKILL) and wait."""
-        if self._process is None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        self._process = None
+__all__ = ["NATS_SERVER", "ConfiguredNats"]  # other tests start their own hub and leaves with these
 
 
 def _hub(folder: Path, leaf_port: int) -> ConfiguredNats:
