@@ -43,11 +43,12 @@ class NatsProcess:
         return self.folder / "nats.log"
 
     def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections (fail at once if it exits)."""
         with self.log.open("ab") as log:
             self._process = subprocess.Popen([NATS_SERVER, *self._arguments], stdout=log, stderr=log)
+        process = self._process
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and process.poll() is None:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
                 return
             time.sleep(0.05)
