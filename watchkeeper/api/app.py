@@ -44,6 +44,7 @@ from watchkeeper.api.security import install_security
 from watchkeeper.auth.permissions import Permission
 from watchkeeper.bus.messages import BreakGlassMessage, BusMessage, CameraStatusMessage, EventMessage
 from watchkeeper.config.server import ServerConfig
+from watchkeeper.domain.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,7 @@ def create_app(context: AppContext, server: ServerConfig | None = None) -> FastA
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(tasks)
 
     app = FastAPI(
         title="Watchkeeper",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from watchkeeper.bus.messages import CameraStatusMessage, EventMessage, SegmentMessage
 from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.domain import Rendition, WatchkeeperError
+from watchkeeper.domain.tasks import cancel_and_wait
 from watchkeeper.incidents.service import IncidentService
 from watchkeeper.incidents.sources import AlarmSources
 
@@ -51,11 +51,7 @@ class IncidentFeed:
 
     async def stop(self) -> None:
         """Stop consuming and write pending alarm counts."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await asyncio.to_thread(self._service.flush, force=True)
 

@@ -33,6 +33,7 @@ from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.config.integrations import MqttConfig
 from watchkeeper.domain import Camera, Site, SiteId, WatchkeeperError
 from watchkeeper.domain.incidents import OPEN_STATES, IncidentQuery
+from watchkeeper.domain.tasks import cancel_and_wait
 from watchkeeper.storage.protocols import IncidentRepository
 
 log = logging.getLogger(__name__)
@@ -184,11 +185,7 @@ class MqttBridge:
 
     async def stop(self) -> None:
         """Stop consuming and disconnect (the broker then publishes the last will: ``offline``)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def handle(self, message: BusMessage) -> None:

@@ -30,6 +30,7 @@ from watchkeeper.bus.protocol import Bus, Subscription
 from watchkeeper.config.integrations import IntegrationsConfig, WebhookConfig
 from watchkeeper.domain import WatchkeeperError, utcnow
 from watchkeeper.domain.integrations import DeliveryState, WebhookDelivery
+from watchkeeper.domain.tasks import cancel_and_wait
 from watchkeeper.storage.protocols import WebhookDeliveryRepository
 
 log = logging.getLogger(__name__)
@@ -163,11 +164,7 @@ class WebhookDispatcher:
 
     async def stop(self) -> None:
         """Stop consuming and sending (pending deliveries stay in the database for the next start)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._own_client and self._client is not None:
             await self._client.aclose()
