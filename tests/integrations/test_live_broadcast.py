@@ -37,8 +37,8 @@ class Live:
     def publish(self, message: IncidentMessage) -> int:
         """Journal ``message`` as the broadcaster does (no console is connected at that moment)."""
         push = asyncio.run(self.broadcaster.handle(message))
-        assert push.incident is not None
-        return push.incident.cursor
+        assert push.cursor is not None
+        return push.cursor
 
     def connect(self, user: str, since: str | None = None) -> Any:
         query = f"?token={self.tokens[user]}" + (f"&since={since}" if since is not None else "")

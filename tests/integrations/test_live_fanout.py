@@ -35,12 +35,10 @@ def test_a_console_that_falls_behind_gets_a_resync_cursor_and_the_others_lose_no
         for cursor in range(1, 6):
             hub.push(incident_push(incident_message(), cursor))
             item = await fast.next(1.0)
-            fast_got.append(item.incident.cursor if item is not None and not isinstance(item, int) else item)
+            fast_got.append(item.cursor if item is not None and not isinstance(item, int) else item)
         slow_got: list[object] = []
         while (item := await slow.next(0.01)) is not None:
-            slow_got.append(
-                item if isinstance(item, int) else f"msg {item.incident and item.incident.cursor}"
-            )
+            slow_got.append(item if isinstance(item, int) else f"msg {item.cursor}")
         return fast_got, slow_got
 
     fast_got, slow_got = asyncio.run(scenario())

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from watchkeeper.api.context import AppContext
 from watchkeeper.api.custody import install_custody_errors
 from watchkeeper.api.errors import install_error_handlers
-from watchkeeper.api.live import LiveMessage
+from watchkeeper.api.live import CameraSet, LiveMessage
 from watchkeeper.api.policy import install_auth_errors
 from watchkeeper.api.routes import (
     auth,
@@ -146,4 +146,5 @@ def _dispatch(context: AppContext, message: BusMessage) -> None:
     elif isinstance(message, BreakGlassMessage):  # approvers of (one of) its cameras are told at once
         notice = WsBreakGlass.model_validate(message.model_dump(exclude={"type", "version"}))
         text = notice.model_dump_json()
-        context.hub.push(LiveMessage(text, None, Permission.APPROVE_UNMASK, any_of=tuple(message.camera_ids)))
+        scope = CameraSet(tuple(message.camera_ids))
+        context.hub.push(LiveMessage(text, None, Permission.APPROVE_UNMASK, scope))

@@ -35,12 +35,15 @@ INCIDENT_SUBJECT = "wk.incidents.>"
 
 
 @dataclass(frozen=True, slots=True)
-class IncidentScope:
-    """Where an incident push belongs (who may see it) and its journal cursor."""
+class CameraSet:
+    """Who may see a push about several cameras (and maybe their site), given the push's permission.
 
-    cursor: int
-    site_id: SiteId | None = None
+    Whoever holds the permission on the site or on at least one of the cameras that exist; when neither
+    the site nor any camera is known (an unplaced incident), only a global grant of it.
+    """
+
     camera_ids: tuple[CameraId, ...] = field(default_factory=tuple)
+    site_id: SiteId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +53,10 @@ class LiveMessage:
     text: str
     camera_id: CameraId | None = None
     permission: Permission = Permission.VIEW_CAMERAS
-    incident: IncidentScope | None = None
-    """Set for incident pushes: visible to whoever may view incidents of its site or one of its cameras."""
-    any_of: tuple[CameraId, ...] = ()
-    """Set for pushes about several cameras (``camera_id`` unset): visible to whoever holds ``permission``
-    on at least one of them."""
+    cameras: CameraSet | None = None
+    """Set for pushes about several cameras or a site (``camera_id`` unset): incidents, break-glass alerts."""
+    cursor: int | None = None
+    """Set for incident pushes: the change's incident journal cursor."""
 
 
 class StatusBoard:
@@ -257,17 +259,17 @@ class LiveHub:
 
     def push(self, message: LiveMessage) -> None:
         """Queue ``message`` (serialised once) for every client (call from the event loop)."""
-        if message.incident is not None:
-            self.last_cursor = max(self.last_cursor, message.incident.cursor)
+        if message.cursor is not None:
+            self.last_cursor = max(self.last_cursor, message.cursor)
         for client in self._clients:
             client.offer(message, self.last_cursor)
 
 
 def incident_push(message: IncidentMessage, cursor: int) -> LiveMessage:
     """The live push of an incident change journalled at ``cursor``."""
-    scope = IncidentScope(cursor, message.site_id, tuple(message.camera_ids))
+    scope = CameraSet(tuple(message.camera_ids), message.site_id)
     text = WsIncident.of(message, cursor).model_dump_json()
-    return LiveMessage(text, None, Permission.VIEW_INCIDENTS, scope)
+    return LiveMessage(text, None, Permission.VIEW_INCIDENTS, scope, cursor)
 
 
 class IncidentBroadcaster:

@@ -3,8 +3,9 @@
 Incident changes carry a ``cursor``. A console that reconnects asks for what it missed with
 ``/api/ws?since=<last cursor seen>`` (or ``since=now`` on its first connection): the server first replays
 the journalled changes after that cursor that the user may see, then sends a ``WsCursor`` message, then
-live pushes (none older than the replay). Incident pushes go to users who may view incidents of the
-incident's site or one of its cameras.
+live pushes (none older than the replay). Pushes about a set of cameras (a :class:`CameraSet`: incident
+changes, break-glass alerts) go to users who hold the push's permission (view incidents, approve unmask)
+on the set's site or on one of its cameras.
 
 The handshake authenticates with the session cookie (same-origin only) or ``?token=<API token>``; each
 client receives only messages about cameras it may see. Credentials are checked again every
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from watchkeeper.api.deps import get_context
-from watchkeeper.api.live import IncidentScope, LiveClient, LiveHub, LiveMessage, incident_push
+from watchkeeper.api.live import CameraSet, LiveClient, LiveHub, LiveMessage, incident_push
 from watchkeeper.api.policy import SESSION_COOKIE, get_auth
 from watchkeeper.api.schemas.live import WsCursor
 from watchkeeper.auth.errors import AuthError, UnauthenticatedError
@@ -109,8 +110,8 @@ class _Filter:
             camera = self._hub.cameras.get(camera_id)
         return camera
 
-    async def sees_incident(self, scope: IncidentScope) -> bool:
-        """May view incidents of the incident's site or of one of its cameras (unplaced: everywhere)."""
+    async def _sees_any(self, scope: CameraSet, permission: Permission) -> bool:
+        """Holds ``permission`` on the scope's site or one of its cameras (none known: a global grant)."""
         targets: list[Camera | Site] = []
         if scope.site_id is not None:
             targets.append(Site(scope.site_id, scope.site_id))
@@ -119,17 +120,12 @@ class _Filter:
             if camera is not None:
                 targets.append(camera)
         if not targets:
-            return self.principal.sees_everything(Permission.VIEW_INCIDENTS)
-        return any(self.principal.can(Permission.VIEW_INCIDENTS, target) for target in targets)
+            return self.principal.sees_everything(permission)
+        return any(self.principal.can(permission, target) for target in targets)
 
     async def _decide(self, message: LiveMessage) -> bool:
-        if message.incident is not None:
-            return await self.sees_incident(message.incident)
-        if message.any_of:
-            for camera_id in message.any_of:
-                if await self._sees_camera(camera_id, message.permission):
-                    return True
-            return False
+        if message.cameras is not None:
+            return await self._sees_any(message.cameras, message.permission)
         if message.camera_id is None:
             return self.principal.can(message.permission)
         return await self._sees_camera(message.camera_id, message.permission)
@@ -144,12 +140,7 @@ class _Filter:
 
     async def allows(self, message: LiveMessage) -> bool:
         """May the principal receive ``message``."""
-        scope = message.incident
-        key = (
-            ("incident", scope.site_id, scope.camera_ids)
-            if scope is not None
-            else (message.camera_id, message.any_of, message.permission)
-        )
+        key = (message.camera_id, message.cameras, message.permission)
         found = self._decisions.get(key)
         if found is None:
             found = await self._decide(message)
@@ -268,7 +259,7 @@ async def _pump(websocket: WebSocket, client: LiveClient, rights: _Filter) -> No
             resync = WsCursor(cursor=item, replayed=0, resync=True)
             await websocket.send_text(resync.model_dump_json())
             continue
-        if item.incident is not None and item.incident.cursor <= rights.cursor:
+        if item.cursor is not None and item.cursor <= rights.cursor:
             continue  # already sent by the replay
         if await rights.allows(item):
             await websocket.send_text(item.text)
