@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from watchkeeper.auth.errors import TooManyAttemptsError
 from watchkeeper.config.auth import LockoutConfig
-from watchkeeper.storage.protocols import LoginThrottleRepository
+from watchkeeper.storage.auth import LoginThrottleRepository
 
 KNOWN_SOURCE_DAYS = 30
 

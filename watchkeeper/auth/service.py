@@ -28,7 +28,7 @@ from watchkeeper.auth.passwords import (
 from watchkeeper.auth.principal import Principal
 from watchkeeper.config.auth import AuthConfig
 from watchkeeper.domain import NotFoundError, utcnow
-from watchkeeper.storage.protocols import AuthRepositories
+from watchkeeper.storage.auth import AuthRepositories
 
 log = logging.getLogger(__name__)
 
