@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -13,7 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 import yaml
+from fastapi import FastAPI
 
 from watchkeeper.simulator import FootageSpec, RtspServer, serve_simulated_cameras
 
@@ -116,6 +121,9 @@ class LiveServer:
 
 
 TEST_ADMIN_PASSWORD = "e2e-admin-password"
+START_LIMIT_ENV = "WATCHKEEPER_TEST_START_S"
+DEFAULT_START_LIMIT_S = 60.0
+"""How long a started server gets to answer unless ``$WATCHKEEPER_TEST_START_S`` says otherwise."""
 
 
 def create_user(config_path: Path, username: str, password: str, *roles: str) -> None:
@@ -158,27 +166,109 @@ def start_server(config_path: Path, port: int) -> LiveServer:
     server = LiveServer(
         f"http://127.0.0.1:{port}", config_path, process, log_path, admin_password=TEST_ADMIN_PASSWORD
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{server.log_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/api/health", timeout=1).status_code == 200:
-                return _log_in(server)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_server(server)
-    raise AssertionError(f"server did not answer within 30 s:\n{server.log_text()}")
+    wait_for_health(process, server.base_url, log_path)
+    return _log_in(server)
 
 
 def stop_server(server: LiveServer) -> int:
     """Stop the server with SIGTERM (graceful) and return its exit code."""
-    server.process.terminate()
+    return stop_process(server.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, wait up to 30 s for a graceful exit (then SIGKILL); returns the exit code."""
+    process.terminate()
     try:
-        return server.process.wait(timeout=30)
+        return process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        return server.process.wait()
+        process.kill()
+        return process.wait()
+
+
+def start_limit_s() -> float:
+    """How long a test waits for a server it started to answer: 60 s, or ``$WATCHKEEPER_TEST_START_S``.
+
+    Starting ``watchkeeper serve`` (imports, migrations, camera workers) can take well over 30 s on a
+    heavily loaded machine.
+
+    Raises:
+        pytest.UsageError: When the variable is set to anything but a positive number of seconds.
+    """
+    text = os.environ.get(START_LIMIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_START_LIMIT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise pytest.UsageError(f"{START_LIMIT_ENV} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a bad ``$WATCHKEEPER_TEST_START_S`` before any test runs (one line, no traceback)."""
+    start_limit_s()
+
+
+def wait_for_health(
+    process: subprocess.Popen[bytes], base_url: str, log_path: Path, verify: ssl.SSLContext | bool = True
+) -> None:
+    """Wait until ``base_url/api/health`` answers 200 within :func:`start_limit_s`.
+
+    Fails with the process's log when it exits first, or (after stopping it) when it never answers.
+    """
+    limit_s = start_limit_s()
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{_log_text(log_path)}")
+        try:
+            if httpx.get(f"{base_url}/api/health", timeout=1, verify=verify).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop_process(process)
+    waited = f"server did not answer within {limit_s:g} s ({START_LIMIT_ENV} sets the limit)"
+    raise AssertionError(f"{waited}:\n{_log_text(log_path)}")
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: FastAPI, name: str) -> Iterator[str]:
+    """Serve ``app`` over real HTTP with uvicorn in a thread named ``name`` (lifespan off); yields its URL.
+
+    Fails when ``/api/health`` does not answer within :func:`start_limit_s`; the server stops afterwards.
+    """
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        limit_s = start_limit_s()
+        deadline = time.monotonic() + limit_s
+        while not _answers(base_url):
+            if time.monotonic() > deadline or not thread.is_alive():
+                pytest.fail(
+                    f"uvicorn ({name}) did not come up within {limit_s:g} s ({START_LIMIT_ENV} sets it)"
+                )
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _answers(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _log_text(log_path: Path) -> str:
+    return log_path.read_text(errors="replace") if log_path.exists() else "(no log was written)"
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:

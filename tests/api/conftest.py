@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from tests.auth.support import admin_headers, fast_passwords
-from tests.conftest import free_port
+from tests.conftest import serve_in_thread
 from tests.recorder.playback_footage import T0, record, source_clip
 from watchkeeper.api.app import create_app
 from watchkeeper.api.context import AppContext
@@ -86,23 +82,5 @@ def client(playback_setup: PlaybackSetup) -> TestClient:
 @pytest.fixture(scope="package")
 def api_server(playback_setup: PlaybackSetup) -> Iterator[str]:
     """The same API served over real HTTP by uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(playback_setup.context), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-playback", daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        pytest.fail("the uvicorn server did not come up within 15 s")
-    yield base_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(playback_setup.context), "uvicorn-playback") as base_url:
+        yield base_url

@@ -3,18 +3,14 @@ playlist and every segment are refused without one, and a tampered segment is re
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import timedelta
 
 import av
-import httpx
 import pytest
-import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import serve_in_thread
 from tests.custody.conftest import CAM, T0
 from tests.custody.http import Api, approve_grant, request_grant
 from watchkeeper.audit.verify import all_records
@@ -29,25 +25,8 @@ def _playlist_url(base: str = "") -> str:
 @pytest.fixture
 def served(api: Api) -> Iterator[str]:
     """The API of ``api`` over real HTTP (uvicorn in a thread); yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-original-hls", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        pytest.fail("uvicorn did not come up within 15 s")
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(api.app, "uvicorn-original-hls") as base:
+        yield base
 
 
 def test_ffmpeg_plays_the_decrypted_original_hls_under_a_grant(api: Api, served: str) -> None:

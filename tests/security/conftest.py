@@ -6,7 +6,6 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+
+from tests.conftest import stop_process, wait_for_health
 
 ADMIN_USER = "sec-admin"
 ADMIN_PASSWORD = "Adm1n-pass-for-security-tests"
@@ -103,27 +104,13 @@ def launch(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     server = SecureServer(f"{scheme}://127.0.0.1:{port}", config_path, process, log_path, verify)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{server.log_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/api/health", timeout=1, verify=verify).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(server)
-    raise AssertionError(f"server did not answer within 30 s:\n{server.log_text()}")
+    wait_for_health(process, server.base_url, log_path, verify)
+    return server
 
 
 def stop(server: SecureServer) -> int:
     """SIGTERM, then wait (kill after 30 s); returns the exit code."""
-    server.process.terminate()
-    try:
-        return server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        return server.process.wait()
+    return stop_process(server.process)
 
 
 @pytest.fixture

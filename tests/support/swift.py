@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import start_limit_s
 from tests.support.services import port_open, services_required
 
 ACCESS_KEY = "wk:tester"
@@ -123,7 +124,7 @@ class SwiftServer:
             [f"/usr/bin/swift-{name}-server", str(conf)], stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_limit_s()
         while not port_open("127.0.0.1", self.ports[name], timeout=0.2):
             if self.processes[name].poll() is not None or time.monotonic() > deadline:
                 tail = (self.root / f"{name}.log").read_text(errors="replace")[-2000:]
