@@ -81,7 +81,9 @@ def test_round_robin_gives_each_camera_a_turn_and_full_queues_drop_the_oldest() 
     assert dict(stats.dropped_by_camera) == {"busy": 3}
 
 
-def test_a_flooding_camera_cannot_starve_a_quiet_one() -> None:
+def flood_beside_a_quiet_camera(urgent: bool) -> tuple[DetectorService, list[tuple[str, int]]]:
+    """Run a detector while camera ``flood`` submits as fast as it can (``urgent`` or not) and camera
+    ``quiet`` submits ten frames 30 ms apart; returns the stopped service and what was detected."""
     service = DetectorService(SlowDetector(seconds=0.005), SchedulerSettings(queue_depth=2))
     done: list[tuple[str, int]] = []
     service.start()
@@ -90,7 +92,7 @@ def test_a_flooding_camera_cannot_starve_a_quiet_one() -> None:
     def flood() -> None:
         seq = 0
         while not stop.is_set():
-            service.submit(job("flood", seq, done))
+            service.submit(job("flood", seq, done, urgent=urgent))
             seq += 1
             time.sleep(0.0005)
 
@@ -105,6 +107,11 @@ def test_a_flooding_camera_cannot_starve_a_quiet_one() -> None:
         flooder.join()
         time.sleep(0.05)
         service.stop()
+    return service, done
+
+
+def test_a_flooding_camera_cannot_starve_a_quiet_one() -> None:
+    service, done = flood_beside_a_quiet_camera(urgent=False)
     stats = service.stats()
     quiet_done = [seq for camera, seq in done if camera == "quiet"]
     assert quiet_done == list(range(10)), "every frame of the quiet camera was detected, in order"
@@ -142,29 +149,7 @@ def test_an_urgent_camera_never_takes_two_turns_out_of_order_in_a_row() -> None:
 
 
 def test_an_urgent_flood_cannot_starve_a_quiet_camera() -> None:
-    service = DetectorService(SlowDetector(seconds=0.005), SchedulerSettings(queue_depth=2))
-    done: list[tuple[str, int]] = []
-    service.start()
-    stop = threading.Event()
-
-    def flood() -> None:
-        seq = 0
-        while not stop.is_set():
-            service.submit(job("flood", seq, done, urgent=True))
-            seq += 1
-            time.sleep(0.0005)
-
-    flooder = threading.Thread(target=flood)
-    flooder.start()
-    try:
-        for seq in range(10):
-            service.submit(job("quiet", seq, done))
-            time.sleep(0.03)
-    finally:
-        stop.set()
-        flooder.join()
-        time.sleep(0.05)
-        service.stop()
+    service, done = flood_beside_a_quiet_camera(urgent=True)
     assert [seq for camera, seq in done if camera == "quiet"] == list(range(10))
     assert dict(service.stats().dropped_by_camera).get("quiet", 0) == 0
 
