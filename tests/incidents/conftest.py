@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_FOOTAGE
+from tests.conftest import TEST_FOOTAGE, write_test_config
 from tests.storage.pg import fresh_pg_database
 from watchkeeper.bus.messages import IncidentMessage
 from watchkeeper.config.incidents import IncidentsConfig
-from watchkeeper.domain import Camera, CameraId, Site, SiteId
+from watchkeeper.config.loader import load_config
+from watchkeeper.domain import Camera, CameraId, CameraStatus, Segment, Site, SiteId
+from watchkeeper.events.motion import EventChange
 from watchkeeper.incidents.crypto import CallerVault, load_or_create_key
 from watchkeeper.incidents.service import IncidentDeps, IncidentService
 from watchkeeper.incidents.taxonomy import Taxonomy
+from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.simulator import RtspServer, serve_simulated_cameras
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
@@ -122,3 +125,25 @@ def own_camera() -> Iterator[RtspServer]:
     """One simulated RTSP camera of the test's own (a test may stall it)."""
     with serve_simulated_cameras(1, TEST_FOOTAGE) as server:
         yield server
+
+
+def camera_worker(
+    url: str,
+    folder: Path,
+    on_status: Callable[[CameraStatus], None],
+    on_segment: Callable[[Segment], None],
+) -> CameraWorker:
+    """A real camera worker (not started) for camera ``a1`` at ``url``: the test configuration, media under
+    ``folder/media``, analysis events ignored."""
+    config = load_config(write_test_config(folder / "cfg", {"a1": url}))
+    settings = WorkerSettings(
+        camera=config.cameras[0],
+        recording=config.recording,
+        detection=config.detection,
+        media_root=folder / "media",
+    )
+    return CameraWorker(settings, WorkerCallbacks(on_status, on_segment, _ignore_event))
+
+
+def _ignore_event(_: EventChange) -> None:
+    return None

@@ -5,15 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tests.conftest import wait_for, write_test_config
-from tests.incidents.conftest import Published, build_service
+from tests.conftest import wait_for
+from tests.incidents.conftest import Published, build_service, camera_worker
 from watchkeeper.config.incidents import IncidentsConfig
-from watchkeeper.config.loader import load_config
 from watchkeeper.domain import CameraState, CameraStatus, utcnow
 from watchkeeper.domain.incidents import AlarmSource, Incident, IncidentAction, IncidentQuery, IncidentState
-from watchkeeper.events.motion import EventChange
 from watchkeeper.incidents.sources import AlarmSources
-from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.simulator import RtspServer
 from watchkeeper.storage.protocols import Store
 
@@ -35,19 +32,7 @@ def test_a_camera_down_past_the_grace_period_opens_an_incident_closed_when_it_st
     def ignore(_: object) -> None:
         return None
 
-    def ignore_event(_: EventChange) -> None:
-        return None
-
-    config = load_config(write_test_config(tmp_path / "cfg", {"a1": own_camera.url("/cam1")}))
-    settings = WorkerSettings(
-        camera=config.cameras[0],
-        recording=config.recording,
-        detection=config.detection,
-        media_root=tmp_path / "media",
-    )
-    worker = CameraWorker(
-        settings, WorkerCallbacks(on_status=on_status, on_segment=ignore, on_event=ignore_event)
-    )
+    worker = camera_worker(own_camera.url("/cam1"), tmp_path, on_status, ignore)
 
     def incidents() -> list[Incident]:
         return list(service.list(IncidentQuery(type_codes=frozenset({"CAMERA_OFFLINE"}))).items)

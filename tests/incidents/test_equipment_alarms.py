@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import wait_for, write_test_config
-from tests.incidents.conftest import T0, Clock, Published, build_service
+from tests.conftest import wait_for
+from tests.incidents.conftest import T0, Clock, Published, build_service, camera_worker
 from tests.recorder.test_disk_full import small_volume  # noqa: F401 - the 4 MiB volume fixture
 from watchkeeper.config.analytics import TamperConfig
 from watchkeeper.config.incidents import IncidentsConfig, IncidentTypeConfig
-from watchkeeper.config.loader import load_config
 from watchkeeper.domain import (
     Camera,
     CameraId,
@@ -46,13 +45,11 @@ from watchkeeper.domain.incidents import (
     IncidentState,
     Note,
 )
-from watchkeeper.events.motion import EventChange
 from watchkeeper.incidents.equipment import DiskUsageProbe, RecordingGaps
 from watchkeeper.incidents.service import Alarm, IncidentService
 from watchkeeper.incidents.sources import AlarmSources
 from watchkeeper.recorder.segmenter import DiskFullError, _write_error
 from watchkeeper.runtime.analysis import TamperEvents
-from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.simulator import RtspServer
 from watchkeeper.storage.protocols import Store
 
@@ -85,20 +82,7 @@ def test_a_streaming_camera_whose_segments_stop_arriving_raises_a_gap_closed_whe
         if not losing.is_set():
             sources.on_segment(segment.camera_id, segment.start, segment.end)
 
-    def ignore_event(_: EventChange) -> None:
-        return None
-
-    config = load_config(write_test_config(tmp_path / "cfg", {"a1": own_camera.url("/cam1")}))
-    settings = WorkerSettings(
-        camera=config.cameras[0],
-        recording=config.recording,
-        detection=config.detection,
-        media_root=tmp_path / "media",
-    )
-    worker = CameraWorker(
-        settings,
-        WorkerCallbacks(on_status=sources.on_camera_status, on_segment=on_segment, on_event=ignore_event),
-    )
+    worker = camera_worker(own_camera.url("/cam1"), tmp_path, sources.on_camera_status, on_segment)
     worker.start()
     try:
         wait_for(lambda: len(segments) >= 2, timeout=30, what="recorded segments")
