@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_FOOTAGE, write_test_config
+from tests.conftest import TEST_FOOTAGE
 from tests.storage.pg import fresh_pg_database
+from tests.support.workers import worker_settings
 from watchkeeper.bus.messages import IncidentMessage
 from watchkeeper.config.incidents import IncidentsConfig
-from watchkeeper.config.loader import load_config
 from watchkeeper.domain import Camera, CameraId, CameraStatus, Segment, Site, SiteId
 from watchkeeper.events.motion import EventChange
 from watchkeeper.incidents.crypto import CallerVault, load_or_create_key
 from watchkeeper.incidents.service import IncidentDeps, IncidentService
 from watchkeeper.incidents.taxonomy import Taxonomy
-from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
+from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks
 from watchkeeper.simulator import RtspServer, serve_simulated_cameras
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
@@ -133,15 +133,9 @@ def camera_worker(
     on_status: Callable[[CameraStatus], None],
     on_segment: Callable[[Segment], None],
 ) -> CameraWorker:
-    """A real camera worker (not started) for camera ``a1`` at ``url``: the test configuration, media under
-    ``folder/media``, analysis events ignored."""
-    config = load_config(write_test_config(folder / "cfg", {"a1": url}))
-    settings = WorkerSettings(
-        camera=config.cameras[0],
-        recording=config.recording,
-        detection=config.detection,
-        media_root=folder / "media",
-    )
+    """A real camera worker (not started) for camera ``a1`` at ``url`` with the test configuration written
+    in ``folder/cfg``; analysis events ignored."""
+    settings = worker_settings(folder / "cfg", url, camera="a1")
     return CameraWorker(settings, WorkerCallbacks(on_status, on_segment, _ignore_event))
 
 

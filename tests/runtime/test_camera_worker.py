@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
-from watchkeeper.config.loader import load_config
+from tests.conftest import TEST_FOOTAGE, wait_for
+from tests.support.workers import worker_settings
 from watchkeeper.domain import CameraState, CameraStatus, Segment
 from watchkeeper.events.motion import EventChange, EventChangeKind
-from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
+from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks
 from watchkeeper.simulator import RtspServer, serve_simulated_cameras
 
 
@@ -57,14 +57,7 @@ def own_camera() -> Iterator[RtspServer]:
 
 
 def _worker(tmp_path: Path, url: str, collected: Collected) -> CameraWorker:
-    config = load_config(write_test_config(tmp_path, {"cam1": url}))
-    settings = WorkerSettings(
-        camera=config.cameras[0],
-        recording=config.recording,
-        detection=config.detection,
-        media_root=config.storage.media_root,
-    )
-    return CameraWorker(settings, collected.callbacks())
+    return CameraWorker(worker_settings(tmp_path, url), collected.callbacks())
 
 
 def test_worker_records_segments_and_raises_a_motion_event(own_camera: RtspServer, tmp_path: Path) -> None:

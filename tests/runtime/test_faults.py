@@ -18,8 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.auth.support import admin_headers
-from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
+from tests.conftest import TEST_FOOTAGE, wait_for
 from tests.runtime.test_camera_worker import Collected
+from tests.support.workers import worker_settings
 from watchkeeper.api.app import create_app
 from watchkeeper.api.context import AppContext
 from watchkeeper.api.live import LiveHub, StatusBoard
@@ -44,13 +45,7 @@ def own_camera() -> Iterator[RtspServer]:
 
 
 def _settings(tmp_path: Path, url: str, recording: RecordingConfig | None = None) -> WorkerSettings:
-    config = load_config(write_test_config(tmp_path, {"cam1": url}))
-    return WorkerSettings(
-        camera=config.cameras[0],
-        recording=recording or config.recording,
-        detection=config.detection,
-        media_root=config.storage.media_root,
-    )
+    return worker_settings(tmp_path, url, recording=recording)
 
 
 def _indexing(store: Store, collected: Collected) -> WorkerCallbacks:

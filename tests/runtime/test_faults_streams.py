@@ -18,12 +18,12 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.conftest import TEST_FOOTAGE, wait_for, write_test_config
+from tests.conftest import TEST_FOOTAGE, wait_for
 from tests.runtime.test_camera_worker import Collected
 from tests.sources.media import HEVC_OPTIONS, MediaHttpServer, mjpeg_frames, write_video
-from watchkeeper.config.loader import load_config
+from tests.support.workers import worker_settings
 from watchkeeper.domain import CameraState
-from watchkeeper.runtime.camera_worker import CameraWorker, WorkerSettings
+from watchkeeper.runtime.camera_worker import CameraWorker
 from watchkeeper.simulator import AccessUnit, EncodedClip, RtspServer, generate_clip
 
 
@@ -52,14 +52,7 @@ def http(files: dict[str, Path]) -> Iterator[MediaHttpServer]:
 
 
 def _run(tmp_path: Path, url: str, collected: Collected) -> CameraWorker:
-    config = load_config(write_test_config(tmp_path, {"cam1": url}))
-    settings = WorkerSettings(
-        camera=config.cameras[0],
-        recording=config.recording,
-        detection=config.detection,
-        media_root=config.storage.media_root,
-    )
-    worker = CameraWorker(settings, collected.callbacks())
+    worker = CameraWorker(worker_settings(tmp_path, url), collected.callbacks())
     worker.start()
     return worker
 
