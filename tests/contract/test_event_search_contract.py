@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from tests.storage.pg import migrated_store
 from watchkeeper.domain import CameraId, Event, EventKind, EventQuery
 from watchkeeper.storage.protocols import Store
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 CAM = CameraId("gate-north")
 OTHER = CameraId("dock-east")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with migrated_store(request.param, tmp_path) as opened:
-        yield opened
 
 
 def at(seconds: float) -> datetime:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from tests.storage.pg import migrated_store
 from watchkeeper.domain import CameraId, ConflictError, Event, EventKind, NotFoundError, Segment
 from watchkeeper.domain.evidence import EvidenceLock
 from watchkeeper.storage.protocols import Store
@@ -17,12 +14,6 @@ from watchkeeper.storage.protocols import Store
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 CAM = CameraId("gate-north")
 OTHER = CameraId("dock-east")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with migrated_store(request.param, tmp_path) as opened:
-        yield opened
 
 
 def add_seg(store: Store, start_s: float, end_s: float, camera: CameraId = CAM, size: int = 1000) -> Segment:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_FOOTAGE
-from tests.storage.pg import fresh_pg_database
+from tests.storage.pg import migrated_store
 from tests.support.workers import worker_settings
 from watchkeeper.bus.messages import IncidentMessage
 from watchkeeper.config.incidents import IncidentsConfig
@@ -64,17 +64,9 @@ def add_inventory(store: Store) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A fresh store with the test inventory, on each backend."""
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'wk.db'}")
+    with migrated_store(request.param, tmp_path) as opened:
         add_inventory(opened)
         yield opened
-        opened.close()
-        return
-    with fresh_pg_database() as url:
-        opened = open_store(url)
-        add_inventory(opened)
-        yield opened
-        opened.close()
 
 
 @pytest.fixture
