@@ -9,11 +9,6 @@ a tool at the hub reads that bucket through the site's domain (``$JS.site1.API``
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,98 +16,17 @@ import nats
 import pytest
 
 from tests.cluster.lease_support import FAST, cameras, free_port, lease_cluster
+from tests.support.nats_sites import hub_server, leaf_server, require_nats_server
+from tests.support.nats_sites import wait_linked as _linked
 from watchkeeper.cluster.records import LEASE_PREFIX
-
-NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-
-
-class ConfiguredNats:
-    """A nats-server of this test started from a configuration file (stoppable, restartable)."""
-
-    def __init__(self, folder: Path, text: str, port: int) -> None:
-        """Write ``text`` as ``folder/nats.conf``; the server listens for clients on ``port``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        self.config = folder / "nats.conf"
-        self.config.write_text(text)
-        self.port = port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Client URL."""
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Run the server and wait until it accepts connections."""
-        log = (self.config.parent / "nats.log").open("ab")
-        self._process = subprocess.Popen([NATS_SERVER, "-c", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"nats-server did not start: {(self.config.parent / 'nats.log').read_text()}")
-
-    def stop(self) -> None:
-        """SIGTERM (then SIGKILL) and wait."""
-        if self._process is None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        self._process = None
-
-
-def _hub(folder: Path, leaf_port: int) -> ConfiguredNats:
-    port = free_port()
-    text = (
-        f"listen: 127.0.0.1:{port}\nserver_name: hub\n"
-        f'jetstream {{ store_dir: "{folder / "js"}", domain: hub }}\n'
-        f"leafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n"
-    )
-    return ConfiguredNats(folder, text, port)
-
-
-def _leaf(folder: Path, leaf_port: int) -> ConfiguredNats:
-    port = free_port()
-    text = (
-        f"listen: 127.0.0.1:{port}\nserver_name: site1\n"
-        f'jetstream {{ store_dir: "{folder / "js"}", domain: site1 }}\n'
-        f'leafnodes {{ remotes: [ {{ url: "nats-leaf://127.0.0.1:{leaf_port}" }} ] }}\n'
-    )
-    return ConfiguredNats(folder, text, port)
-
-
-async def _linked(hub: ConfiguredNats, leaf: ConfiguredNats, timeout_s: float = 15.0) -> None:
-    """Wait until a message published at the leaf reaches a subscriber at the hub (the leaf link is up)."""
-    at_hub = await nats.connect(hub.url)
-    at_leaf = await nats.connect(leaf.url)
-    try:
-        subscription = await at_hub.subscribe("wkleaf.ping")
-        await at_hub.flush()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            await at_leaf.publish("wkleaf.ping", b"1")
-            await at_leaf.flush()
-            with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
-                await subscription.next_msg(timeout=0.3)
-                return
-        raise AssertionError("the leaf never connected to the hub")
-    finally:
-        await at_leaf.close()
-        await at_hub.close()
 
 
 @pytest.mark.timeout(120)
 async def test_leases_on_a_site_leaf_survive_a_cut_of_the_hub(tmp_path: Path) -> None:
-    if not Path(NATS_SERVER).exists():
-        pytest.skip(f"{NATS_SERVER} is not installed")
+    require_nats_server()
     leaf_port = free_port()
-    hub = _hub(tmp_path / "hub", leaf_port)
-    leaf = _leaf(tmp_path / "leaf", leaf_port)
+    hub = hub_server(tmp_path / "hub", leaf_port)
+    leaf = leaf_server(tmp_path / "leaf", leaf_port)
     hub.start()
     leaf.start()
     try:

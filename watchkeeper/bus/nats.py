@@ -280,7 +280,9 @@ class NatsBus:
                 subject,
                 encode(message),
                 timeout=self.tuning.request_timeout_s,
-                stream=self._stream,
+                # A sourced message keeps its headers, and nats-server 2.9 makes the hub's stream refuse one
+                # that expects another stream's name: site publishes carry no expectation.
+                stream=self._stream if self._layout.site is None else None,
                 headers=None if msg_id is None else {HEADER: msg_id},
             )
         except nats.errors.TimeoutError as err:
