@@ -219,6 +219,11 @@ class NatsBus:
         """The JetStream stream name."""
         return self._stream
 
+    @property
+    def layout(self) -> SiteLayout:
+        """This node's site token and the site streams its stream sources."""
+        return self._layout
+
     async def start(self) -> None:
         """Connect and create (or update) the stream.
 
