@@ -17,11 +17,10 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.support.nats_sites import SiteLink, hub_and_site, wait_linked
+from tests.support.nats_sites import Drain, SiteLink, hub_and_site, wait_linked
 from tests.support.services import require_service
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.bus.nats import NatsBus, NatsTuning
-from watchkeeper.bus.protocol import Subscription
 from watchkeeper.bus.sites import SiteLayout, SiteSource
 from watchkeeper.domain import CameraId, Event, EventKind, Rendition
 
@@ -43,32 +42,6 @@ def _event(camera: str, number: int, state: str = "started") -> EventMessage:
         score=0.5,
     )
     return EventMessage.from_domain(event, state)
-
-
-class Drain:
-    """Collects a subscription's messages in a background task (so no fetch is ever cancelled midway)."""
-
-    def __init__(self, subscription: Subscription) -> None:
-        """Start collecting from ``subscription``."""
-        self.messages: list[BusMessage] = []
-        self._subscription = subscription
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        async for message in self._subscription:
-            self.messages.append(message)
-
-    async def wait_for(self, count: int, timeout_s: float = 20.0) -> None:
-        """Wait until at least ``count`` messages arrived."""
-        deadline = time.monotonic() + timeout_s
-        while len(self.messages) < count:
-            assert time.monotonic() < deadline, f"{len(self.messages)} of {count} messages arrived"
-            await asyncio.sleep(0.02)
-
-    async def close(self) -> None:
-        """Close the subscription and wait for the collector."""
-        await self._subscription.close()
-        await asyncio.wait_for(self._task, 10)
 
 
 def _ids(messages: list[BusMessage]) -> list[str]:

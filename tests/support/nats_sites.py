@@ -7,6 +7,7 @@ reconnects to the hub's real leaf port (learnt from the hub's INFO) and the cut 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import signal
@@ -22,6 +23,8 @@ import nats.errors
 import pytest
 
 from tests.support.tcp_link import TcpLink
+from watchkeeper.bus.messages import BusMessage
+from watchkeeper.bus.protocol import Subscription
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -148,3 +151,29 @@ def hub_and_site(folder: Path, domain: str = "site1") -> Iterator[SiteLink]:
                 leaf.stop()
         finally:
             hub.stop()
+
+
+class Drain:
+    """Collects a subscription's messages in a background task (so no fetch is ever cancelled midway)."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        """Start collecting from ``subscription``."""
+        self.messages: list[BusMessage] = []
+        self._subscription = subscription
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for message in self._subscription:
+            self.messages.append(message)
+
+    async def wait_for(self, count: int, timeout_s: float = 20.0) -> None:
+        """Wait until at least ``count`` messages arrived."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < count:
+            assert time.monotonic() < deadline, f"{len(self.messages)} of {count} messages arrived"
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        """Close the subscription and wait for the collector."""
+        await self._subscription.close()
+        await asyncio.wait_for(self._task, 10)
