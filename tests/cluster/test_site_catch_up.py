@@ -11,6 +11,8 @@ every event and segment of the camera once and in order.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ import nats
 import pytest
 import yaml
 
-from tests.cluster.roles_support import Cluster, Worker, start_role_server
+from tests.cluster.roles_support import REPO, Cluster, Worker, start_role_server
 from tests.cluster.roles_support import cluster_rig as rig_of
 from tests.cluster.test_site_link import _attached_events, _caught_up, _events_between
 from tests.conftest import LiveServer, free_port, wait_for
@@ -57,12 +59,17 @@ def _site_worker(rig: Cluster, sites: SiteLink, pg: TcpLink) -> Worker:
 
 def _hub_api(rig: Cluster, sites: SiteLink) -> LiveServer:
     port = free_port()
-    # Leases live in the site's domain: the hub node does not watch them (cluster.leases local).
-    config = rig.config("api1", port, sites.hub.url, leases="local")
+    # Leases live in the site's domain: the hub node reads the site's bucket through it.
+    config = rig.config("api1", port, sites.hub.url)
     _bus_keys(rig, config, sites.hub.url, site="hub", sources=[{"domain": "site1"}])
     server = start_role_server(config, port, "api")
     rig.processes.append(server.process)
     return server
+
+
+def _cluster_status(config: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "watchkeeper", "cluster", "status", "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=REPO)
 
 
 def _console(rig: Cluster, sites: SiteLink) -> NatsBus:
@@ -140,6 +147,10 @@ def test_a_site_cut_off_from_the_hub_catches_up_its_alarms_once(
         asyncio.run(_open_console(rig, sites))
         wait_for(lambda: worker.cameras() == [CAM], 30, "w1 to lease cam1")
         wait_for(lambda: len(rig.segments(CAM)) >= 2, 30, "two segments of cam1")
+        seen_from_hub = _cluster_status(api.config_path)
+        assert seen_from_hub.returncode == 0, seen_from_hub.stdout + seen_from_hub.stderr
+        assert "w1" in seen_from_hub.stdout
+        assert CAM in seen_from_hub.stdout
 
         cut_at = utcnow()
         sites.link.close()
@@ -149,6 +160,11 @@ def test_a_site_cut_off_from_the_hub_catches_up_its_alarms_once(
         while time.monotonic() < until:
             held.append(worker.cameras())
             time.sleep(1.0)
+        cut_off = _cluster_status(
+            api.config_path
+        )  # the hub cannot read the site's leases: it says which site
+        assert cut_off.returncode != 0
+        assert "site site1" in cut_off.stderr, cut_off.stderr
         restored_at: datetime = utcnow()
         sites.link.reopen()
         pg.reopen()
@@ -162,6 +178,10 @@ def test_a_site_cut_off_from_the_hub_catches_up_its_alarms_once(
         wait_for(lambda: bool(during_ids & set(_attached_events(api))), 30, "an incident from the cut")
         attached = _attached_events(api)
         assert len(attached) == len(set(attached)), "an event opened two incidents"
+        # The hub's holder watch paused while the site's leases were unreadable (no camera shown offline).
+        hub_log = api.log_text()
+        assert "cannot read the camera leases: site site1" in hub_log
+        assert "no worker holds it" not in hub_log
 
         worker.process.terminate()
         assert worker.process.wait(timeout=60) == 0

@@ -177,6 +177,8 @@ class LeaseBucket:
         except nats.errors.NoRespondersError as err:
             raise ClusterUnavailableError(f"nothing answers for lease bucket {settings.where}") from err
         except nats.js.errors.ServiceUnavailableError as err:
+            if settings.domain is not None:  # another domain's JetStream: it is the link that is missing
+                raise ClusterUnavailableError(f"nothing answers for lease bucket {settings.where}") from err
             raise ClusterError(f"JetStream is not enabled on {redact_url(settings.url)}: {err}") from err
         except nats.errors.Error as err:
             raise ClusterError(f"NATS refused lease bucket {settings.where}: {err}") from err

@@ -52,8 +52,12 @@ class SitesClusterControl:
         opened: list[SiteControl] = []
         try:
             for settings in buckets:
-                control = await NatsClusterControl.open(settings, lease_timeout_s)
-                opened.append(SiteControl(settings.domain or "", control))
+                domain = settings.domain or ""
+                try:
+                    control = await NatsClusterControl.open(settings, lease_timeout_s)
+                except ClusterError as err:
+                    raise type(err)(f"site {domain}: {err}") from err
+                opened.append(SiteControl(domain, control))
         except BaseException:
             for site in opened:
                 await site.control.close()
