@@ -34,7 +34,7 @@ def message_id(message: BusMessage) -> str | None:
         base = f"evt.{message.id}.{message.event_state}"
         return f"{base}.{_digest(message)}" if message.event_state == "updated" else base
     if isinstance(message, IncidentMessage):
-        return f"inc.{message.incident_id}.{message.revision}"
+        return f"inc.{message.incident_id}.{message.revision}.{message.change}"
     if isinstance(message, BreakGlassMessage):
         return f"bg.{message.grant_id}"
     return None  # a camera status
