@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import nats  # noqa: E402
+from nats.aio.client import Client  # noqa: E402
 
 from tests.support.nats_sites import SiteLink, hub_and_site, wait_linked  # noqa: E402
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage  # noqa: E402
@@ -71,9 +72,9 @@ def traffic(count: int, cameras: int, tag: str) -> list[BusMessage]:
     return messages
 
 
-async def stored(client: nats.NATS, stream: str) -> int:
+async def stored(client: Client, stream: str) -> int:
     """Messages in ``stream`` now."""
-    return (await client.jetstream().stream_info(stream)).state.messages
+    return int((await client.jetstream().stream_info(stream)).state.messages)
 
 
 async def measure(sites: SiteLink, args: argparse.Namespace) -> dict[str, float | int]:
