@@ -1,4 +1,4 @@
-"""Leases on a site's own NATS leaf node survive a cut of the link to the hub.
+"""Leases on a site's own NATS leaf node survive a cut of the link to the hub; the hub reads them all.
 
 Two real nats-servers of the test: a hub (JetStream domain ``hub``, accepting leaf connections) and a site
 leaf (JetStream domain ``site1``, a leaf remote to the hub). A worker connected to the leaf keeps its leases
@@ -9,7 +9,6 @@ a tool at the hub reads that bucket through the site's domain (``$JS.site1.API``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from pathlib import Path
 
@@ -17,59 +16,21 @@ import nats
 import pytest
 
 from tests.cluster.lease_support import FAST, cameras, free_port, lease_cluster
-from tests.cluster.nats_support import NATS_SERVER, ConfiguredNats
+from tests.support.nats_sites import hub_server, leaf_server, require_nats_server
+from tests.support.nats_sites import wait_linked as _linked
+from watchkeeper.cluster.errors import ClusterError, ClusterUnavailableError, UnknownWorkerError
+from watchkeeper.cluster.model import WorkerId
+from watchkeeper.cluster.nats.bucket import BucketSettings
+from watchkeeper.cluster.nats.sites import SitesClusterControl
 from watchkeeper.cluster.records import LEASE_PREFIX
-
-__all__ = ["NATS_SERVER", "ConfiguredNats"]  # other tests start their own hub and leaves with these
-
-
-def _hub(folder: Path, leaf_port: int) -> ConfiguredNats:
-    port = free_port()
-    text = (
-        f"listen: 127.0.0.1:{port}\nserver_name: hub\n"
-        f'jetstream {{ store_dir: "{folder / "js"}", domain: hub }}\n'
-        f"leafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n"
-    )
-    return ConfiguredNats(folder, text, port)
-
-
-def _leaf(folder: Path, leaf_port: int) -> ConfiguredNats:
-    port = free_port()
-    text = (
-        f"listen: 127.0.0.1:{port}\nserver_name: site1\n"
-        f'jetstream {{ store_dir: "{folder / "js"}", domain: site1 }}\n'
-        f'leafnodes {{ remotes: [ {{ url: "nats-leaf://127.0.0.1:{leaf_port}" }} ] }}\n'
-    )
-    return ConfiguredNats(folder, text, port)
-
-
-async def _linked(hub: ConfiguredNats, leaf: ConfiguredNats, timeout_s: float = 15.0) -> None:
-    """Wait until a message published at the leaf reaches a subscriber at the hub (the leaf link is up)."""
-    at_hub = await nats.connect(hub.url)
-    at_leaf = await nats.connect(leaf.url)
-    try:
-        subscription = await at_hub.subscribe("wkleaf.ping")
-        await at_hub.flush()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            await at_leaf.publish("wkleaf.ping", b"1")
-            await at_leaf.flush()
-            with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
-                await subscription.next_msg(timeout=0.3)
-                return
-        raise AssertionError("the leaf never connected to the hub")
-    finally:
-        await at_leaf.close()
-        await at_hub.close()
 
 
 @pytest.mark.timeout(120)
 async def test_leases_on_a_site_leaf_survive_a_cut_of_the_hub(tmp_path: Path) -> None:
-    if not Path(NATS_SERVER).exists():
-        pytest.skip(f"{NATS_SERVER} is not installed")
+    require_nats_server()
     leaf_port = free_port()
-    hub = _hub(tmp_path / "hub", leaf_port)
-    leaf = _leaf(tmp_path / "leaf", leaf_port)
+    hub = hub_server(tmp_path / "hub", leaf_port)
+    leaf = leaf_server(tmp_path / "leaf", leaf_port)
     hub.start()
     leaf.start()
     try:
@@ -102,3 +63,65 @@ async def test_leases_on_a_site_leaf_survive_a_cut_of_the_hub(tmp_path: Path) ->
     finally:
         leaf.stop()
         hub.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_the_hub_reads_every_site_lease_bucket_through_its_domain(tmp_path: Path) -> None:
+    require_nats_server()
+    leaf_port = free_port()
+    hub = hub_server(tmp_path / "hub", leaf_port)
+    site1 = leaf_server(tmp_path / "site1", leaf_port, "site1")
+    site2 = leaf_server(tmp_path / "site2", leaf_port, "site2")
+    for server in (hub, site1, site2):
+        server.start()
+    try:
+        await _linked(hub, site1)
+        await _linked(hub, site2)
+        async with lease_cluster(url=site1.url) as one, lease_cluster(url=site2.url) as two:
+            w1 = await one.spawn("w1", cameras("a-1", "a-2"))
+            w2 = await two.spawn("w2", cameras("b-1"))
+            await one.wait_until(lambda: len(w1.holds()) == 2, what="two held at site1")
+            await two.wait_until(lambda: len(w2.holds()) == 1, what="one held at site2")
+            buckets = [
+                BucketSettings(hub.url, one.settings.bucket, request_timeout_s=1.0, domain="site1"),
+                BucketSettings(hub.url, two.settings.bucket, request_timeout_s=1.0, domain="site2"),
+            ]
+            control = await SitesClusterControl.open(buckets, FAST.lease_timeout_s)
+            try:
+                status = await control.status()
+                assert [worker.info.worker_id for worker in status.workers] == ["w1", "w2"]
+                assert {lease.camera_id: lease.owner for lease in status.leases} == {
+                    "a-1": "w1",
+                    "a-2": "w1",
+                    "b-1": "w2",
+                }
+                with pytest.raises(ClusterError, match="worker 'w2' is at site site2: drain it"):
+                    await control.drain(WorkerId("w2"))
+                with pytest.raises(UnknownWorkerError, match=r"no site \(site1, site2\) has a worker 'w9'"):
+                    await control.drain(WorkerId("w9"))
+
+                site2.stop()  # the hub cannot tell a cut-off site from a dead one: it says so, naming it
+                with pytest.raises(ClusterUnavailableError, match="site site2"):
+                    await control.status()
+                site2.start()
+                await _linked(hub, site2)
+                await two.wait_until(lambda: len(w2.holds()) == 1, what="site2's worker back")
+                deadline = time.monotonic() + 15
+                while True:
+                    try:
+                        assert len((await control.status()).leases) == 3
+                        break
+                    except ClusterUnavailableError:
+                        assert time.monotonic() < deadline, "site2 never readable again"
+                        await asyncio.sleep(0.2)
+            finally:
+                await control.close()
+
+            missing = BucketSettings(hub.url, "no_such_bucket", request_timeout_s=1.0, domain="site1")
+            with pytest.raises(
+                ClusterError, match="no lease bucket no_such_bucket in JetStream domain site1"
+            ):
+                await SitesClusterControl.open([missing], FAST.lease_timeout_s)
+    finally:
+        for server in (site2, site1, hub):
+            server.stop()

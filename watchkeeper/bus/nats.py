@@ -2,7 +2,10 @@
 
 Layout: one stream (``stream``, default ``WATCHKEEPER``) holds every subject under ``<subject_prefix>.>``;
 the logical root ``wk`` of a subject is replaced by ``subject_prefix`` on the wire, so several installations
-(or tests) can share one server. Publishes wait for the JetStream acknowledgement.
+(or tests) can share one server. Publishes wait for the JetStream acknowledgement and carry a
+``Nats-Msg-Id`` derived from their content (:mod:`watchkeeper.bus.dedup`), so a retry is stored once within
+the stream's duplicate window. Several sites: see :mod:`watchkeeper.bus.sites` (a site token in the subjects,
+a hub stream that sources every site's stream across JetStream domains).
 
 Consumers are pull consumers with explicit acks. A message is acknowledged when the subscriber asks for the
 next one or closes the subscription (at-least-once: a process that dies while handling a message gets it
@@ -33,12 +36,23 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    ExternalStream,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
 from nats.js.client import JetStreamContext
 
+from watchkeeper.bus.dedup import HEADER, message_id
 from watchkeeper.bus.errors import BusError, BusUnavailableError, MessageFormatError
 from watchkeeper.bus.messages import BusMessage, decode, encode
-from watchkeeper.bus.subjects import check_token, to_wire
+from watchkeeper.bus.sites import SiteLayout
+from watchkeeper.bus.subjects import check_token
 from watchkeeper.bus.threads import run_threadsafe
 
 log = logging.getLogger(__name__)
@@ -63,6 +77,7 @@ class NatsTuning:
     fetch_batch: int = 32
     fetch_timeout_s: float = 1.0
     inactive_threshold_s: float = 60.0
+    duplicate_window_s: float = 120.0
 
 
 def redact_url(url: str) -> str:
@@ -177,6 +192,7 @@ class NatsBus:
         stream: str = DEFAULT_STREAM,
         subject_prefix: str = DEFAULT_PREFIX,
         tuning: NatsTuning | None = None,
+        layout: SiteLayout | None = None,
     ) -> None:
         """Configure the bus; nothing connects before :meth:`start`.
 
@@ -185,11 +201,13 @@ class NatsBus:
             stream: JetStream stream name, created or updated on start.
             subject_prefix: Wire prefix that replaces the logical root ``wk`` (may hold dots).
             tuning: Stream limits and consumer timings.
+            layout: This node's site token and the site streams its stream sources (default: one site).
         """
         self._url = url
         self._stream = stream
         self._prefix = subject_prefix
         self.tuning = tuning or NatsTuning()
+        self._layout = layout or SiteLayout()
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,6 +218,11 @@ class NatsBus:
     def stream(self) -> str:
         """The JetStream stream name."""
         return self._stream
+
+    @property
+    def layout(self) -> SiteLayout:
+        """This node's site token and the site streams its stream sources."""
+        return self._layout
 
     async def start(self) -> None:
         """Connect and create (or update) the stream.
@@ -255,10 +278,17 @@ class NatsBus:
             BusError: when the bus is not started or JetStream rejects the message.
         """
         js = self._require()
-        subject = to_wire(message.subject, self._prefix)
+        subject = self._layout.publish_subject(message.subject, self._prefix)
+        msg_id = message_id(message)
         try:
             await js.publish(
-                subject, encode(message), timeout=self.tuning.request_timeout_s, stream=self._stream
+                subject,
+                encode(message),
+                timeout=self.tuning.request_timeout_s,
+                # A sourced message keeps its headers, and nats-server 2.9 makes the hub's stream refuse one
+                # that expects another stream's name: site publishes carry no expectation.
+                stream=self._stream if self._layout.site is None else None,
+                headers=None if msg_id is None else {HEADER: msg_id},
             )
         except nats.errors.TimeoutError as err:
             raise BusUnavailableError(f"NATS did not acknowledge a message on {subject} in time") from err
@@ -281,7 +311,7 @@ class NatsBus:
                 server refuses the consumer.
         """
         js = self._require()
-        wire = to_wire(subject, self._prefix)
+        wire = self._layout.filter_subject(subject, self._prefix)
         try:
             if durable is None:
                 name = f"eph-{uuid.uuid4().hex}"
@@ -348,12 +378,18 @@ class NatsBus:
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         config = StreamConfig(
             name=self._stream,
-            subjects=[f"{self._prefix}.>"],
+            subjects=self._layout.stream_subjects(self._prefix),
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
             max_age=self.tuning.max_age_s,
             max_msgs=self.tuning.max_msgs,
             max_bytes=self.tuning.max_bytes,
+            duplicate_window=self.tuning.duplicate_window_s,
+            sources=[
+                StreamSource(name=source.stream, external=ExternalStream(api=source.api))
+                for source in self._layout.sources
+            ]
+            or None,
         )
         try:
             try:

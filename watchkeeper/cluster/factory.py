@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 
 from watchkeeper.cluster.errors import ClusterError
 from watchkeeper.cluster.local import LocalCameraLeases
 from watchkeeper.cluster.model import CameraSpec, WorkerId, WorkerInfo
 from watchkeeper.cluster.nats import BucketSettings, LeaseTiming, NatsCameraLeases, NatsClusterControl
 from watchkeeper.cluster.nats.bucket import DEFAULT_URL
+from watchkeeper.cluster.nats.sites import SitesClusterControl
 from watchkeeper.cluster.protocol import CameraLeases, ClusterControl
 from watchkeeper.cluster.rebalance import RebalancePolicy
 from watchkeeper.config.cluster import ClusterConfig
@@ -92,4 +94,10 @@ async def open_control(config: WatchkeeperConfig) -> ClusterControl:
             "cluster.leases is 'local': this installation is a single box with no worker cluster "
             "(set cluster.leases: nats on every node to run workers on several hosts)"
         )
+    bus = config.storage.bus
+    if isinstance(bus, NatsBusConfig) and bus.sources:
+        # A hub node: every site keeps its leases in its own JetStream domain.
+        here = bucket_settings(config)
+        sites = [replace(here, domain=source.domain) for source in bus.sources]
+        return await SitesClusterControl.open(sites, config.cluster.lease_timeout_s)
     return await NatsClusterControl.open(bucket_settings(config), config.cluster.lease_timeout_s)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.base import ConfigModel
@@ -63,6 +63,36 @@ class LocalBusConfig(ConfigModel):
     )
 
 
+_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class NatsSourceConfig(ConfigModel):
+    """One site whose stream the hub's stream sources (on hub nodes only)."""
+
+    domain: str = Field(
+        title="Site JetStream domain",
+        description="JetStream domain of the site's leaf nats-server (`jetstream { domain: ... }` there).",
+        pattern=_NAME_PATTERN,
+    )
+    site: str | None = Field(
+        default=None,
+        title="Site token",
+        description="The `storage.bus.site` of that site's nodes; empty means the same as `domain`.",
+        pattern=_NAME_PATTERN,
+    )
+    stream: str | None = Field(
+        default=None,
+        title="Site stream",
+        description="Name of the site's stream in its domain; empty means the same as this node's `stream`.",
+        pattern=_NAME_PATTERN,
+    )
+
+    @property
+    def site_token(self) -> str:
+        """The site's subject token (``site``, else ``domain``)."""
+        return self.site or self.domain
+
+
 class NatsBusConfig(ConfigModel):
     """NATS JetStream message bus, for several hosts sharing cameras."""
 
@@ -85,6 +115,59 @@ class NatsBusConfig(ConfigModel):
         pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
         max_length=128,
     )
+    site: str | None = Field(
+        default=None,
+        title="Site token",
+        description=(
+            "Several sites, each with its own leaf nats-server: the token this node publishes under "
+            "(`<prefix>.<site>.<topic>`; its stream then holds only `<prefix>.<site>.>`). Site nodes set "
+            "their site's name, hub nodes `hub`. Empty (the default): one site, subjects `<prefix>.<topic>`."
+        ),
+        pattern=_NAME_PATTERN,
+    )
+    sources: list[NatsSourceConfig] = Field(
+        default_factory=list,
+        title="Site streams sourced by the hub",
+        description=(
+            "On hub nodes: every site whose stream the hub's stream sources across JetStream domains; the "
+            "hub resumes each source after a link outage (catch-up without duplicates) and its consumers "
+            "see every site's messages. Needs `site`."
+        ),
+        max_length=1000,
+    )
+    duplicate_window_s: float = Field(
+        default=120.0,
+        title="Duplicate window (s)",
+        description=(
+            "Seconds during which the stream drops a message whose `Nats-Msg-Id` it already stored "
+            "(a publish retried after a lost acknowledgement)."
+        ),
+        ge=1.0,
+        le=86_400.0,
+    )
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> Self:
+        if self.sources and self.site is None:
+            raise PydanticCustomError(
+                "bus_sources", "sources need this node's own site token: set storage.bus.site (e.g. `hub`)"
+            )
+        tokens = [source.site_token for source in self.sources]
+        if self.site in tokens:
+            raise PydanticCustomError(
+                "bus_sources",
+                "source site '{site}' is this node's own site token (storage.bus.site)",
+                {"site": self.site},
+            )
+        for what, values in (("site tokens", tokens), ("domains", [item.domain for item in self.sources])):
+            repeated = sorted({value for value in values if values.count(value) > 1})
+            if repeated:
+                raise PydanticCustomError(
+                    "bus_sources",
+                    "sources repeat {what}: {values}",
+                    {"what": what, "values": ", ".join(repeated)},
+                )
+        return self
 
 
 BusConfig = Annotated[LocalBusConfig | NatsBusConfig, Field(discriminator="type")]

@@ -23,8 +23,9 @@ from watchkeeper.api.live import IncidentBroadcaster, LiveHub, StatusBoard
 from watchkeeper.auth.service import AuthService
 from watchkeeper.bus.local import LocalBus
 from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessage, SegmentMessage
-from watchkeeper.bus.nats import NatsBus
+from watchkeeper.bus.nats import NatsBus, NatsTuning
 from watchkeeper.bus.protocol import Bus
+from watchkeeper.bus.sites import SiteLayout, SiteSource
 from watchkeeper.cluster.factory import camera_specs, open_control, open_leases, worker_info
 from watchkeeper.cluster.model import CameraSpec, WorkerId
 from watchkeeper.cluster.protocol import ClusterControl
@@ -89,8 +90,16 @@ class MediaRootError(WatchkeeperError):
 def build_bus(config: BusConfig) -> Bus:
     """The bus backend chosen by ``storage.bus.type``."""
     if isinstance(config, NatsBusConfig):
+        sources = tuple(
+            SiteSource(domain=item.domain, stream=item.stream or config.stream, site=item.site_token)
+            for item in config.sources
+        )
         return NatsBus(
-            url=config.url.get_secret_value(), stream=config.stream, subject_prefix=config.subject_prefix
+            url=config.url.get_secret_value(),
+            stream=config.stream,
+            subject_prefix=config.subject_prefix,
+            tuning=NatsTuning(duplicate_window_s=config.duplicate_window_s),
+            layout=SiteLayout(site=config.site, sources=sources),
         )
     return LocalBus()
 

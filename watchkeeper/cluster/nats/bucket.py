@@ -56,12 +56,20 @@ class BucketSettings:
         bucket: Key-value bucket name.
         connect_timeout_s: Give up connecting at start after this long.
         request_timeout_s: Give up one key-value request after this long.
+        domain: JetStream domain that holds the bucket (a site's leaf node, read from the hub); ``None``:
+            the server's own. A bucket in another domain is only opened, never created.
     """
 
     url: str = DEFAULT_URL
     bucket: str = "watchkeeper_leases"
     connect_timeout_s: float = 3.0
     request_timeout_s: float = 2.0
+    domain: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The bucket's name and, when set, its domain (for messages)."""
+        return self.bucket if self.domain is None else f"{self.bucket} in JetStream domain {self.domain}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +156,15 @@ class LeaseBucket:
 
     @staticmethod
     async def _ensure_bucket(client: Client, settings: BucketSettings) -> KeyValue:
-        js = client.jetstream(timeout=settings.request_timeout_s)
+        js = client.jetstream(timeout=settings.request_timeout_s, domain=settings.domain)
         try:
             try:
                 return await js.key_value(settings.bucket)
             except nats.js.errors.BucketNotFoundError:
+                if settings.domain is not None:
+                    raise ClusterError(
+                        f"no lease bucket {settings.where} (has a worker of that site started?)"
+                    ) from None
                 config = KeyValueConfig(
                     bucket=settings.bucket,
                     description="Watchkeeper worker heartbeats and camera leases",
@@ -161,11 +173,15 @@ class LeaseBucket:
                 )
                 return await js.create_key_value(config)
         except nats.errors.TimeoutError as err:
-            raise ClusterUnavailableError(f"NATS did not answer opening bucket {settings.bucket}") from err
+            raise ClusterUnavailableError(f"NATS did not answer opening bucket {settings.where}") from err
+        except nats.errors.NoRespondersError as err:
+            raise ClusterUnavailableError(f"nothing answers for lease bucket {settings.where}") from err
         except nats.js.errors.ServiceUnavailableError as err:
+            if settings.domain is not None:  # another domain's JetStream: it is the link that is missing
+                raise ClusterUnavailableError(f"nothing answers for lease bucket {settings.where}") from err
             raise ClusterError(f"JetStream is not enabled on {redact_url(settings.url)}: {err}") from err
         except nats.errors.Error as err:
-            raise ClusterError(f"NATS refused lease bucket {settings.bucket}: {err}") from err
+            raise ClusterError(f"NATS refused lease bucket {settings.where}: {err}") from err
 
     @property
     def connected(self) -> bool:
@@ -260,7 +276,7 @@ class LeaseBucket:
             ClusterUnavailableError: when NATS does not answer.
         """
         timeout = self.settings.request_timeout_s
-        js = self._client.jetstream(timeout=timeout)
+        js = self._client.jetstream(timeout=timeout, domain=self.settings.domain)
         stream = f"KV_{self.settings.bucket}"
         config = ConsumerConfig(
             name=uuid.uuid4().hex,
@@ -333,7 +349,7 @@ class LeaseBucket:
 
     async def destroy(self) -> None:
         """Delete the whole bucket (tests and uninstall)."""
-        js = self._client.jetstream(timeout=self.settings.request_timeout_s)
+        js = self._client.jetstream(timeout=self.settings.request_timeout_s, domain=self.settings.domain)
         try:
             await js.delete_key_value(self.settings.bucket)
         except nats.js.errors.NotFoundError:
@@ -353,4 +369,6 @@ class LeaseBucket:
 
     def _unavailable(self, action: str, key: str, err: BaseException) -> ClusterUnavailableError:
         where = redact_url(self.settings.url)
-        return ClusterUnavailableError(f"NATS {where} failed to {action} {key} in the lease bucket: {err!r}")
+        return ClusterUnavailableError(
+            f"NATS {where} failed to {action} {key} in lease bucket {self.settings.where}: {err!r}"
+        )
