@@ -112,6 +112,7 @@ class OutboxSample:
     delivered: int
     replayed: int
     refused: int
+    quarantined: int
     duplicates: int
     dropped: int
     outages: int
@@ -312,6 +313,11 @@ def _outbox_metrics(outbox: OutboxSample | None) -> Iterator[Metric]:
         ("delivered", "Outbox rows written to the store as soon as they came.", outbox.delivered),
         ("replayed", "Outbox rows written after waiting for the store.", outbox.replayed),
         ("refused", "Outbox rows refused because their fencing token was stale.", outbox.refused),
+        (
+            "quarantined",
+            "Files of segments refused as stale moved to the media folder's quarantine.",
+            outbox.quarantined,
+        ),
         ("duplicates", "Replayed segment rows that were already indexed.", outbox.duplicates),
         ("dropped", "Outbox rows that could not be written for another reason.", outbox.dropped),
         ("outages", "Times the shared store went away.", outbox.outages),

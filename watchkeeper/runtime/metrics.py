@@ -141,6 +141,7 @@ def outbox_sample(snapshot: OutboxSnapshot | None) -> OutboxSample | None:
         delivered=snapshot.delivered,
         replayed=snapshot.replayed,
         refused=snapshot.refused,
+        quarantined=snapshot.quarantined,
         duplicates=snapshot.duplicates,
         dropped=snapshot.dropped,
         outages=snapshot.outages,

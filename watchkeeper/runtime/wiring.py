@@ -52,6 +52,7 @@ from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PrivacyServices
 from watchkeeper.privacy.rendition_thread import RenditionThreadSettings
 from watchkeeper.privacy.services import CustodyServices
+from watchkeeper.recorder.quarantine import FencedSegmentQuarantine
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
 from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
@@ -329,7 +330,8 @@ def _camera_side(
     if warm is not None and config.tiers.enabled:
         tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
-    outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish)
+    refused = FencedSegmentQuarantine(media_root, runtime.store.retention)
+    outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish, quarantine=refused)
     parts = FleetParts(
         config=config,
         store=runtime.store,
