@@ -101,6 +101,7 @@ class TieringSample:
     failed: int
     retries: int
     checksum_mismatches: int
+    leftovers_removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +293,11 @@ def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
         ("failures", "Segments a tiering pass could not move (kept on the local disk).", tiering.failed),
         ("retries", "Upload tries repeated after a failure.", tiering.retries),
         ("checksum_mismatches", "Uploads whose read-back SHA-256 differed.", tiering.checksum_mismatches),
+        (
+            "leftovers_removed",
+            "Local copies of warm segments left by a crash, verified against the bucket and deleted.",
+            tiering.leftovers_removed,
+        ),
     ):
         yield CounterMetricFamily(f"watchkeeper_tiering_{name}", text, value=value)
 

@@ -161,4 +161,5 @@ def tiering_sample(snapshot: TieringSnapshot | None) -> TieringSample | None:
         failed=snapshot.failed,
         retries=snapshot.retries,
         checksum_mismatches=snapshot.checksum_mismatches,
+        leftovers_removed=snapshot.leftovers_removed,
     )
