@@ -357,7 +357,13 @@ def _camera_side(
         runtime.store, media_root, sealed_opener(config, runtime.store), config.cluster.recovery_quiet_s
     )
     return CameraSide(
-        fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render, recovery=recovery
+        fleet,
+        camera_specs(config),
+        info=info,
+        leases=open_leases(config),
+        metrics=render,
+        recovery=recovery,
+        specs_of=camera_specs,
     )
 
 
@@ -422,16 +428,15 @@ def _api_side(
         segment_files=files,
         live_feed=live_feed,
     )
+    watches = holder_watch(config, bus, context.statuses)
     return ApiSide(
         context=context,
         incident_feed=IncidentFeed(
             bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
         ),
-        integrations=[
-            *build_integrations(config, store, bus, hub, runtime.identity.node_id),
-            *holder_watch(config, bus, context.statuses),
-        ],
+        integrations=[*build_integrations(config, store, bus, hub, runtime.identity.node_id), *watches],
         anchor_loop=anchor_loop(config, custody),
+        holder_watches=watches,
     )
 
 
