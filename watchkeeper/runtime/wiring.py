@@ -432,7 +432,9 @@ def _api_side(
     return ApiSide(
         context=context,
         incident_feed=IncidentFeed(
-            bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
+            bus,
+            incidents,
+            AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root), context.statuses.get),
         ),
         integrations=[*build_integrations(config, store, bus, hub, runtime.identity.node_id), *watches],
         anchor_loop=anchor_loop(config, custody),
