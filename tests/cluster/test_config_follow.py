@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from tests.cluster.roles_support import Worker, cluster_rig, launch_role, log_in, wait_healthy
-from tests.conftest import TEST_ADMIN_PASSWORD, LiveServer, create_user, free_port, wait_for
+from tests.conftest import (
+    TEST_ADMIN_PASSWORD,
+    LiveServer,
+    create_user,
+    free_port,
+    wait_for,
+    write_test_config,
+)
 from watchkeeper.runtime.holder_watch import NO_HOLDER_REASON
 from watchkeeper.simulator import RtspServer
 
@@ -79,3 +86,31 @@ def test_a_camera_added_on_one_api_node_reaches_the_other_api_node_and_the_worke
         wait_for(
             lambda: _state(api2, "cam2") == ("offline", NO_HOLDER_REASON), 60, "api2 to show cam2 unheld"
         )
+
+
+@pytest.mark.timeout(180)
+def test_a_camera_added_on_a_single_box_records_at_once(sim_cameras: RtspServer, tmp_path: Path) -> None:
+    """The one-process box (local bus, SQLite) applies its own edits through the same path."""
+    port = free_port()
+    config = write_test_config(tmp_path / "box", {"cam1": sim_cameras.url("/cam1")}, http_port=port)
+    create_user(config, "admin", TEST_ADMIN_PASSWORD, "admin")
+    process = launch_role(config, port, "all")
+    try:
+        wait_healthy(process, config, port)
+        box = log_in(config, port, process)
+        wait_for(lambda: _state(box, "cam1") == ("streaming", ""), 60, "cam1 streaming")
+        body = {
+            "id": "cam2",
+            "name": "Camera cam2",
+            "site": "test-site",
+            "inputs": [{"url": sim_cameras.url("/cam2"), "roles": ["record", "detect"]}],
+        }
+        with box.client() as client:
+            response = client.post("/api/settings/cameras", json=body)
+        assert response.status_code == 201, response.text
+        assert response.json()["applied"] is True
+        wait_for(lambda: _state(box, "cam2") == ("streaming", ""), 60, "cam2 streaming")
+        assert "from node" not in config.with_suffix(".log").read_text()  # its own announcement is ignored
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
