@@ -222,8 +222,8 @@ class TieringManager:
         with self._lock:
             state = _Pass()
             if self._leftovers_due:
+                state.leftovers = self._leftovers.sweep().removed  # the index unreadable: the next pass
                 self._leftovers_due = False
-                state.leftovers = self._leftovers.sweep().removed
             cutoff = self._clock() - timedelta(seconds=self.policy.warm_after_s)
             self._drain(
                 lambda offset: self._store.tiers.hot_ending_before(cutoff, self.policy.batch, offset), state
