@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from watchkeeper.cluster.records import (
     worker_key,
 )
 from watchkeeper.domain import CameraId, Segment, utcnow
+from watchkeeper.recorder.recovery import parse_segment_start
 from watchkeeper.simulator import serve_simulated_cameras
 from watchkeeper.storage.factory import open_store
 
@@ -158,6 +160,17 @@ def _stale_segment(start: datetime) -> Segment:
     )
 
 
+def _begun_after(media: Path, after: datetime) -> list[str]:
+    """Segment files in ``media`` (outside its quarantine) that began at or after ``after``."""
+    found = []
+    for path in media.rglob("*.mp4"):
+        relative = path.relative_to(media).as_posix()
+        start = parse_segment_start(relative)
+        if not relative.startswith(".quarantine/") and start is not None and start >= after:
+            found.append(relative)
+    return sorted(found)
+
+
 def _answered_cameras(worker: Worker) -> list[str] | None:
     """The worker's cameras from its ``/api/health``; None when it does not answer (not: holds none)."""
     try:
@@ -229,3 +242,13 @@ def test_a_worker_whose_uplink_goes_down_is_fenced_and_does_not_take_the_camera_
         assert all(segment.start < taken_at for segment in w1_rows)
         assert cut_at < w2_rows[0].start
         assert max(_overlaps(w1_rows, w2_rows), default=0.0) <= SEGMENT_S
+
+        # Nothing is left behind: the files of w1's refused segments (every one it began after the cut, of
+        # both renditions) went to its quarantine with their reason (camera and stale token).
+        aside = rig.media("w1") / ".quarantine"
+        reasons = [json.loads(path.read_text()) for path in aside.glob("*.reason")] if aside.is_dir() else []
+        fenced = [reason for reason in reasons if reason["reason"] == "fenced"]
+        assert fenced, reasons
+        assert {(reason["camera"], reason["token"]) for reason in fenced} == {("cam1", old_token)}
+        assert "its file was quarantined as" in w1.log_text()
+        assert _begun_after(rig.media("w1"), cut_at.replace(microsecond=0) + timedelta(seconds=1)) == []

@@ -26,7 +26,9 @@ def _partials(media: Path, camera: str) -> list[Path]:
 
 def _quarantined(media: Path) -> list[str]:
     folder = media / ".quarantine"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    assert all(f"{name}.reason" in names for name in names if not name.endswith(".reason"))
+    return [name for name in names if not name.endswith(".reason")]
 
 
 def _forget_newest_row(rig: Cluster, camera: str) -> str:

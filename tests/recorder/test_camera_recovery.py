@@ -57,7 +57,9 @@ class Crashed:
 
 def _quarantined(media: Path) -> list[str]:
     folder = media / ".quarantine"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    assert all(f"{name}.reason" in names for name in names if not name.endswith(".reason"))
+    return [name for name in names if not name.endswith(".reason")]
 
 
 def test_marking_lists_the_cameras_leftovers_and_drop_indexed_keeps_the_unindexed(

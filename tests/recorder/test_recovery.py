@@ -88,7 +88,9 @@ def test_recovery_repairs_index_and_folder(
     assert not partial.exists()
     assert not corrupt.exists()
     assert stray.exists()
-    assert len(list((media / ".quarantine").iterdir())) == 2
+    aside = sorted(p.name for p in (media / ".quarantine").iterdir())
+    assert len(aside) == 4  # two files, each beside its reason
+    assert sum(name.endswith(".reason") for name in aside) == 2
 
     after = list(store.segments.list(CAM))
     assert [s.path for s in after] == [s.path for s in segments]

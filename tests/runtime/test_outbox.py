@@ -3,6 +3,7 @@ in order, once, and only under a fencing token that is still current."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from tests.support.tcp_link import TcpLink
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
 from watchkeeper.integrations.prometheus import PrometheusExporter
+from watchkeeper.recorder.quarantine import QUARANTINE, FencedSegmentQuarantine
 from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.runtime.outbox import RetryPolicy, StoreOutbox
 from watchkeeper.runtime.outbox_journal import (
@@ -199,6 +201,62 @@ def test_replay_refuses_rows_of_a_superseded_fencing_token(
     assert len(refusals) == 2
     assert {getattr(record, "camera", None) for record in refusals} == {CAM}
     assert "announced on the bus while the store was away" in refusals[1].getMessage()
+
+
+def _write_files(media: Path, *segments: Segment) -> None:
+    for item in segments:
+        path = media / item.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"WKENC1 sealed bytes of " + item.path.encode())  # encrypted originals stay sealed
+
+
+def test_the_file_of_a_refused_segment_goes_to_the_quarantine_with_its_reason(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    media = tmp_path / "media"
+    original, protected, indexed = segment(0), segment(0, Rendition.PROTECTED), segment(2)
+    _write_files(media, original, protected, indexed)
+    path = tmp_path / "outbox" / "w1.sqlite"
+    journal = OutboxJournal(path)
+    for item in (original, protected, indexed):
+        journal.append(NewEntry.of_segment(item, 5, published=False))
+    journal.append(NewEntry.of_segment(segment(3), 5, published=False))  # its file is gone already
+    journal.close()
+    # Meanwhile the camera's new owner (token 6) indexed a segment of its own and, in its recovery, the
+    # cut-off worker's quiet file segment(2): that file is indexed and must stay where it is.
+    assert store.fences.add_segment(segment(1), 6) is not None
+    assert store.fences.add_segment(indexed, 6) is not None
+    outbox = StoreOutbox(
+        OutboxJournal(path),
+        store.fences,
+        Bus().publish,
+        FAST,
+        FencedSegmentQuarantine(media, store.retention),
+    )
+    metrics = RuntimeMetrics(tmp_path, list, outbox=outbox.snapshot)
+    with caplog.at_level(logging.WARNING, logger="watchkeeper.runtime.outbox"):
+        outbox.start()
+        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+        stats = outbox.snapshot()
+        text = PrometheusExporter(metrics.snapshot, process_metrics=False).render().decode()
+        outbox.close()
+    assert (stats.refused, stats.quarantined) == (4, 2)
+    assert "watchkeeper_outbox_quarantined_total 2.0" in text
+    assert not (media / original.path).exists()
+    assert not (media / protected.path).exists()
+    assert (media / indexed.path).exists()
+    aside = media / QUARANTINE
+    for item, flat in ((original, "gate-north_000000.mp4"), (protected, "gate-north_protected_000000.mp4")):
+        assert (aside / flat).read_bytes() == b"WKENC1 sealed bytes of " + item.path.encode()
+        reason = json.loads((aside / f"{flat}.reason").read_text())
+        assert (reason["reason"], reason["camera"], reason["token"]) == ("fenced", CAM, 5)
+    assert sorted(_paths(store)) == sorted([segment(1).path, indexed.path])  # the index is untouched
+    refusals = [r.getMessage() for r in caplog.records if "fencing token 5 is stale" in r.getMessage()]
+    assert len(refusals) == 4  # one line per refused row, saying what became of its file
+    assert "quarantined as gate-north_000000.mp4" in refusals[0]
+    assert "quarantined as gate-north_protected_000000.mp4" in refusals[1]
+    assert refusals[2].endswith("its file was not moved")
+    assert refusals[3].endswith("its file was not moved")
 
 
 def test_rows_left_by_a_stopped_worker_are_replayed_at_its_next_start(tmp_path: Path) -> None:

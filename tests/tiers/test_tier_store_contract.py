@@ -68,3 +68,16 @@ def test_local_only_eviction_skips_warm_and_locked_segments(store: Store) -> Non
     assert (
         store.tiers.hot_ending_before(at(60) + timedelta(days=1))[0].id == locked.id
     )  # locks don't block moves
+
+
+def test_warm_rows_are_walked_by_id_in_pages(store: Store) -> None:
+    segments = [add_seg(store, 10 * n, 10 * n + 5) for n in range(5)]
+    for segment in (segments[0], segments[2], segments[3]):
+        store.tiers.mark_warm(segment.id or 0, f"segments/{segment.id}.mp4", "ab" * 32)
+    first = store.tiers.warm_after(0, limit=2)
+    assert [s.id for s in first] == [segments[0].id, segments[2].id]
+    assert all(s.tier is StorageTier.WARM for s in first)
+    assert [s.id for s in store.tiers.warm_after(first[-1].id or 0)] == [segments[3].id]
+    assert store.tiers.warm_after(segments[3].id or 0) == []
+    with pytest.raises(ValueError, match=">= 0"):
+        store.tiers.warm_after(0, limit=-1)

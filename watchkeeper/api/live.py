@@ -84,6 +84,18 @@ class StatusBoard:
                 self._statuses[status.camera_id] = status
                 self._waiting.discard(status.camera_id)
 
+    def track(self, camera_ids: Iterable[CameraId]) -> list[CameraId]:
+        """Show cameras added to the configuration as ``connecting`` until a worker reports; the new ones."""
+        started = utcnow()
+        with self._lock:
+            added = [camera_id for camera_id in camera_ids if camera_id not in self._statuses]
+            for camera_id in added:
+                self._statuses[camera_id] = CameraStatus(
+                    camera_id, CameraState.CONNECTING, started, "waiting for the camera worker"
+                )
+                self._waiting.add(camera_id)
+        return added
+
     def get(self, camera_id: CameraId) -> CameraStatus:
         """Status of one camera (``offline`` when it was never configured here)."""
         with self._lock:

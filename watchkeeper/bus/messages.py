@@ -311,8 +311,35 @@ class BreakGlassMessage(_Message):
         return f"{ROOT}.custody.break_glass"
 
 
+class ConfigChangedMessage(_Message):
+    """The configuration file was edited through one node's console (subject ``wk.config.changed``).
+
+    Every other node re-reads its configuration file and, when it hashes to ``sha256`` (the same file:
+    one host, or a shared folder), applies it as the editing node did. It carries no configuration (the
+    file holds camera passwords), only what changed and the fingerprint of the file as written.
+    """
+
+    type: Literal["config_changed"] = "config_changed"
+    version: Literal[1] = 1
+    origin: str = Field(min_length=1, description="The node id of the node that wrote the edit.")
+    summary: str = Field(min_length=1)
+    camera_id: CameraId | None = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: UtcDatetime
+
+    @property
+    def subject(self) -> str:
+        """``wk.config.changed``."""
+        return f"{ROOT}.config.changed"
+
+
 BusMessage: TypeAlias = (
-    EventMessage | CameraStatusMessage | SegmentMessage | IncidentMessage | BreakGlassMessage
+    EventMessage
+    | CameraStatusMessage
+    | SegmentMessage
+    | IncidentMessage
+    | BreakGlassMessage
+    | ConfigChangedMessage
 )
 """Any message the bus carries."""
 
@@ -329,6 +356,7 @@ class _Codec:
         | type[SegmentMessage]
         | type[IncidentMessage]
         | type[BreakGlassMessage]
+        | type[ConfigChangedMessage]
     )
     current: int
     upgraders: Mapping[int, Upgrader]
@@ -354,6 +382,7 @@ _CODECS: Final[Mapping[str, _Codec]] = MappingProxyType(
         "segment": _Codec(SegmentMessage, 1, MappingProxyType({})),
         "incident": _Codec(IncidentMessage, 1, MappingProxyType({})),
         "break_glass": _Codec(BreakGlassMessage, 1, MappingProxyType({})),
+        "config_changed": _Codec(ConfigChangedMessage, 1, MappingProxyType({})),
     }
 )
 

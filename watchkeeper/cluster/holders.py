@@ -93,6 +93,14 @@ class HolderTracker:
             )
         return found
 
+    def set_cameras(self, cameras: Iterable[CameraId]) -> None:
+        """Watch ``cameras`` from now on (a configuration edit); what was seen of the others is forgotten."""
+        self._cameras = frozenset(cameras)
+        for kept in (self._seen, self._free_since):
+            for camera_id in [c for c in kept if c not in self._cameras]:
+                del kept[camera_id]
+        self._reported &= self._cameras
+
     def retry(self, camera_id: CameraId) -> None:
         """Report ``camera_id`` again at the next observation if it is still unheld (its report was lost)."""
         self._reported.discard(camera_id)

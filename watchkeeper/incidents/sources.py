@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from watchkeeper.config.incidents import AnalyticsMappingConfig, IncidentsConfig
 from watchkeeper.domain import CameraId, CameraStatus, Event, EventKind, WatchkeeperError
 from watchkeeper.domain.incidents import AlarmSource, IncidentAction, IncidentState
-from watchkeeper.incidents.auto_close import CameraHealthMonitor
+from watchkeeper.incidents.auto_close import CameraHealthMonitor, LatestStatus, Recovery
 from watchkeeper.incidents.equipment import FreeSpaceProbe, GapAlarm, RecordingGaps, StorageWatch
 from watchkeeper.incidents.service import SYSTEM, Alarm, IncidentService
 from watchkeeper.incidents.taxonomy import (
@@ -71,12 +71,21 @@ class AlarmSources:
     """Feeds analytics events, camera statuses, segments and free space into the service (thread-safe)."""
 
     def __init__(
-        self, service: IncidentService, config: IncidentsConfig, storage: FreeSpaceProbe | None = None
+        self,
+        service: IncidentService,
+        config: IncidentsConfig,
+        storage: FreeSpaceProbe | None = None,
+        latest: LatestStatus | None = None,
     ) -> None:
-        """Raise alarms on ``service`` as ``config`` says; watch the free space of ``storage`` when given."""
+        """Raise alarms on ``service`` as ``config`` says; watch the free space of ``storage`` when given.
+
+        ``latest`` gives the newest status of a camera from every status on the bus (an API node's status
+        board): a camera-offline alarm is not raised when it says the camera streams again.
+        """
         self._service = service
         self._analytics = AnalyticsAlarms(config.analytics)
-        self._health = CameraHealthMonitor(timedelta(seconds=config.camera_offline_grace_s))
+        self._offline_grace = timedelta(seconds=config.camera_offline_grace_s)
+        self._health = CameraHealthMonitor(self._offline_grace, latest)
         self._gaps = RecordingGaps(timedelta(seconds=config.recording_gap_s))
         self._storage = (
             StorageWatch(storage, config.storage_alarm_free_bytes) if storage is not None else None
@@ -95,13 +104,17 @@ class AlarmSources:
             self._service.raise_alarm(replace(alarm, received_at=self._service.now()))
 
     def on_camera_status(self, status: CameraStatus) -> None:
-        """A camera's state changed: when it streams again after an alarm, auto-close the incident."""
+        """A camera's state changed: when it streams again, auto-close its open camera-offline incident.
+
+        The incident is looked up in the store, so it closes whichever node raised it.
+        """
         with self._lock:
             recovered = self._health.observe(status)
             self._gaps.status(status)
-        if recovered:
+        if recovered is not Recovery.NONE:
             reason = f"camera streaming again since {status.since.isoformat()}"
-            self.auto_close(_offline_key(status.camera_id), CAMERA_OFFLINE, reason)
+            since = status.since if recovered is Recovery.NEW_PERIOD else None
+            self.auto_close(_offline_key(status.camera_id), CAMERA_OFFLINE, reason, since)
 
     def on_segment(self, camera_id: CameraId, start: datetime, end: datetime) -> None:
         """A segment was indexed: a live recording gap clears, a gap found after the fact raises."""
@@ -184,12 +197,22 @@ class AlarmSources:
         if incident is not None:
             self._service.add_note(incident.id, SYSTEM, reason)
 
-    def auto_close(self, correlation_key: str, type_code: str, reason: str) -> None:
-        """Resolve and close the open incident of ``correlation_key`` when its type auto-closes."""
+    def auto_close(
+        self, correlation_key: str, type_code: str, reason: str, streaming_since: datetime | None = None
+    ) -> None:
+        """Resolve and close the open incident of ``correlation_key`` when its type auto-closes.
+
+        ``streaming_since``: a camera-offline incident closes only for a streaming period that began after
+        the camera went down (at the latest its grace before the incident was raised), never for a late
+        status of the period before the outage.
+        """
         if not self._service.taxonomy.get(type_code).auto_close:
             return
         incident = self._service.open_by_key(correlation_key)
         if incident is None:
+            return
+        if streaming_since is not None and streaming_since <= incident.created_at - self._offline_grace:
+            log.info("incident %s stays open: streaming since %s is older", incident.id, streaming_since)
             return
         try:
             if incident.state is not IncidentState.RESOLVED:

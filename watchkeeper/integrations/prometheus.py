@@ -101,6 +101,7 @@ class TieringSample:
     failed: int
     retries: int
     checksum_mismatches: int
+    leftovers_removed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class OutboxSample:
     delivered: int
     replayed: int
     refused: int
+    quarantined: int
     duplicates: int
     dropped: int
     outages: int
@@ -291,6 +293,11 @@ def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
         ("failures", "Segments a tiering pass could not move (kept on the local disk).", tiering.failed),
         ("retries", "Upload tries repeated after a failure.", tiering.retries),
         ("checksum_mismatches", "Uploads whose read-back SHA-256 differed.", tiering.checksum_mismatches),
+        (
+            "leftovers_removed",
+            "Local copies of warm segments left by a crash, verified against the bucket and deleted.",
+            tiering.leftovers_removed,
+        ),
     ):
         yield CounterMetricFamily(f"watchkeeper_tiering_{name}", text, value=value)
 
@@ -312,6 +319,11 @@ def _outbox_metrics(outbox: OutboxSample | None) -> Iterator[Metric]:
         ("delivered", "Outbox rows written to the store as soon as they came.", outbox.delivered),
         ("replayed", "Outbox rows written after waiting for the store.", outbox.replayed),
         ("refused", "Outbox rows refused because their fencing token was stale.", outbox.refused),
+        (
+            "quarantined",
+            "Files of segments refused as stale moved to the media folder's quarantine.",
+            outbox.quarantined,
+        ),
         ("duplicates", "Replayed segment rows that were already indexed.", outbox.duplicates),
         ("dropped", "Outbox rows that could not be written for another reason.", outbox.dropped),
         ("outages", "Times the shared store went away.", outbox.outages),

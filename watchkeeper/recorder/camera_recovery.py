@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from watchkeeper.domain import CameraId
+from watchkeeper.recorder.quarantine import QuarantineNote, QuarantineReason, quarantine
 from watchkeeper.recorder.recovery import (
     HOUR_GLOB,
     PROTECTED_DIR,
@@ -38,8 +39,8 @@ from watchkeeper.recorder.recovery import (
     UnverifiableSegmentError,
     parse_segment_start,
     probe_segment,
-    quarantine,
     reindex_file,
+    unreadable_note,
 )
 from watchkeeper.storage.protocols import Store
 
@@ -197,7 +198,7 @@ def settle(
             tally.finished += 1
         elif now != mark:
             pending_partials[path] = now
-        elif _quarantine(path, media_root) is not None:
+        elif _quarantine(path, media_root, _partial_note(files.camera_id)) is not None:
             log.warning("recovery: quarantined partial segment %s", path.relative_to(media_root).as_posix())
             tally.partials += 1
         else:
@@ -245,10 +246,14 @@ def _start_of(path: Path, media_root: Path) -> datetime | None:
     return parse_segment_start(path.relative_to(media_root).as_posix())
 
 
-def _quarantine(path: Path, media_root: Path) -> Path | None:
+def _partial_note(camera_id: CameraId) -> QuarantineNote:
+    return QuarantineNote(QuarantineReason.PARTIAL, "partial segment left by a crash", camera_id=camera_id)
+
+
+def _quarantine(path: Path, media_root: Path, note: QuarantineNote) -> Path | None:
     """Quarantine ``path``; None when it vanished first (another worker or its writer got there)."""
     try:
-        return quarantine(path, media_root)
+        return quarantine(path, media_root, note)
     except FileNotFoundError:
         return None
 
@@ -266,7 +271,7 @@ def _recover_segment(store: Store, where: _Where, camera_id: CameraId, tally: _T
         tally.unverifiable += 1
         return
     except UnreadableSegmentError as err:
-        if _quarantine(where.path, where.media_root) is not None:
+        if _quarantine(where.path, where.media_root, unreadable_note(camera_id, err)) is not None:
             log.warning("recovery: quarantined unreadable segment of camera %s: %s", camera_id, err)
             tally.unreadable += 1
         return

@@ -17,7 +17,6 @@ under ``<camera>/protected/`` for the protected rendition); other files are left
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
@@ -30,12 +29,12 @@ import av
 import av.error
 
 from watchkeeper.domain import CameraId, DuplicateError, Rendition, Segment, StorageTier
+from watchkeeper.recorder.quarantine import QuarantineNote, QuarantineReason, quarantine
 from watchkeeper.recorder.segmenter import recover_partials
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
 
-QUARANTINE = ".quarantine"
 PROTECTED_DIR = "protected"
 """``<camera>/protected/`` holds the protected rendition, in the same hour layout as the originals."""
 PAGE = 2000
@@ -198,14 +197,6 @@ def parse_segment_start(relative: str) -> datetime | None:
         return None
 
 
-def quarantine(path: Path, media_root: Path) -> Path:
-    """Move ``path`` into ``<root>/.quarantine/`` under a flattened name; returns the new path."""
-    target = media_root / QUARANTINE / path.relative_to(media_root).as_posix().replace("/", "_")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
-    return target
-
-
 def remove_rows_without_files(store: Store, media_root: Path) -> int:
     """Delete index rows of hot segments whose file is missing; returns how many were deleted.
 
@@ -287,7 +278,7 @@ def _recover_hour(store: Store, where: _Where, camera_id: CameraId, counts: _Cou
             counts.skipped += 1
             continue
         except UnreadableSegmentError as err:
-            moved = quarantine(path, media_root)
+            moved = quarantine(path, media_root, unreadable_note(camera_id, err))
             log.warning("recovery: quarantined unreadable segment %s -> %s", err, moved)
             counts.unreadable += 1
             continue
@@ -329,3 +320,8 @@ def reindex_file(
         return False
     log.info("recovery: re-indexed %s (%.1f s)", relative, segment.duration_s)
     return True
+
+
+def unreadable_note(camera_id: CameraId, err: UnreadableSegmentError) -> QuarantineNote:
+    """The reason file of a segment quarantined because it cannot be read."""
+    return QuarantineNote(QuarantineReason.UNREADABLE, str(err), camera_id=camera_id)

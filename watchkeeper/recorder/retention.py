@@ -28,6 +28,7 @@ from watchkeeper.config.recording import RecordingConfig
 from watchkeeper.domain import CameraId, Segment, StorageTier, utcnow
 from watchkeeper.media.protocol import ObjectStore, ObjectStoreError
 from watchkeeper.recorder.periodic import PeriodicPass
+from watchkeeper.recorder.quarantine import prune_quarantine
 from watchkeeper.recorder.snapshot_retention import prune_event_snapshots
 from watchkeeper.storage.protocols import Store
 
@@ -91,6 +92,11 @@ class RetentionPolicy:
             min_free_bytes=recording.min_free_bytes,
         )
 
+    @property
+    def quarantine_keep(self) -> timedelta:
+        """How long a quarantined file is kept: as long as footage with an event (the longer default)."""
+        return timedelta(days=max(self.default_retain_days, self.default_event_retain_days))
+
     def for_camera(self, camera_id: CameraId) -> CameraRetention:
         """The rules of ``camera_id`` (the defaults for a camera no longer configured)."""
         for camera in self.cameras:
@@ -117,6 +123,8 @@ class RetentionReport:
     evictions: tuple[Eviction, ...]
     failed_files: int = 0
     unmet_bytes: int = 0
+    quarantine_deleted: int = 0
+    """Quarantined files (``<root>/.quarantine/``) deleted because they were older than the retention."""
 
     def evicted(self, reason: EvictionReason) -> Eviction:
         """What was deleted for ``reason``."""
@@ -147,6 +155,8 @@ class RetentionReport:
             text += f", {self.failed_files} file(s) could not be deleted"
         if self.unmet_bytes:
             text += f", {self.unmet_bytes} bytes still over quota (the rest is evidence-locked)"
+        if self.quarantine_deleted:
+            text += f", {self.quarantine_deleted} quarantined file(s) deleted"
         return text
 
 
@@ -218,6 +228,7 @@ class _Tally:
     bytes: dict[EvictionReason, int] = field(default_factory=dict)
     failed_files: int = 0
     unmet_bytes: int = 0
+    quarantine_deleted: int = 0
 
     def add(self, reason: EvictionReason, evicted: Sequence[Segment]) -> None:
         self.segments[reason] = self.segments.get(reason, 0) + len(evicted)
@@ -230,6 +241,7 @@ class _Tally:
             evictions=tuple(Eviction(r, n, self.bytes[r]) for r, n in self.segments.items()),
             failed_files=self.failed_files,
             unmet_bytes=self.unmet_bytes,
+            quarantine_deleted=self.quarantine_deleted,
         )
 
 
@@ -269,6 +281,7 @@ class RetentionManager:
                 snapshot_cutoffs.append((camera_id, events))
             # event snapshots go with their footage
             prune_event_snapshots(self._store, self._root, snapshot_cutoffs)
+            tally.quarantine_deleted = prune_quarantine(self._root, now - self.policy.quarantine_keep)
             disk_need = self._disk_over_quota()  # local volume: only hot segments free it
             if disk_need > 0:
                 freed = self._evict_oldest(disk_need, EvictionReason.QUOTA, tally, self._local_tier())
@@ -280,7 +293,7 @@ class RetentionManager:
             report = tally.report()
         self.stats.record(report)
         level = logging.WARNING if report.unmet_bytes or report.failed_files else logging.INFO
-        if report.total_segments or level == logging.WARNING:
+        if report.total_segments or report.quarantine_deleted or level == logging.WARNING:
             log.log(level, "retention: %s in %.2f s", report.summary(), report.duration_s)
         return report
 

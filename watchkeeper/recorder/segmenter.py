@@ -27,6 +27,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from watchkeeper.domain import CameraId, Segment
+from watchkeeper.recorder.quarantine import QuarantineNote, QuarantineReason, quarantine, quarantine_dir
 from watchkeeper.sources import OpenedStream, ReceivedPacket
 
 log = logging.getLogger(__name__)
@@ -376,13 +377,12 @@ def recover_partials(media_root: Path) -> list[Path]:
     moved: list[Path] = []
     if not media_root.is_dir():
         return moved
-    quarantine = media_root / ".quarantine"
+    aside = quarantine_dir(media_root)
+    note = QuarantineNote(QuarantineReason.PARTIAL, "partial segment left by a crash")
     for part in sorted(media_root.rglob(".*.mp4.part")):
-        if quarantine in part.parents:
+        if aside in part.parents:
             continue
-        target = quarantine / part.relative_to(media_root).as_posix().replace("/", "_")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(part, target)
+        target = quarantine(part, media_root, note)
         log.warning("quarantined partial segment %s -> %s", part, target)
         moved.append(target)
     return moved

@@ -13,6 +13,10 @@ less than ``min_free_bytes`` free. For each segment, in this order:
 4. switch the index row to ``warm`` (object key and SHA-256) in one conditional UPDATE;
 5. only then delete the local file.
 
+A crash (or a failed delete) between steps 4 and 5 leaves a local copy of a warm segment: the first pass
+after start-up, and the first after a failed delete, walk the warm rows and delete each local copy once the
+bucket is verified to hold the same bytes (:class:`WarmLeftovers`).
+
 A failure at any step keeps the local file and the hot row. Failed steps are retried with exponential
 backoff within the pass (``retry_attempts``), then the segment waits for the next pass; failures are
 logged and counted (``TieringStats``, exported as metrics). A bad upload is deleted from the bucket.
@@ -40,6 +44,7 @@ from watchkeeper.media.protocol import (
 )
 from watchkeeper.recorder.periodic import PeriodicPass
 from watchkeeper.recorder.retention import prune_empty_folders
+from watchkeeper.recorder.warm_leftovers import WarmLeftovers
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -98,6 +103,8 @@ class TieringReport:
     retries: int = 0
     checksum_mismatches: int = 0
     errors: tuple[str, ...] = ()
+    leftovers_removed: int = 0
+    """Local copies of warm segments (left by a crash) verified against the bucket and deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,7 @@ class TieringSnapshot:
     retries: int
     checksum_mismatches: int
     upload_seconds: float
+    leftovers_removed: int = 0
 
 
 class TieringStats:
@@ -120,6 +128,7 @@ class TieringStats:
         """All counters at zero."""
         self._lock = threading.Lock()
         self._passes = self._moved = self._bytes = self._failed = self._retries = self._mismatches = 0
+        self._leftovers = 0
         self._upload_s = 0.0
 
     def record(self, report: TieringReport, upload_s: float) -> None:
@@ -131,6 +140,7 @@ class TieringStats:
             self._failed += report.failed
             self._retries += report.retries
             self._mismatches += report.checksum_mismatches
+            self._leftovers += report.leftovers_removed
             self._upload_s += upload_s
 
     def snapshot(self) -> TieringSnapshot:
@@ -144,6 +154,7 @@ class TieringStats:
                 self._retries,
                 self._mismatches,
                 self._upload_s,
+                self._leftovers,
             )
 
 
@@ -155,12 +166,19 @@ class _Pass:
     retries: int = 0
     mismatches: int = 0
     upload_s: float = 0.0
+    leftovers: int = 0
     errors: list[str] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
 
     def report(self) -> TieringReport:
         return TieringReport(
-            self.moved, self.moved_bytes, self.failed, self.retries, self.mismatches, tuple(self.errors)
+            self.moved,
+            self.moved_bytes,
+            self.failed,
+            self.retries,
+            self.mismatches,
+            tuple(self.errors),
+            self.leftovers,
         )
 
 
@@ -191,6 +209,9 @@ class TieringManager:
         self.sleep: Callable[[float], bool] = _sleep
         """Waits between retries; returns true to give up (the loop's stop event)."""
         self._lock = threading.Lock()
+        self._leftovers = WarmLeftovers(store, media_root, warm)
+        self._leftovers_due = True
+        """The first pass, and the first after a failed delete, look for local copies of warm segments."""
 
     def object_key(self, segment: Segment) -> str:
         """The bucket key of a segment: the prefix and its path inside the media folder."""
@@ -200,6 +221,9 @@ class TieringManager:
         """One pass: the segments old enough, then (while the disk is short of space) the oldest others."""
         with self._lock:
             state = _Pass()
+            if self._leftovers_due:
+                state.leftovers = self._leftovers.sweep().removed  # the index unreadable: the next pass
+                self._leftovers_due = False
             cutoff = self._clock() - timedelta(seconds=self.policy.warm_after_s)
             self._drain(
                 lambda offset: self._store.tiers.hot_ending_before(cutoff, self.policy.batch, offset), state
@@ -318,8 +342,9 @@ class TieringManager:
             return
         try:
             local.unlink()
-        except OSError as err:  # the index points at the bucket; the stale local copy is only wasted space
+        except OSError as err:  # the index points at the bucket; the next pass retries the delete
             log.warning("tiering: cannot delete the local copy of segment %s: %s", segment.id, err)
+            self._leftovers_due = True
         prune_empty_folders(local.parent, self._root)
         state.moved += 1
         state.moved_bytes += size

@@ -65,6 +65,10 @@ class HolderWatch:
         self._task: asyncio.Task[None] | None = None
         self._outage_logged = False
 
+    def set_cameras(self, cameras: Iterable[CameraId]) -> None:
+        """Watch ``cameras`` from now on (the enabled cameras of an edited configuration; on the loop)."""
+        self._tracker.set_cameras(cameras)
+
     async def start(self) -> None:
         """Start watching (the lease server is connected in the background: never fails)."""
         self._task = asyncio.create_task(self._run(), name="holder-watch")

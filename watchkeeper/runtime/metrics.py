@@ -141,6 +141,7 @@ def outbox_sample(snapshot: OutboxSnapshot | None) -> OutboxSample | None:
         delivered=snapshot.delivered,
         replayed=snapshot.replayed,
         refused=snapshot.refused,
+        quarantined=snapshot.quarantined,
         duplicates=snapshot.duplicates,
         dropped=snapshot.dropped,
         outages=snapshot.outages,
@@ -160,4 +161,5 @@ def tiering_sample(snapshot: TieringSnapshot | None) -> TieringSample | None:
         failed=snapshot.failed,
         retries=snapshot.retries,
         checksum_mismatches=snapshot.checksum_mismatches,
+        leftovers_removed=snapshot.leftovers_removed,
     )

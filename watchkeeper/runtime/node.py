@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from watchkeeper.api.context import AppContext
@@ -13,10 +14,12 @@ from watchkeeper.bus.protocol import Bus
 from watchkeeper.cluster.model import UNFENCED, CameraSpec, WorkerInfo
 from watchkeeper.cluster.protocol import CameraLeases
 from watchkeeper.config.root import WatchkeeperConfig
-from watchkeeper.domain import CameraId
+from watchkeeper.domain import CameraId, WatchkeeperError
 from watchkeeper.incidents.feed import IncidentFeed
+from watchkeeper.runtime.config_follow import ConfigFollower, announcement
 from watchkeeper.runtime.custody import AnchorLoop
 from watchkeeper.runtime.fleet import CameraFleet
+from watchkeeper.runtime.holder_watch import HolderWatch
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.roles import NodeIdentity, Role
 from watchkeeper.runtime.worker_node import LeaseFollower, StatusRepeater
@@ -47,12 +50,14 @@ class ApiSide:
             so several API nodes split the work).
         integrations: WebSocket broadcast, MQTT and webhooks (each with its own durable consumer).
         anchor_loop: Writes the audit chain head to the anchor file.
+        holder_watches: The watches (among ``integrations``) of cameras no worker holds.
     """
 
     context: AppContext
     incident_feed: IncidentFeed
     integrations: list[Integration] = field(default_factory=list)
     anchor_loop: AnchorLoop | None = None
+    holder_watches: list[HolderWatch] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -67,6 +72,7 @@ class CameraSide:
         metrics: Renders this process's Prometheus metrics (the worker's ``/metrics``).
         status_every_s: How often the statuses of the running cameras are repeated on the bus.
         recovery: Crash recovery of the cameras this worker takes (with leases; the media folder is shared).
+        specs_of: The cameras to lease of an edited configuration (``cluster.factory.camera_specs``).
     """
 
     fleet: CameraFleet
@@ -76,6 +82,7 @@ class CameraSide:
     metrics: Callable[[], bytes] | None = None
     status_every_s: float = 5.0
     recovery: WorkerRecovery | None = None
+    specs_of: Callable[[WatchkeeperConfig], list[CameraSpec]] | None = None
 
 
 @dataclass(slots=True)
@@ -88,8 +95,15 @@ class Runtime:
     bus: Bus
     api: ApiSide | None = None
     cameras: CameraSide | None = None
+    config_path: Path | None = None
+    """The configuration file: edits announced by other nodes are re-read from it (None: not followed)."""
+    apply_timeout_s: float = 120.0
+    """How long an edit on this node's console waits for it to be applied (cameras restart meanwhile)."""
     _follower: LeaseFollower | None = None
     _repeater: StatusRepeater | None = None
+    _config_follower: ConfigFollower | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _apply_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def role(self) -> Role:
@@ -102,6 +116,12 @@ class Runtime:
         Raises:
             ClusterUnavailableError: The lease server cannot be reached (nothing of the camera side runs).
         """
+        self._loop = asyncio.get_running_loop()
+        if self.config_path is not None:
+            self._config_follower = ConfigFollower(
+                self.bus, self.identity.node_id, self.config_path, self.apply_config
+            )
+            await self._config_follower.start()
         if self.api is not None:
             for integration in self.api.integrations:
                 await integration.start()
@@ -133,13 +153,72 @@ class Runtime:
         )
 
     def apply_config_change(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
-        """Apply a configuration edit from the console live (``AppContext.on_config_change``; blocking)."""
-        self.config = config
-        if self.cameras is not None:
-            self.cameras.fleet.reconfigure(config, CameraId(camera_id) if camera_id is not None else None)
+        """Apply a configuration edit from this node's console live, then announce it to the other nodes.
+
+        ``AppContext.on_config_change``: called from a request thread, it blocks until the edit is applied.
+
+        Raises:
+            WatchkeeperError: Applying failed (the file is written; it applies at the next start).
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise WatchkeeperError("the node is not running: the change applies when it starts")
+        future = asyncio.run_coroutine_threadsafe(self._apply_and_announce(config, camera_id), loop)
+        try:
+            future.result(self.apply_timeout_s)
+        except TimeoutError as err:
+            raise WatchkeeperError(f"not applied within {self.apply_timeout_s:.0f} s") from err
+
+    async def apply_config(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
+        """Apply ``config`` (an edit of ``camera_id``, or of no camera) to everything this node runs.
+
+        The camera side restarts the edited camera under its new settings (when it runs here) and leases
+        the enabled cameras of ``config``; the API side shows added cameras and watches their holders. The
+        editing node and every node following its announcement run this same code.
+
+        Raises:
+            WatchkeeperError: A part could not take it (the lease server is away).
+        """
+        async with self._apply_lock:
+            self.config = config
+            side = self.cameras
+            if side is not None:
+                edited = CameraId(camera_id) if camera_id is not None else None
+                await asyncio.to_thread(side.fleet.reconfigure, config, edited)
+                if side.specs_of is not None:
+                    side.cameras = side.specs_of(config)
+                if side.leases is not None and side.info is not None:
+                    await side.leases.set_cameras(side.cameras)
+            if self.api is not None:
+                enabled = [CameraId(camera.id) for camera in config.cameras if camera.enabled]
+                added = self.api.context.statuses.track(CameraId(camera.id) for camera in config.cameras)
+                for watch in self.api.holder_watches:
+                    watch.set_cameras(enabled)
+                if added:
+                    log.info("camera(s) %s added to the configuration", ", ".join(added))
+
+    async def _apply_and_announce(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
+        await self.apply_config(config, camera_id)
+        if self.config_path is None:
+            return
+        try:
+            message = await asyncio.to_thread(
+                announcement, self.identity.node_id, self.config_path, "configuration edited", camera_id
+            )
+        except OSError as err:
+            log.warning("configuration change not announced to the other nodes: %s", err)
+            return
+        if self._config_follower is not None:
+            self._config_follower.applied_sha256 = message.sha256
+        try:
+            await self.bus.publish(message)
+        except WatchkeeperError as err:
+            log.warning("configuration change not announced to the other nodes: %s", err)
 
     async def stop(self) -> None:
         """Stop the cameras (closing and indexing open segments), hand leases back, stop the API side."""
+        if self._config_follower is not None:
+            await self._config_follower.stop()
         side = self.cameras
         if side is not None:
             if self._repeater is not None:

@@ -10,7 +10,9 @@ with a backoff; when the store answers again the rows are replayed in order.
 Replay is idempotent: a segment row already indexed (a write whose commit reached the store but whose answer
 did not) is refused by the unique ``path`` and counted as a duplicate; an event is an upsert by its id.
 Replay respects fencing: a row whose token another worker's takeover has superseded is refused by
-``store.fences``, logged with its camera and counted, never merged.
+``store.fences``, logged with its camera and counted, never merged. The file of a refused segment row is
+handed to the ``quarantine`` hook (``FencedSegmentQuarantine``: moved to ``<media>/.quarantine/``), so that
+no file stays in the media folder that nobody indexes.
 
 Alarms do not wait for the store: event changes and segments that wait because the store is away go out on
 the bus at once (marked ``published``, so that their replay writes only the row): incidents are raised and
@@ -24,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import (
@@ -48,6 +51,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[[BusMessage], None]
 """Hands a message to the bus without waiting (``ThreadBridge.publish``)."""
 
+Quarantine = Callable[[Segment, int], Path | None]
+"""Moves the file of a segment refused under a stale token aside; its new path, or None when it stays."""
+
 BATCH = 100
 """Rows read from the journal and written to the store at a time (one transaction)."""
 
@@ -70,6 +76,7 @@ class OutboxSnapshot:
         delivered: Rows written as soon as they came (the store answered).
         replayed: Rows written after waiting for the store (an outage, or left from the last run).
         refused: Rows the store refused because their fencing token was stale (another worker took over).
+        quarantined: Files of refused segment rows moved to the media folder's quarantine.
         duplicates: Segment rows already indexed when replayed (nothing written twice).
         dropped: Rows neither written nor kept: unreadable, or refused by the store for another reason.
         outages: Times the store went away.
@@ -82,6 +89,7 @@ class OutboxSnapshot:
     delivered: int
     replayed: int
     refused: int
+    quarantined: int
     duplicates: int
     dropped: int
     outages: int
@@ -96,6 +104,7 @@ class _Counters:
     delivered: int = 0
     replayed: int = 0
     refused: int = 0
+    quarantined: int = 0
     duplicates: int = 0
     dropped: int = 0
     outages: int = 0
@@ -120,9 +129,14 @@ class StoreOutbox:
         fences: FenceRepository,
         publish: Publish,
         retry: RetryPolicy | None = None,
+        quarantine: Quarantine | None = None,
     ) -> None:
-        """Deliver ``journal``'s rows through ``fences``; announce written rows with ``publish``."""
+        """Deliver ``journal``'s rows through ``fences``; announce written rows with ``publish``.
+
+        ``quarantine`` receives each segment whose row is refused as stale (None leaves its file in place).
+        """
         self._journal = journal
+        self._quarantine = quarantine
         self._fences = fences
         self._publish = publish
         self._retry = retry or RetryPolicy()
@@ -207,6 +221,7 @@ class StoreOutbox:
             delivered=counters.delivered,
             replayed=counters.replayed,
             refused=counters.refused,
+            quarantined=counters.quarantined,
             duplicates=counters.duplicates,
             dropped=counters.dropped,
             outages=counters.outages,
@@ -345,13 +360,28 @@ class StoreOutbox:
         self._counters.refused += 1
         announced = " (it was announced on the bus while the store was away)" if entry.published else ""
         log.warning(
-            "camera %s: %s refused, fencing token %s is stale (another worker has the camera)%s",
+            "camera %s: %s refused, fencing token %s is stale (another worker has the camera)%s%s",
             entry.camera_id,
             describe(entry),
             entry.token,
             announced,
+            self._set_aside(entry),
             extra={"camera": entry.camera_id},
         )
+
+    def _set_aside(self, entry: OutboxEntry) -> str:
+        """Quarantine the file of a refused segment row; what became of it, for the refusal's log line."""
+        if entry.kind is not EntryKind.SEGMENT or self._quarantine is None:
+            return ""
+        try:
+            segment = entry.segment()
+        except WatchkeeperError:
+            return ""
+        moved = self._quarantine(segment, entry.token)
+        if moved is None:
+            return "; its file was not moved"
+        self._counters.quarantined += 1
+        return f"; its file was quarantined as {moved.name}"
 
     def _announce_waiting(self) -> None:
         """Announce every waiting write not yet on the bus (the store is away): alarms must not wait."""

@@ -140,6 +140,7 @@ async def serve(
     host, port = sock.getsockname()[:2]
     runtime = await build_runtime(config, role, port=port, static_dir=static_dir)
     set_log_node(runtime.identity.node_id, role.value)
+    runtime.config_path = config_path  # edits announced by other nodes are re-read from it
     if config_path is not None and runtime.api is not None:
         runtime.api.context = replace(
             runtime.api.context,

@@ -53,6 +53,7 @@ from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PrivacyServices
 from watchkeeper.privacy.rendition_thread import RenditionThreadSettings
 from watchkeeper.privacy.services import CustodyServices
+from watchkeeper.recorder.quarantine import FencedSegmentQuarantine
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
 from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
@@ -338,7 +339,8 @@ def _camera_side(
     if warm is not None and config.tiers.enabled:
         tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
-    outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish)
+    refused = FencedSegmentQuarantine(media_root, runtime.store.retention)
+    outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish, quarantine=refused)
     parts = FleetParts(
         config=config,
         store=runtime.store,
@@ -364,7 +366,13 @@ def _camera_side(
         runtime.store, media_root, sealed_opener(config, runtime.store), config.cluster.recovery_quiet_s
     )
     return CameraSide(
-        fleet, camera_specs(config), info=info, leases=open_leases(config), metrics=render, recovery=recovery
+        fleet,
+        camera_specs(config),
+        info=info,
+        leases=open_leases(config),
+        metrics=render,
+        recovery=recovery,
+        specs_of=camera_specs,
     )
 
 
@@ -429,16 +437,17 @@ def _api_side(
         segment_files=files,
         live_feed=live_feed,
     )
+    watches = holder_watch(config, bus, context.statuses)
     return ApiSide(
         context=context,
         incident_feed=IncidentFeed(
-            bus, incidents, AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root))
+            bus,
+            incidents,
+            AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root), context.statuses.get),
         ),
-        integrations=[
-            *build_integrations(config, store, bus, hub, runtime.identity.node_id),
-            *holder_watch(config, bus, context.statuses),
-        ],
+        integrations=[*build_integrations(config, store, bus, hub, runtime.identity.node_id), *watches],
         anchor_loop=anchor_loop(config, custody),
+        holder_watches=watches,
     )
 
 

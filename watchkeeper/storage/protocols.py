@@ -203,6 +203,10 @@ class TierRepository(Protocol):
         """The oldest hot segments of every camera (by start; skipping the first ``offset``)."""
         ...
 
+    def warm_after(self, after_id: int, limit: int = 500) -> Sequence[Segment]:
+        """Warm segments with an id above ``after_id``, by id (a page of a walk over the warm tier)."""
+        ...
+
     def mark_warm(self, segment_id: int, object_key: str, sha256: str) -> Segment | None:
         """Record in one write that a hot segment now lives in the warm bucket under ``object_key``.
 

@@ -60,6 +60,21 @@ class SqlTierRepository:
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
+    def warm_after(self, after_id: int, limit: int = 500) -> Sequence[Segment]:
+        """Warm segments with an id above ``after_id``, by id (a page of a walk over the warm tier).
+
+        Raises:
+            ValueError: If ``limit`` is negative.
+        """
+        _check_limit(limit)
+        query = (
+            select(SegmentRow)
+            .where(SegmentRow.tier == StorageTier.WARM.value, SegmentRow.id > after_id)
+            .order_by(SegmentRow.id)
+            .limit(limit)
+        )
+        return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
+
     def mark_warm(self, segment_id: int, object_key: str, sha256: str) -> Segment | None:
         """Switch a hot segment to the warm tier in one conditional UPDATE (``None``: gone or not hot)."""
 
