@@ -146,6 +146,34 @@ class NatsBusConfig(ConfigModel):
         le=86_400.0,
     )
 
+    max_age_days: float = Field(
+        default=7.0,
+        title="Stream: longest kept (days)",
+        description=(
+            "Messages older than this leave the stream. A site stream must bridge the longest link outage "
+            "you plan for: alarms published during a cut reach the hub only while the site still holds them."
+        ),
+        gt=0.0,
+        le=3650.0,
+    )
+    max_messages: int = Field(
+        default=1_000_000,
+        title="Stream: most messages",
+        description=(
+            "The oldest messages go when the stream holds more (about 45 per second at a 100-camera site: "
+            "1,000,000 is ~6 hours there; size it for the outage to bridge, see docs/scaling.md)."
+        ),
+        ge=1000,
+        le=10_000_000_000,
+    )
+    max_bytes: int = Field(
+        default=1 << 30,
+        title="Stream: most bytes",
+        description="The oldest messages go when the stream is larger (messages are ~300-600 bytes).",
+        ge=1 << 20,
+        le=1 << 50,
+    )
+
     @model_validator(mode="after")
     def _check_sources(self) -> Self:
         if self.sources and self.site is None:

@@ -99,7 +99,12 @@ def build_bus(config: BusConfig) -> Bus:
             url=config.url.get_secret_value(),
             stream=config.stream,
             subject_prefix=config.subject_prefix,
-            tuning=NatsTuning(duplicate_window_s=config.duplicate_window_s),
+            tuning=NatsTuning(
+                max_age_s=config.max_age_days * 86_400.0,
+                max_msgs=config.max_messages,
+                max_bytes=config.max_bytes,
+                duplicate_window_s=config.duplicate_window_s,
+            ),
             layout=SiteLayout(site=config.site, sources=sources),
         )
     return LocalBus()
