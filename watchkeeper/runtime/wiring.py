@@ -54,6 +54,7 @@ from watchkeeper.privacy.rendition_thread import RenditionThreadSettings
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
 from watchkeeper.runtime.camera_worker import WorkerCallbacks
 from watchkeeper.runtime.custody import (
@@ -325,9 +326,13 @@ def _camera_side(
     policy = RetentionPolicy.from_config(config.recording, config.cameras)
     retention = RetentionManager(runtime.store, media_root, policy)
     retention.warm = warm
+    retention.scope = FootageScope.of(config.cluster, config.cameras)
     tiering = None
     if warm is not None and config.tiers.enabled:
         tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
+        tiering.scope = retention.scope
+    if not retention.scope.everything:
+        log.info("retention and tiering act only on the footage of %s", retention.scope.describe())
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
     outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish)
     parts = FleetParts(
