@@ -184,11 +184,14 @@ def test_scope_from_configuration() -> None:
     cameras = [_camera("cam-a", "a"), _camera("cam-a2", "a"), _camera("cam-b", "b")]
     pinned = ClusterConfig(leases="nats", site="a", pin_cameras_to_sites=True)
     scope = FootageScope.of(pinned, cameras)
-    assert scope.cameras == {CameraId("cam-a"), CameraId("cam-a2")}
+    assert scope.cameras == frozenset({CameraId("cam-a"), CameraId("cam-a2")})
     assert scope.covers(CameraId("cam-a"))
     assert not scope.covers(CAM_B)
     assert "2 camera(s) of site a" in scope.describe()
-    assert FootageScope.of(ClusterConfig(leases="nats", pin_cameras_to_sites=True), cameras).cameras == set()
+    assert (
+        FootageScope.of(ClusterConfig(leases="nats", pin_cameras_to_sites=True), cameras).cameras
+        == frozenset()
+    )
     # One box, or unpinned workers sharing one folder: every camera.
     assert FootageScope.of(ClusterConfig(leases="nats", site="a"), cameras).everything
     assert FootageScope.of(ClusterConfig(site="a", pin_cameras_to_sites=True), cameras).everything

@@ -59,7 +59,8 @@ def _engine(store: Store) -> Engine:
         assert isinstance(engine, Engine)
         return engine
 
-    return store._db.read(bind)  # type: ignore[attr-defined]
+    engine: Engine = store._db.read(bind)  # type: ignore[attr-defined]
+    return engine
 
 
 def _plan(store: Store, call: Callable[[], object]) -> str:
