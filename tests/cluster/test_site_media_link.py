@@ -8,6 +8,7 @@ gone the API answers a typed 503 with a message, never a 500.
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,10 @@ import yaml
 from tests.cluster.roles_support import NATS_URL, Cluster, cluster_rig, launch_role, log_in, wait_healthy
 from tests.conftest import TEST_ADMIN_PASSWORD, LiveServer, create_user, free_port, wait_for
 from watchkeeper.domain import CameraId, Rendition, Segment
+from watchkeeper.media.protocol import ObjectMissingError, ObjectStoreAuthError
+from watchkeeper.media.remote import SiteSegmentStore, WorkerSegmentStore
 from watchkeeper.media.signing import SignedLink, sign, signature
+from watchkeeper.privacy.crypto import is_encrypted
 from watchkeeper.simulator import RtspServer
 from watchkeeper.storage.factory import open_store
 
@@ -103,6 +107,23 @@ def test_hub_api_plays_a_sites_hot_footage_from_its_worker(sim_cameras: RtspServ
             assert refused.status_code == 403, refused.text
             assert refused.json()["error"]["code"] == "segment_link_refused"
 
+        with httpx.Client(timeout=10) as client:  # the API node's reader of a site's folder, on its own
+            right = SiteSegmentStore(SITE, [WorkerSegmentStore(base, SECRET, client)])
+            assert right.stat(segment.path).size == len(stored)
+            assert b"".join(right.iter_range(segment.path, 10, 20)) == stored[10:20]
+            with pytest.raises(ObjectMissingError):
+                right.stat("cam1/no-such-segment.mp4")
+            wrong = SiteSegmentStore(SITE, [WorkerSegmentStore(base, "not-the-cluster-secret!", client)])
+            with pytest.raises(ObjectStoreAuthError, match="refused the segment link"):
+                wrong.stat(segment.path)
+        # An encrypted original goes as stored (ciphertext); the API node serves it only under a grant.
+        original = next(s for s in rig.segments("cam1") if (site_media / s.path).is_file())
+        sealed = httpx.get(base + sign(SECRET, original.path, time.time()).target, timeout=10).content
+        assert sealed == (site_media / original.path).read_bytes()
+        assert is_encrypted(io.BytesIO(sealed))
+        with hub.client() as client:
+            refused = client.get(f"/api/recordings/{original.id}/media.mp4")
+        assert refused.json()["error"]["code"] == "unmask_grant_required", refused.text
         outside = sign(SECRET, "../hub-media/secret.txt", time.time())
         assert httpx.get(base + outside.target, timeout=10).status_code == 404  # never outside its folder
 
