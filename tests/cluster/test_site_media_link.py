@@ -69,6 +69,8 @@ def test_hub_api_plays_a_sites_hot_footage_from_its_worker(sim_cameras: RtspServ
         rig.processes.append(worker)
         wait_healthy(worker, worker_config, worker_port)
         hub = _start_api(rig, hub_media)
+        worker_log = worker_config.with_suffix(".log").read_text()
+        assert f"act only on the footage of the 1 camera(s) of site {SITE}" in worker_log  # scoped retention
 
         wait_for(lambda: len(_protected(rig)) >= 3, timeout=90, what="three protected segments indexed")
         segment = _protected(rig)[1]
