@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -82,3 +84,11 @@ def test_status_marks_stale_heartbeats_dead_and_lists_cameras_per_worker() -> No
     assert (free.owner, free.renewed_at, free.age_s(status.at)) == (None, None, None)
     assert status.owner_of(CameraId("c2")) == "w1"
     assert status.owner_of(CameraId("nope")) is None
+
+
+def test_worker_record_carries_the_advertised_http_url_and_reads_older_records_without_it() -> None:
+    advertised = WorkerRecord(replace(INFO, http_url="http://10.1.0.5:8081"), 5, 4)
+    assert decode_worker(encode_worker(advertised)) == advertised
+    older = json.loads(encode_worker(WorkerRecord(INFO, 5, 4)))
+    del older["http_url"]  # written by a worker of the previous release
+    assert decode_worker(json.dumps(older).encode()).info.http_url is None

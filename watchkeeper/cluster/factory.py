@@ -27,8 +27,10 @@ def default_worker_id(host: str | None = None, pid: int | None = None) -> Worker
     return WorkerId(f"{safe[:80]}-{pid if pid is not None else os.getpid()}")
 
 
-def worker_info(config: ClusterConfig, version: str, host: str | None = None) -> WorkerInfo:
-    """What this process advertises, from the ``cluster`` section."""
+def worker_info(
+    config: ClusterConfig, version: str, host: str | None = None, http_url: str | None = None
+) -> WorkerInfo:
+    """What this process advertises, from the ``cluster`` section (``http_url``: its HTTP port's URL)."""
     hostname = host if host is not None else socket.gethostname()
     return WorkerInfo(
         worker_id=WorkerId(config.worker_id) if config.worker_id else default_worker_id(hostname),
@@ -37,7 +39,21 @@ def worker_info(config: ClusterConfig, version: str, host: str | None = None) ->
         hardware=config.hardware,
         site=None if config.site is None else SiteId(config.site),
         version=version,
+        http_url=http_url,
     )
+
+
+def advertised_http_url(config: WatchkeeperConfig, port: int) -> str:
+    """The URL API nodes reach this worker's HTTP port at: ``cluster.http_url``, else from ``server``."""
+    if config.cluster.http_url is not None:
+        return config.cluster.http_url
+    host = config.server.host
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard is listened on, never advertised
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if config.server.tls is not None else "http"
+    return f"{scheme}://{host}:{port}"
 
 
 def camera_specs(config: WatchkeeperConfig) -> list[CameraSpec]:

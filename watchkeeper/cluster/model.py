@@ -34,6 +34,8 @@ class WorkerInfo:
         hardware: Free-form accelerator label, for example ``cpu`` or ``cuda``.
         site: Site the worker belongs to; None serves unpinned cameras only.
         version: Watchkeeper version of the worker.
+        http_url: Base URL of the worker's HTTP port as API nodes reach it (None: not advertised); an API
+            node fetches the hot segment files of the worker's site from there.
     """
 
     worker_id: WorkerId
@@ -42,6 +44,7 @@ class WorkerInfo:
     hardware: str = "cpu"
     site: SiteId | None = None
     version: str = ""
+    http_url: str | None = None
 
     def __post_init__(self) -> None:
         """Reject a capacity below one and an empty id."""

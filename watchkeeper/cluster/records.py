@@ -125,10 +125,15 @@ def encode_worker(record: WorkerRecord) -> bytes:
             "hardware": info.hardware,
             "site": info.site,
             "version": info.version,
+            "http_url": info.http_url,
             "heartbeat_us": record.heartbeat_us,
             "started_us": record.started_us,
         },
     )
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def decode_worker(raw: bytes) -> WorkerRecord:
@@ -147,6 +152,7 @@ def decode_worker(raw: bytes) -> WorkerRecord:
             hardware=str(body["hardware"]),
             site=None if site is None else SiteId(str(site)),
             version=str(body["version"]),
+            http_url=_optional_text(body.get("http_url")),
         )
         return WorkerRecord(info, int(body["heartbeat_us"]), int(body["started_us"]))
     except (KeyError, TypeError, ValueError) as err:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.base import ConfigModel
@@ -76,6 +76,29 @@ class ClusterConfig(ConfigModel):
             "Each camera goes only to workers whose `cluster.site` is the camera's site "
             "(set the same on every node). Off: any worker takes any camera."
         ),
+    )
+    media_secret: SecretStr | None = Field(
+        default=None,
+        title="Media link secret",
+        description=(
+            "Shared secret, the same on every node, that signs an API node's requests for a segment file on "
+            "a site worker's HTTP port (HMAC of the path and an expiry): the hub API plays a site's hot "
+            "footage from that site's own media folder. Use `${secret:NAME}`; at least 16 characters. "
+            "Empty: workers refuse such requests and an API node plays only what its own media folder "
+            "and the warm tier hold."
+        ),
+        min_length=16,
+    )
+    http_url: str | None = Field(
+        default=None,
+        title="Advertised HTTP URL",
+        description=(
+            "Base URL at which API nodes reach this worker's HTTP port (advertised in its heartbeat), for "
+            "example `http://10.1.0.5:8081`. Empty: `http://<server.host>:<port>`, with the host name when "
+            "`server.host` is a wildcard address."
+        ),
+        pattern=r"^https?://[A-Za-z0-9.\[\]:_-]+(/[A-Za-z0-9._~/-]*)?$",
+        max_length=300,
     )
     heartbeat_s: float = Field(
         default=2.0,

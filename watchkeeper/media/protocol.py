@@ -35,6 +35,12 @@ class ObjectStoreAuthError(ObjectStoreError):
     code = "object_store_auth"
 
 
+class SiteUnavailableError(ObjectStoreError):
+    """A hot segment is in another site's media folder and no worker of that site answers now."""
+
+    code = "site_unavailable"
+
+
 class ObjectMissingError(NotFoundError):
     """The object is not in the bucket."""
 
@@ -102,6 +108,31 @@ class ObjectStore(Protocol):
         ...
 
 
+class RemoteSegments(Protocol):
+    """Where a hot segment whose file is not in this node's media folder can be read (another site's)."""
+
+    def store_for(self, segment: Segment) -> ObjectStore | None:
+        """A read-only store holding the segment's file under its ``path`` (None: not another site's).
+
+        Raises:
+            SiteUnavailableError: The segment is another site's and no worker of that site is reachable.
+        """
+        ...
+
+
+def media_file(root: Path, relative_path: str) -> Path | None:
+    """The regular file at ``relative_path`` under ``root`` (None: outside it, a link out, or no file)."""
+    relative = PurePosixPath(relative_path)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    base = root.resolve()
+    try:
+        candidate = (base / relative).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return candidate if candidate.is_relative_to(base) and candidate.is_file() else None
+
+
 class ObjectReader(io.RawIOBase):
     """A seekable, read-only file object over one object in the store (PyAV and the box scan can use it).
 
@@ -161,28 +192,41 @@ class ObjectReader(io.RawIOBase):
 class SegmentFiles:
     """Where a segment's bytes are read from and deleted: the media folder (hot) or the bucket (warm)."""
 
-    def __init__(self, media_root: Path, warm: ObjectStore | None = None) -> None:
-        """``warm``: the bucket of the warm tier (``None``: no warm tier, warm segments cannot be read)."""
+    def __init__(
+        self, media_root: Path, warm: ObjectStore | None = None, remote: RemoteSegments | None = None
+    ) -> None:
+        """``warm``: the bucket of the warm tier (``None``: no warm tier, warm segments cannot be read).
+
+        ``remote``: where a hot segment of another site is read (its site's workers; ``None``: nowhere).
+        """
         self.media_root = media_root
         self.warm = warm
+        self.remote = remote
 
     def local_path(self, segment: Segment) -> Path | None:
         """The segment's file under the media root when it is a regular file there (links out refused)."""
-        relative = PurePosixPath(segment.path)
-        if relative.is_absolute() or ".." in relative.parts:
-            return None
-        base = self.media_root.resolve()
-        try:
-            candidate = (base / relative).resolve()
-        except (OSError, RuntimeError, ValueError):
-            return None
-        return candidate if candidate.is_relative_to(base) and candidate.is_file() else None
+        return media_file(self.media_root, segment.path)
 
     def available(self, segment: Segment) -> bool:
-        """True when the segment can be read from some tier (no request made for a warm one)."""
+        """True when the segment can be read from some tier (no request made for a warm or remote one)."""
         if self.local_path(segment) is not None:
             return True
-        return segment.tier is StorageTier.WARM and segment.object_key is not None and self.warm is not None
+        if segment.tier is StorageTier.HOT:
+            return self.remote is not None
+        return segment.object_key is not None and self.warm is not None
+
+    def _elsewhere(self, segment: Segment) -> _Located | None:
+        """The store and key of a segment not in this media folder (its site's worker, or the bucket).
+
+        Raises:
+            SiteUnavailableError: It is another site's hot segment and that site does not answer.
+        """
+        if segment.tier is StorageTier.WARM and segment.object_key is not None and self.warm is not None:
+            return _Located(self.warm, segment.object_key, "the warm tier")
+        if segment.tier is StorageTier.HOT and self.remote is not None:
+            store = self.remote.store_for(segment)
+            return None if store is None else _Located(store, segment.path, "its site's media folder")
+        return None
 
     def open(self, segment: Segment) -> BinaryIO:
         """A seekable binary reader of the segment's stored bytes, from whichever tier holds it.
@@ -197,11 +241,12 @@ class SegmentFiles:
                 return path.open("rb")
             except OSError as err:
                 log.warning("cannot open %s: %s", path, err)
-        if segment.tier is StorageTier.WARM and segment.object_key is not None and self.warm is not None:
+        found = self._elsewhere(segment)
+        if found is not None:
             try:
-                reader = ObjectReader(self.warm, segment.object_key)
+                reader = ObjectReader(found.store, found.key)
             except ObjectMissingError as err:
-                raise SegmentUnavailableError(f"segment {segment.id} is missing from the warm tier") from err
+                raise SegmentUnavailableError(f"segment {segment.id} is missing from {found.where}") from err
             return io.BufferedReader(reader, READ_AHEAD)
         raise SegmentUnavailableError(f"segment {segment.id} has no readable file")
 
@@ -215,11 +260,12 @@ class SegmentFiles:
         path = self.local_path(segment)
         if path is not None:
             return path.stat().st_size
-        if segment.tier is StorageTier.WARM and segment.object_key is not None and self.warm is not None:
+        found = self._elsewhere(segment)
+        if found is not None:
             try:
-                return self.warm.stat(segment.object_key).size
+                return found.store.stat(found.key).size
             except ObjectMissingError as err:
-                raise SegmentUnavailableError(f"segment {segment.id} is missing from the warm tier") from err
+                raise SegmentUnavailableError(f"segment {segment.id} is missing from {found.where}") from err
         raise SegmentUnavailableError(f"segment {segment.id} has no readable file")
 
     def iter_range(self, segment: Segment, start: int, end: int) -> Iterator[bytes]:
@@ -229,9 +275,9 @@ class SegmentFiles:
             SegmentUnavailableError: Neither tier has it.
             ObjectStoreError: The bucket failed.
         """
-        path = self.local_path(segment)
-        if path is None and segment.tier is StorageTier.WARM and segment.object_key and self.warm is not None:
-            yield from self.warm.iter_range(segment.object_key, start, end)
+        found = self._elsewhere(segment) if self.local_path(segment) is None else None
+        if found is not None:
+            yield from found.store.iter_range(found.key, start, end)
             return
         with self.open(segment) as handle:
             handle.seek(start)
@@ -242,3 +288,12 @@ class SegmentFiles:
                     return
                 left -= len(block)
                 yield block
+
+
+@dataclass(frozen=True, slots=True)
+class _Located:
+    """A segment's bytes outside this media folder: the store and the key they are under."""
+
+    store: ObjectStore
+    key: str
+    where: str

@@ -9,6 +9,10 @@ Eviction deletes the file (for a segment in the warm tier: its object in the buc
 inside one write transaction that also serialises with new evidence locks (see
 ``RetentionRepository.delete_unlocked``); a crash in between leaves a row without a file, which start-up
 recovery removes. Evidence-locked footage is kept in both tiers.
+
+A manager acts only on the footage of its ``scope`` (a site worker with its own media folder: its site's
+cameras; see ``recorder.scope``); the quotas count only that footage, and it never deletes the row of a
+camera outside its scope, even when the file is absent here.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from watchkeeper.domain import CameraId, Segment, StorageTier, utcnow
 from watchkeeper.media.protocol import ObjectStore, ObjectStoreError
 from watchkeeper.recorder.periodic import PeriodicPass
 from watchkeeper.recorder.quarantine import prune_quarantine
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.recorder.snapshot_retention import prune_event_snapshots
 from watchkeeper.storage.protocols import Store
 
@@ -259,6 +264,8 @@ class RetentionManager:
         """Prepare; nothing runs until ``run_once`` or ``free_space`` is called."""
         self.warm: ObjectStore | None = None
         """The warm tier's bucket: evicting a warm segment deletes its object there too."""
+        self.scope = FootageScope()
+        """The cameras whose footage this manager keeps and deletes (default: every camera)."""
         self._store = store
         self._root = media_root
         self.policy = policy
@@ -317,7 +324,8 @@ class RetentionManager:
     def _camera_ids(self) -> list[CameraId]:
         configured = [camera.camera_id for camera in self.policy.cameras]
         indexed = self._store.retention.camera_ids()
-        return list(dict.fromkeys([*configured, *indexed]))
+        scope = self.scope
+        return [camera_id for camera_id in dict.fromkeys([*configured, *indexed]) if scope.covers(camera_id)]
 
     def _evict_expired(
         self, camera_id: CameraId, before: datetime, reason: EvictionReason, tally: _Tally
@@ -340,7 +348,7 @@ class RetentionManager:
     ) -> int:
         freed = 0
         while freed < need:
-            batch = self._store.retention.oldest_unlocked(limit=BATCH, tier=tier)
+            batch = self._store.retention.oldest_unlocked(limit=BATCH, tier=tier, cameras=self.scope.cameras)
             chosen = _prefix_covering(batch, need - freed)
             if not chosen:
                 break
@@ -359,6 +367,13 @@ class RetentionManager:
 
     def _remove_file(self, segment: Segment) -> bool:
         """Delete a segment's file in either tier (true when it is gone) and prune emptied folders."""
+        if not self.scope.covers(segment.camera_id):  # another site's footage: its file is not ours to judge
+            log.error(
+                "refusing to delete segment %s: camera %s is not in this node's scope",
+                segment.id,
+                segment.camera_id,
+            )
+            return False
         if segment.tier is StorageTier.WARM and segment.object_key is not None:
             if self.warm is None:
                 log.error(
@@ -393,7 +408,7 @@ class RetentionManager:
     def _index_over_quota(self) -> int:
         if self.policy.max_bytes is None:
             return 0
-        return self._store.retention.total_bytes() - self.policy.max_bytes
+        return self._store.retention.total_bytes(cameras=self.scope.cameras) - self.policy.max_bytes
 
     def _disk_over_quota(self) -> int:
         policy = self.policy

@@ -44,6 +44,7 @@ from watchkeeper.media.protocol import (
 )
 from watchkeeper.recorder.periodic import PeriodicPass
 from watchkeeper.recorder.retention import prune_empty_folders
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.recorder.warm_leftovers import WarmLeftovers
 from watchkeeper.storage.protocols import Store
 
@@ -206,6 +207,8 @@ class TieringManager:
         self.policy = policy
         self._clock = clock
         self.stats = TieringStats()
+        self.scope = FootageScope()
+        """The cameras whose hot footage this manager moves (a site worker: only its site's)."""
         self.sleep: Callable[[float], bool] = _sleep
         """Waits between retries; returns true to give up (the loop's stop event)."""
         self._lock = threading.Lock()
@@ -225,13 +228,10 @@ class TieringManager:
                 state.leftovers = self._leftovers.sweep().removed  # the index unreadable: the next pass
                 self._leftovers_due = False
             cutoff = self._clock() - timedelta(seconds=self.policy.warm_after_s)
-            self._drain(
-                lambda offset: self._store.tiers.hot_ending_before(cutoff, self.policy.batch, offset), state
-            )
+            tiers, batch, cameras = self._store.tiers, self.policy.batch, self.scope.cameras
+            self._drain(lambda offset: tiers.hot_ending_before(cutoff, batch, offset, cameras=cameras), state)
             if self._short_of_space():
-                self._drain(
-                    lambda offset: self._store.tiers.oldest_hot(self.policy.batch, offset), state, True
-                )
+                self._drain(lambda offset: tiers.oldest_hot(batch, offset, cameras=cameras), state, True)
             report = state.report()
         self.stats.record(report, state.upload_s)
         if report.moved or report.failed:

@@ -19,6 +19,7 @@ from watchkeeper.domain import CameraId, CameraStatus, Segment
 from watchkeeper.events.motion import EventChange
 from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy, RetentionSnapshot
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.recorder.tiering import TieringLoop, TieringManager, TieringSnapshot
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.runtime.metrics import CameraCounters
@@ -227,6 +228,9 @@ class CameraFleet:
         self._cameras = {CameraId(camera.id): camera for camera in config.cameras if camera.enabled}
         if parts.retention is not None:
             parts.retention.policy = RetentionPolicy.from_config(config.recording, config.cameras)
+            parts.retention.scope = FootageScope.of(config.cluster, config.cameras)
+        if parts.tiering is not None:
+            parts.tiering.scope = FootageScope.of(config.cluster, config.cameras)
         if camera_id is None:
             return
         token = self.held().get(camera_id)

@@ -24,7 +24,7 @@ from watchkeeper.runtime.logs import set_log_node
 from watchkeeper.runtime.node import Runtime
 from watchkeeper.runtime.roles import Role, RoleConfigError
 from watchkeeper.runtime.wiring import VERSION, build_runtime
-from watchkeeper.runtime.worker_http import create_worker_app
+from watchkeeper.runtime.worker_http import WorkerMedia, create_worker_app
 
 log = logging.getLogger(__name__)
 
@@ -169,4 +169,8 @@ def _http_app(runtime: Runtime) -> FastAPI:
     side = runtime.cameras
     if side is None or side.metrics is None:
         raise RoleConfigError(f"role {runtime.role.value} runs neither the API nor cameras")
-    return create_worker_app(runtime.identity, side.fleet, side.metrics, VERSION)
+    secret = runtime.config.cluster.media_secret
+    media = WorkerMedia(
+        runtime.config.storage.media_root, None if secret is None else secret.get_secret_value()
+    )
+    return create_worker_app(runtime.identity, side.fleet, side.metrics, VERSION, media)

@@ -26,7 +26,13 @@ from watchkeeper.bus.messages import BusMessage, CameraStatusMessage, EventMessa
 from watchkeeper.bus.nats import NatsBus, NatsTuning
 from watchkeeper.bus.protocol import Bus
 from watchkeeper.bus.sites import SiteLayout, SiteSource
-from watchkeeper.cluster.factory import camera_specs, open_control, open_leases, worker_info
+from watchkeeper.cluster.factory import (
+    advertised_http_url,
+    camera_specs,
+    open_control,
+    open_leases,
+    worker_info,
+)
 from watchkeeper.cluster.model import CameraSpec, WorkerId
 from watchkeeper.cluster.protocol import ClusterControl
 from watchkeeper.config.root import WatchkeeperConfig
@@ -56,6 +62,7 @@ from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.recorder.quarantine import FencedSegmentQuarantine
 from watchkeeper.recorder.recovery import recover_media
 from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.recorder.tiering import TieringManager, TieringPolicy
 from watchkeeper.runtime.camera_worker import WorkerCallbacks
 from watchkeeper.runtime.custody import (
@@ -74,6 +81,7 @@ from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.runtime.outbox import StoreOutbox
 from watchkeeper.runtime.outbox_journal import OutboxJournal, open_journal
 from watchkeeper.runtime.roles import NodeIdentity, Role, check_role
+from watchkeeper.runtime.site_media import SiteDirectory
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
 
@@ -318,7 +326,9 @@ async def build_runtime(
         files = SegmentFiles(media_root, warm)
         custody = await asyncio.to_thread(build_custody, config, store, BreakGlassNotice(bus), live, files)
         if role.runs_cameras:
-            runtime.cameras = _camera_side(config, runtime, analysis, custody, warm)
+            runtime.cameras = _camera_side(
+                config, runtime, analysis, custody, warm, port or config.server.port
+            )
         if role.serves_api:
             feed = analysis.live if analysis is not None else None
             runtime.api = _api_side(config, runtime, custody, static_dir, files, feed)
@@ -335,14 +345,19 @@ def _camera_side(
     analysis: AnalysisServices | None,
     custody: CustodyServices,
     warm: ObjectStore | None,
+    port: int,
 ) -> CameraSide:
     media_root = config.storage.media_root
     policy = RetentionPolicy.from_config(config.recording, config.cameras)
     retention = RetentionManager(runtime.store, media_root, policy)
     retention.warm = warm
+    retention.scope = FootageScope.of(config.cluster, config.cameras)
     tiering = None
     if warm is not None and config.tiers.enabled:
         tiering = TieringManager(runtime.store, media_root, warm, TieringPolicy.from_config(config.tiers))
+        tiering.scope = retention.scope
+    if not retention.scope.everything:
+        log.info("retention and tiering act only on the footage of %s", retention.scope.describe())
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
     refused = FencedSegmentQuarantine(media_root, runtime.store.retention)
     outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish, quarantine=refused)
@@ -364,7 +379,7 @@ def _camera_side(
     if runtime.role is Role.ALL and config.cluster.leases == "local":  # one process: every camera, no lease
         specs = [CameraSpec(CameraId(camera.id)) for camera in config.cameras if camera.enabled]
         return CameraSide(fleet, specs, metrics=render)
-    info = worker_info(config.cluster, version=VERSION)
+    info = worker_info(config.cluster, version=VERSION, http_url=advertised_http_url(config, port))
     if runtime.role is Role.WORKER:  # the same id in logs, metrics and the leases
         info = replace(info, worker_id=WorkerId(runtime.identity.node_id))
     recovery = WorkerRecovery(
@@ -450,7 +465,11 @@ def _api_side(
             incidents,
             AlarmSources(incidents, config.incidents, DiskUsageProbe(media_root), context.statuses.get),
         ),
-        integrations=[*build_integrations(config, store, bus, hub, runtime.identity.node_id), *watches],
+        integrations=[
+            *build_integrations(config, store, bus, hub, runtime.identity.node_id),
+            *watches,
+            *site_directory(config, files),
+        ],
         anchor_loop=anchor_loop(config, custody),
         holder_watches=watches,
     )
@@ -464,6 +483,15 @@ def holder_watch(config: WatchkeeperConfig, bus: Bus, board: StatusBoard) -> lis
     timing = HolderTiming(config.cluster.lease_timeout_s / 2, config.cluster.lease_timeout_s)
     cameras = [spec.camera_id for spec in camera_specs(config)]
     return [HolderWatch(lambda: open_control(config), bus, cameras, timing, lambda c: board.get(c).since)]
+
+
+def site_directory(config: WatchkeeperConfig, files: SegmentFiles) -> list[SiteDirectory]:
+    """With leased workers and ``cluster.media_secret``: read other sites' hot segments from their workers."""
+    if config.cluster.leases != "nats" or config.cluster.media_secret is None:
+        return []
+    directory = SiteDirectory(config, lambda: open_control(config))
+    files.remote = directory
+    return [directory]
 
 
 def build_warm_store(tiers: TiersConfig) -> ObjectStore | None:

@@ -157,8 +157,14 @@ class RetentionRepository(Protocol):
         """
         ...
 
-    def oldest_unlocked(self, limit: int = 500, *, tier: StorageTier | None = None) -> Sequence[Segment]:
-        """The oldest segments of every camera (by start), never evidence-locked ones; only of ``tier``."""
+    def oldest_unlocked(
+        self,
+        limit: int = 500,
+        *,
+        tier: StorageTier | None = None,
+        cameras: Collection[CameraId] | None = None,
+    ) -> Sequence[Segment]:
+        """The oldest segments (by start), never evidence-locked ones; only of ``tier`` and ``cameras``."""
         ...
 
     def delete_unlocked(
@@ -175,8 +181,10 @@ class RetentionRepository(Protocol):
         """Remove index rows (whose files are known to be missing); returns how many were removed."""
         ...
 
-    def total_bytes(self, camera_id: CameraId | None = None) -> int:
-        """Sum of the indexed segment sizes, of one camera or of all."""
+    def total_bytes(
+        self, camera_id: CameraId | None = None, *, cameras: Collection[CameraId] | None = None
+    ) -> int:
+        """Sum of the indexed segment sizes, of one camera, of ``cameras``, or of all."""
         ...
 
     def page(self, after_id: int, limit: int = 1000) -> Sequence[Segment]:
@@ -195,12 +203,24 @@ class RetentionRepository(Protocol):
 class TierRepository(Protocol):
     """The recording index as the storage tiering loop sees it (hot segments to move, warm ones moved)."""
 
-    def hot_ending_before(self, before: datetime, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
-        """Hot segments that ended at or before ``before``, oldest first (skipping the first ``offset``)."""
+    def hot_ending_before(
+        self,
+        before: datetime,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        cameras: Collection[CameraId] | None = None,
+    ) -> Sequence[Segment]:
+        """Hot segments that ended at or before ``before``, oldest first (skipping the first ``offset``).
+
+        Only those of ``cameras`` when given.
+        """
         ...
 
-    def oldest_hot(self, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
-        """The oldest hot segments of every camera (by start; skipping the first ``offset``)."""
+    def oldest_hot(
+        self, limit: int = 100, offset: int = 0, *, cameras: Collection[CameraId] | None = None
+    ) -> Sequence[Segment]:
+        """The oldest hot segments of every camera, or of ``cameras`` (by start; skipping ``offset``)."""
         ...
 
     def warm_after(self, after_id: int, limit: int = 500) -> Sequence[Segment]:

@@ -107,6 +107,8 @@ class SegmentRow(Base):
         Index("ix_segments_camera_id_start", "camera_id", "start"),
         Index("ix_segments_camera_id_rendition_start", "camera_id", "rendition", "start"),
         Index("ix_segments_tier_end", "tier", "end"),
+        Index("ix_segments_camera_id_tier_start", "camera_id", "tier", "start"),
+        Index("ix_segments_camera_id_tier_end", "camera_id", "tier", "end"),
     )
 
     id: Mapped[int] = mapped_column(big_id(), primary_key=True, autoincrement=True)

@@ -7,7 +7,7 @@ transaction starts is always seen by it, and footage under a lock is never delet
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, text
@@ -167,8 +167,14 @@ class SqlRetentionRepository:
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
-    def oldest_unlocked(self, limit: int = 500, *, tier: StorageTier | None = None) -> Sequence[Segment]:
-        """The oldest unlocked segments of every camera by start (only those of ``tier`` when given).
+    def oldest_unlocked(
+        self,
+        limit: int = 500,
+        *,
+        tier: StorageTier | None = None,
+        cameras: Collection[CameraId] | None = None,
+    ) -> Sequence[Segment]:
+        """The oldest unlocked segments by start (only of ``tier`` and of ``cameras`` when given).
 
         Raises:
             ValueError: If ``limit`` is negative.
@@ -177,6 +183,8 @@ class SqlRetentionRepository:
         query = select(SegmentRow).where(~_locked())
         if tier is not None:
             query = query.where(SegmentRow.tier == tier.value)
+        if cameras is not None:
+            query = query.where(SegmentRow.camera_id.in_(sorted(cameras)))
         query = query.order_by(SegmentRow.start, SegmentRow.id).limit(limit)
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
@@ -215,11 +223,15 @@ class SqlRetentionRepository:
 
         return self._db.write(write)
 
-    def total_bytes(self, camera_id: CameraId | None = None) -> int:
-        """Sum of the indexed segment sizes, of one camera or of all."""
+    def total_bytes(
+        self, camera_id: CameraId | None = None, *, cameras: Collection[CameraId] | None = None
+    ) -> int:
+        """Sum of the indexed segment sizes, of one camera, of ``cameras``, or of all."""
         query = select(func.coalesce(func.sum(SegmentRow.size_bytes), 0))
         if camera_id is not None:
             query = query.where(SegmentRow.camera_id == camera_id)
+        if cameras is not None:
+            query = query.where(SegmentRow.camera_id.in_(sorted(cameras)))
         return self._db.read(lambda session: int(session.scalar(query) or 0))
 
     def page(self, after_id: int, limit: int = 1000) -> Sequence[Segment]:

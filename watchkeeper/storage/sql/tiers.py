@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from watchkeeper.domain import Segment, StorageTier, ensure_utc
+from watchkeeper.domain import CameraId, Segment, StorageTier, ensure_utc
 from watchkeeper.domain.segment import TierCounts
 from watchkeeper.storage.sql.engine import Database
 from watchkeeper.storage.sql.models import SegmentRow
@@ -20,14 +20,28 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit and offset must be >= 0, got {limit}")
 
 
+def _of(cameras: Collection[CameraId] | None) -> list[ColumnElement[bool]]:
+    """The filter to segments of ``cameras`` (none: every camera)."""
+    return [] if cameras is None else [SegmentRow.camera_id.in_(sorted(cameras))]
+
+
 class SqlTierRepository:
     """Hot segments to move and the atomic switch of a segment to the warm tier."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def hot_ending_before(self, before: datetime, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
+    def hot_ending_before(
+        self,
+        before: datetime,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        cameras: Collection[CameraId] | None = None,
+    ) -> Sequence[Segment]:
         """Hot segments that ended at or before ``before``, oldest first (skipping the first ``offset``).
+
+        Only segments of ``cameras`` when given (a site worker's own cameras).
 
         Raises:
             ValueError: If ``limit`` or ``offset`` is negative or ``before`` is naive.
@@ -37,14 +51,17 @@ class SqlTierRepository:
         query = (
             select(SegmentRow)
             .where(SegmentRow.tier == StorageTier.HOT.value, SegmentRow.end <= ensure_utc(before))
+            .where(*_of(cameras))
             .order_by(SegmentRow.end, SegmentRow.id)
             .offset(offset)
             .limit(limit)
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
-    def oldest_hot(self, limit: int = 100, offset: int = 0) -> Sequence[Segment]:
-        """The oldest hot segments of every camera (by start; skipping the first ``offset``).
+    def oldest_hot(
+        self, limit: int = 100, offset: int = 0, *, cameras: Collection[CameraId] | None = None
+    ) -> Sequence[Segment]:
+        """The oldest hot segments of every camera, or of ``cameras`` (by start; skipping ``offset``).
 
         Raises:
             ValueError: If ``limit`` or ``offset`` is negative.
@@ -53,7 +70,7 @@ class SqlTierRepository:
         _check_limit(offset)
         query = (
             select(SegmentRow)
-            .where(SegmentRow.tier == StorageTier.HOT.value)
+            .where(SegmentRow.tier == StorageTier.HOT.value, *_of(cameras))
             .order_by(SegmentRow.start, SegmentRow.id)
             .offset(offset)
             .limit(limit)
