@@ -15,7 +15,7 @@ from watchkeeper.bus.messages import CameraStatusMessage
 from watchkeeper.bus.protocol import Subscription
 from watchkeeper.cluster import ClusterStatus, FencingToken, WorkerId
 from watchkeeper.cluster.holders import HolderTracker, Unheld
-from watchkeeper.cluster.model import LeaseState
+from watchkeeper.cluster.model import LeaseState, UnreachableSite
 from watchkeeper.cluster.nats import BucketSettings
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.protocol import ClusterControl
@@ -99,6 +99,31 @@ def test_held_again_then_lost_again_is_reported_again_and_retry_repeats() -> Non
     assert tracker.observe(_status(_lease("w2", 2, 19)), 41.0) == [
         Unheld(CAM, WorkerId("w2"), T0 + timedelta(seconds=19))
     ]
+
+
+def test_a_camera_of_an_unreachable_site_is_not_judged_until_the_site_answers() -> None:
+    tracker = HolderTracker([CAM], TIMEOUT)
+    away = ClusterStatus(at=T0, unreachable=(UnreachableSite("site2", "nothing answers"),))
+    # Held at site2, then site2's bucket cannot be read for a minute: the hub cannot tell a cut from a death.
+    steps = [(0.0, _status(_lease("w2", 1, 0))), *((float(t), away) for t in range(1, 61))]
+    assert _run(tracker, steps) == {}
+    # Site2 answers again with the lease still there but never renewed since: judged from the last read
+    # while it was away (t=60), as if the lease had been seen then: two timeouts later.
+    stale = _status(_lease("w2", 1, 0))
+    reports = _run(tracker, [(float(t), stale) for t in range(61, 80)])
+    assert list(reports) == [60.0 + 2 * TIMEOUT]
+    assert reports[60.0 + 2 * TIMEOUT] == [Unheld(CAM, WorkerId("w2"), T0)]
+
+
+def test_a_camera_leased_at_a_readable_site_is_judged_while_another_site_is_away() -> None:
+    tracker = HolderTracker([CAM], TIMEOUT)
+    away = (UnreachableSite("site2", "nothing answers"),)
+    steps = [
+        (float(t), ClusterStatus(at=T0, leases=(_lease("w1", 1, min(t, 10)),), unreachable=away))
+        for t in range(40)
+    ]
+    reports = _run(tracker, steps)
+    assert list(reports) == [10.0 + 2 * TIMEOUT]
 
 
 def test_leases_of_other_cameras_are_ignored() -> None:

@@ -101,19 +101,34 @@ async def test_the_hub_reads_every_site_lease_bucket_through_its_domain(tmp_path
                     await control.drain(WorkerId("w9"))
 
                 site2.stop()  # the hub cannot tell a cut-off site from a dead one: it says so, naming it
-                with pytest.raises(ClusterUnavailableError, match="site site2"):
-                    await control.status()
-                site2.start()
-                await _linked(hub, site2)
-                await two.wait_until(lambda: len(w2.holds()) == 1, what="site2's worker back")
-                deadline = time.monotonic() + 15
-                while True:
-                    try:
-                        assert len((await control.status()).leases) == 3
-                        break
-                    except ClusterUnavailableError:
-                        assert time.monotonic() < deadline, "site2 never readable again"
+                status = await control.status()
+                assert [site.domain for site in status.unreachable] == ["site2"]
+                assert "domain site2" in status.unreachable[0].reason
+                assert {lease.camera_id for lease in status.leases} == {"a-1", "a-2"}  # site1 still read
+                assert [worker.info.worker_id for worker in status.workers] == ["w1"]
+
+                # A hub starting while site2 is away still reads site1, and picks site2 up later.
+                late = await SitesClusterControl.open(buckets, FAST.lease_timeout_s)
+                try:
+                    assert [site.domain for site in (await late.status()).unreachable] == ["site2"]
+                    site1.stop()
+                    with pytest.raises(ClusterUnavailableError, match="site site1"):
+                        await late.status()  # no site answers at all
+                    site1.start()
+                    site2.start()
+                    await _linked(hub, site1)
+                    await _linked(hub, site2)
+                    await one.wait_until(lambda: len(w1.holds()) == 2, what="site1's worker back")
+                    await two.wait_until(lambda: len(w2.holds()) == 1, what="site2's worker back")
+                    deadline = time.monotonic() + 15
+                    while True:
+                        status = await late.status()
+                        if not status.unreachable and len(status.leases) == 3:
+                            break
+                        assert time.monotonic() < deadline, f"sites never all readable again: {status}"
                         await asyncio.sleep(0.2)
+                finally:
+                    await late.close()
             finally:
                 await control.close()
 

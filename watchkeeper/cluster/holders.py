@@ -69,11 +69,18 @@ class HolderTracker:
         return frozenset(self._reported)
 
     def observe(self, status: ClusterStatus, now: float) -> list[Unheld]:
-        """Take in ``status`` read at ``now`` (monotonic); returns the cameras that just became unheld."""
+        """Take in ``status`` read at ``now`` (monotonic); returns the cameras that just became unheld.
+
+        While a site's bucket is unreachable (``status.unreachable``), a camera without a lease in the buckets
+        that were read may be held there: it is not judged, and its timers start again from this read.
+        """
         leases = {lease.camera_id: lease for lease in status.leases}
         found: list[Unheld] = []
         for camera_id in sorted(self._cameras):
             lease = leases.get(camera_id)
+            if lease is None and status.unreachable:
+                self._pause(camera_id, now)
+                continue
             seen = self._see(camera_id, _Mark.of(lease), now)
             if seen.mark is not None and seen.mark.owner is not None and now - seen.at < self._timeout_s:
                 self._free_since.pop(camera_id, None)
@@ -104,6 +111,13 @@ class HolderTracker:
     def retry(self, camera_id: CameraId) -> None:
         """Report ``camera_id`` again at the next observation if it is still unheld (its report was lost)."""
         self._reported.discard(camera_id)
+
+    def _pause(self, camera_id: CameraId, now: float) -> None:
+        """Judge ``camera_id`` afresh from ``now`` on (its holder cannot be read now)."""
+        seen = self._seen.get(camera_id)
+        if seen is not None:
+            self._seen[camera_id] = _Seen(seen.mark, now)
+        self._free_since.pop(camera_id, None)
 
     def _see(self, camera_id: CameraId, mark: _Mark | None, now: float) -> _Seen:
         seen = self._seen.get(camera_id)

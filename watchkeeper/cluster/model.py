@@ -176,6 +176,19 @@ class LeaseState:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreachableSite:
+    """A site whose lease bucket could not be read (its workers and leases are missing from a status).
+
+    Attributes:
+        domain: The site's JetStream domain.
+        reason: Why, in one line.
+    """
+
+    domain: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterStatus:
     """Workers and leases at one moment.
 
@@ -183,11 +196,14 @@ class ClusterStatus:
         at: When this status was read (UTC).
         workers: Every worker with a heartbeat in the bucket, sorted by id (dead ones have ``alive`` False).
         leases: Every camera lease in the bucket, sorted by camera id.
+        unreachable: Sites whose buckets did not answer (a hub reading several sites): a camera without a
+            lease here may be held there, so nothing may be concluded about it.
     """
 
     at: datetime
     workers: tuple[WorkerState, ...] = ()
     leases: tuple[LeaseState, ...] = field(default_factory=tuple)
+    unreachable: tuple[UnreachableSite, ...] = ()
 
     def worker(self, worker_id: WorkerId) -> WorkerState | None:
         """The worker with id ``worker_id``, or None."""

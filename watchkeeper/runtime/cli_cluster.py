@@ -127,6 +127,11 @@ def cluster_status(config: ConfigOption) -> None:
     unassigned = sum(lease.owner is None for lease in status.leases)
     if unassigned:
         out.print(f"[red]{unassigned} camera(s) not recorded by any worker[/]")
+    for site in status.unreachable:
+        out.print(
+            f"[red]site {site.domain} not readable now ({site.reason}): "
+            "its workers and leases are not shown[/]"
+        )
 
 
 @worker_app.command("drain")

@@ -64,6 +64,7 @@ class HolderWatch:
         self._control: ClusterControl | None = None
         self._task: asyncio.Task[None] | None = None
         self._outage_logged = False
+        self._sites_away: set[str] = set()
 
     def set_cameras(self, cameras: Iterable[CameraId]) -> None:
         """Watch ``cameras`` from now on (the enabled cameras of an edited configuration; on the loop)."""
@@ -103,6 +104,14 @@ class HolderWatch:
         if self._outage_logged:
             log.info("camera leases readable again")
             self._outage_logged = False
+        away = {site.domain for site in status.unreachable}
+        if away != self._sites_away:
+            if away - self._sites_away:
+                log.warning(
+                    "cannot read the camera leases of site(s) %s: their cameras are not checked meanwhile",
+                    ", ".join(sorted(away - self._sites_away)),
+                )
+            self._sites_away = away
         for unheld in self._tracker.observe(status, time.monotonic()):
             await self._announce(unheld)
 

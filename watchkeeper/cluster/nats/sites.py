@@ -4,9 +4,10 @@ With a leaf nats-server per site, each site's workers keep their heartbeats and 
 site's own JetStream domain (so a cut of the link to the hub changes nothing at the site). A hub node reads
 each of those buckets through ``jetstream(domain=...)`` and merges them into one cluster status.
 
-A site whose bucket cannot be read makes :meth:`SitesClusterControl.status` fail, naming the site, rather
-than report that site's cameras as unheld: the hub cannot tell a site that is cut off from one whose workers
-died. Draining is done at the site (a bucket in another domain is read-only from here: nats-py writes
+A site whose bucket cannot be read is listed in the status's ``unreachable`` sites, rather than its cameras
+reported as unheld: the hub cannot tell a site that is cut off from one whose workers died. The other sites
+are read as usual; only when no site answers does :meth:`SitesClusterControl.status` fail. Draining is done
+at the site (a bucket in another domain is read-only from here: nats-py writes
 key-value records on ``$KV.<bucket>.<key>``, which has no domain-prefixed form).
 """
 
@@ -17,77 +18,109 @@ import time
 from dataclasses import dataclass
 
 from watchkeeper.cluster.errors import ClusterError, ClusterUnavailableError, UnknownWorkerError
-from watchkeeper.cluster.model import ClusterStatus, WorkerId
+from watchkeeper.cluster.model import ClusterStatus, UnreachableSite, WorkerId
 from watchkeeper.cluster.nats.bucket import BucketSettings
 from watchkeeper.cluster.nats.control import NatsClusterControl
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SiteControl:
-    """One site's lease bucket, open."""
+    """One site's lease bucket: open once it answered (``control``), else retried at the next read."""
 
-    domain: str
-    control: NatsClusterControl
+    settings: BucketSettings
+    control: NatsClusterControl | None = None
+
+    @property
+    def domain(self) -> str:
+        """The site's JetStream domain."""
+        return self.settings.domain or ""
+
+    async def read(self, lease_timeout_s: float) -> ClusterStatus:
+        """The site's workers and leases now (opening the bucket first if it never answered).
+
+        Raises:
+            ClusterError: when the bucket cannot be opened or read.
+        """
+        if self.control is None:
+            self.control = await NatsClusterControl.open(self.settings, lease_timeout_s)
+        return await self.control.status()
+
+    async def close(self) -> None:
+        """Close the connection, if open."""
+        control, self.control = self.control, None
+        if control is not None:
+            await control.close()
 
 
 class SitesClusterControl:
     """Reads every site's lease bucket and merges them (workers and leases of all sites)."""
 
-    def __init__(self, sites: tuple[SiteControl, ...], poll_s: float = 0.25) -> None:
-        """Use the open ``sites``; see :meth:`open`."""
+    def __init__(self, sites: tuple[SiteControl, ...], lease_timeout_s: float, poll_s: float = 0.25) -> None:
+        """Use ``sites``; see :meth:`open`."""
         self._sites = sites
+        self._lease_timeout_s = lease_timeout_s
         self._poll_s = poll_s
 
     @classmethod
     async def open(cls, buckets: list[BucketSettings], lease_timeout_s: float) -> SitesClusterControl:
         """Open the bucket of each site (every entry of ``buckets`` names its ``domain``).
 
+        A site that cannot be reached now is opened at a later read (a hub that starts while a site's link
+        is down still serves the other sites).
+
         Raises:
-            ClusterError: when an entry has no domain, or a site's bucket does not exist.
-            ClusterUnavailableError: when NATS or a site cannot be reached.
+            ClusterError: when an entry has no domain, or a reachable site has no such bucket.
+            ClusterUnavailableError: when no site can be reached at all.
         """
         missing = [settings.bucket for settings in buckets if settings.domain is None]
         if missing:
             raise ClusterError(f"lease bucket {missing[0]}: a site's bucket needs its JetStream domain")
-        opened: list[SiteControl] = []
+        sites = tuple(SiteControl(settings) for settings in buckets)
+        control = cls(sites, lease_timeout_s)
         try:
-            for settings in buckets:
-                domain = settings.domain or ""
-                try:
-                    control = await NatsClusterControl.open(settings, lease_timeout_s)
-                except ClusterError as err:
-                    raise type(err)(f"site {domain}: {err}") from err
-                opened.append(SiteControl(domain, control))
+            await control.status()
         except BaseException:
-            for site in opened:
-                await site.control.close()
+            await control.close()
             raise
-        return cls(tuple(opened))
+        return control
 
     async def status(self) -> ClusterStatus:
-        """Every site's workers and leases now, merged (sorted by worker id and by camera id).
+        """Every readable site's workers and leases now, merged (sorted by worker id and by camera id).
+
+        A site whose bucket does not answer is listed in ``unreachable`` with the reason, rather than its
+        cameras reported as unheld: the hub cannot tell a site that is cut off from one whose workers died.
 
         Raises:
-            ClusterUnavailableError: naming the first site whose bucket did not answer.
+            ClusterUnavailableError: when no site answers (naming the first).
+            ClusterError: when a site answers but has no such bucket (a configuration mistake).
         """
         results = await asyncio.gather(
-            *(site.control.status() for site in self._sites), return_exceptions=True
+            *(site.read(self._lease_timeout_s) for site in self._sites), return_exceptions=True
         )
         statuses: list[ClusterStatus] = []
+        unreachable: list[UnreachableSite] = []
         for site, result in zip(self._sites, results, strict=True):
-            if isinstance(result, ClusterError):
-                raise ClusterUnavailableError(f"site {site.domain}: {result}") from result
-            if isinstance(result, BaseException):
+            if isinstance(result, ClusterUnavailableError):
+                await site.close()  # reopened at the next read
+                unreachable.append(UnreachableSite(site.domain, str(result)))
+            elif isinstance(result, ClusterError):
+                raise type(result)(f"site {site.domain}: {result}") from result
+            elif isinstance(result, BaseException):
                 raise result
-            statuses.append(result)
-        if not statuses:
+            else:
+                statuses.append(result)
+        if not self._sites:
             raise ClusterError("no site lease bucket to read (storage.bus.sources is empty)")
+        if not statuses:
+            first = unreachable[0]
+            raise ClusterUnavailableError(f"site {first.domain}: {first.reason}")
         return ClusterStatus(
             at=max(status.at for status in statuses),
             workers=tuple(
                 sorted((w for s in statuses for w in s.workers), key=lambda worker: worker.info.worker_id)
             ),
             leases=tuple(sorted((lease for s in statuses for lease in s.leases), key=lambda x: x.camera_id)),
+            unreachable=tuple(unreachable),
         )
 
     async def drain(self, worker_id: WorkerId) -> None:
@@ -129,11 +162,11 @@ class SitesClusterControl:
     async def close(self) -> None:
         """Close every site's connection (idempotent)."""
         for site in self._sites:
-            await site.control.close()
+            await site.close()
 
     async def _refusal(self, worker_id: WorkerId, verb: str) -> str:
         for site in self._sites:
-            if (await site.control.status()).worker(worker_id) is not None:
+            if (await site.read(self._lease_timeout_s)).worker(worker_id) is not None:
                 return (
                     f"worker {worker_id!r} is at site {site.domain}: {verb} it with that site's "
                     "configuration (a node on the site's leaf); the hub only reads site lease buckets"
