@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -49,6 +50,8 @@ class WorkerRecovery:
         self._open_sealed = open_sealed
         self._quiet_s = quiet_s
         self._tasks: dict[CameraId, asyncio.Task[None]] = {}
+        self.store_ready: threading.Event | None = None
+        """Set once the store answers (a worker started without it); recoveries wait for it."""
 
     def start_up(self) -> int:
         """Remove index rows of hot segments whose file is missing (blocking); returns how many.
@@ -103,6 +106,11 @@ class WorkerRecovery:
 
     async def _recover(self, files: CameraFiles, holds: Callable[[], bool]) -> None:
         camera_id = files.camera_id
+        ready = self.store_ready
+        if ready is not None and not ready.is_set():
+            log.info("recovery: camera %s waits for the store", camera_id)
+            while not ready.is_set():
+                await asyncio.sleep(1.0)
         try:
             files = await asyncio.to_thread(drop_indexed, self._store, self._media_root, files)
             while not files.empty:

@@ -19,6 +19,7 @@ from watchkeeper.runtime.custody import AnchorLoop
 from watchkeeper.runtime.fleet import CameraFleet
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.roles import NodeIdentity, Role
+from watchkeeper.runtime.store_gate import StoreGate
 from watchkeeper.runtime.worker_node import LeaseFollower, StatusRepeater
 from watchkeeper.storage.protocols import Store
 
@@ -88,6 +89,8 @@ class Runtime:
     bus: Bus
     api: ApiSide | None = None
     cameras: CameraSide | None = None
+    gate: StoreGate | None = None
+    """A worker started without its store: opens it in the background (None: the store was open at start)."""
     _follower: LeaseFollower | None = None
     _repeater: StatusRepeater | None = None
 
@@ -112,13 +115,16 @@ class Runtime:
         if side is None:
             return
         await asyncio.to_thread(side.fleet.open)
+        await asyncio.to_thread(self.after_store, "retention and tiering", side.fleet.start_upkeep)
         if side.leases is None or side.info is None:
             side.fleet.unleased = True
             for spec in side.cameras:
                 await asyncio.to_thread(side.fleet.start_camera, spec.camera_id, UNFENCED)
             return
         if side.recovery is not None:
-            await asyncio.to_thread(side.recovery.start_up)
+            await asyncio.to_thread(self.after_store, "start-up recovery", side.recovery.start_up)
+        if self.gate is not None:
+            self.gate.start()
         await side.leases.start(side.info, side.cameras)
         self._follower = LeaseFollower(
             side.leases, side.fleet, self.bus, float(self.config.recording.segment_seconds), side.recovery
@@ -132,6 +138,13 @@ class Runtime:
             len(side.cameras),
         )
 
+    def after_store(self, name: str, job: Callable[[], object]) -> None:
+        """Run ``job`` now, or (a worker started without its store) once the store answers (blocking)."""
+        if self.gate is None:
+            job()
+            return
+        self.gate.after_ready(name, job)
+
     def apply_config_change(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
         """Apply a configuration edit from the console live (``AppContext.on_config_change``; blocking)."""
         self.config = config
@@ -141,6 +154,8 @@ class Runtime:
     async def stop(self) -> None:
         """Stop the cameras (closing and indexing open segments), hand leases back, stop the API side."""
         side = self.cameras
+        if self.gate is not None:
+            await asyncio.to_thread(self.gate.stop)
         if side is not None:
             if self._repeater is not None:
                 await self._repeater.stop()

@@ -32,6 +32,7 @@ from watchkeeper.domain import (
     StorageUnavailableError,
     WatchkeeperError,
 )
+from watchkeeper.domain.custody import DataKeyRecord
 from watchkeeper.runtime.outbox_journal import (
     EntryKind,
     NewEntry,
@@ -40,6 +41,7 @@ from watchkeeper.runtime.outbox_journal import (
     OutboxJournal,
     describe,
 )
+from watchkeeper.storage.custody import DataKeyRepository
 from watchkeeper.storage.fenced import FencedOutcome, FencedResult, FencedWrite
 from watchkeeper.storage.protocols import FenceRepository
 
@@ -120,8 +122,16 @@ class StoreOutbox:
         fences: FenceRepository,
         publish: Publish,
         retry: RetryPolicy | None = None,
+        store_ready: threading.Event | None = None,
+        data_keys: DataKeyRepository | None = None,
     ) -> None:
-        """Deliver ``journal``'s rows through ``fences``; announce written rows with ``publish``."""
+        """Deliver ``journal``'s rows through ``fences``; announce written rows with ``publish``.
+
+        With ``store_ready`` (a worker started without its store), nothing is written before it is set.
+        ``data_keys`` takes the data keys made while the store was away (:meth:`keep_data_key`).
+        """
+        self._store_ready = store_ready
+        self._data_keys = data_keys
         self._journal = journal
         self._fences = fences
         self._publish = publish
@@ -134,7 +144,7 @@ class StoreOutbox:
         self._away_since: float | None = None
         self._catch_up: _CatchUp | None = None
         self._depth = 0
-        self.store_reachable = True
+        self.store_reachable = store_ready is None or store_ready.is_set()
         """Written by the delivery thread; camera threads read it to announce events at once."""
 
     @property
@@ -194,6 +204,15 @@ class StoreOutbox:
             self._publish(EventMessage.from_domain(event, event_state))
         self._wake.set()
 
+    def keep_data_key(self, record: DataKeyRecord) -> None:
+        """Queue a wrapped data key made while the store is away, ahead of the segments sealed with it.
+
+        Raises:
+            OutboxError: The journal cannot be written (the key must not be used then).
+        """
+        self._journal.append(NewEntry.of_data_key(record))
+        self._wake.set()
+
     def snapshot(self) -> OutboxSnapshot:
         """The current depth and counters."""
         counters = self._counters
@@ -250,7 +269,7 @@ class StoreOutbox:
         delay = self._retry.initial_s
         while True:
             self._wake.clear()
-            batch = self._journal.head(BATCH)
+            batch = _one_kind(self._journal.head(BATCH))
             if not batch:
                 self._finish_catch_up()
                 if self._stopping.is_set():
@@ -258,7 +277,7 @@ class StoreOutbox:
                 self._wake.wait(1.0)
                 continue
             try:
-                self._deliver(batch)
+                self._deliver_any(batch)
                 delay = self._retry.initial_s
             except StorageUnavailableError as err:
                 self._store_away(err)
@@ -270,6 +289,15 @@ class StoreOutbox:
                 else:
                     self._stopping.wait(delay)
                 delay = min(delay * 2, self._retry.max_s)
+
+    def _deliver_any(self, batch: list[OutboxEntry]) -> None:
+        """Deliver ``batch`` (rows of one kind: see ``_one_kind``); ``StorageUnavailableError`` propagates."""
+        if self._store_ready is not None and not self._store_ready.is_set():
+            raise StorageUnavailableError("the store has not answered since start-up")
+        if batch[0].kind is EntryKind.DATA_KEY:
+            self._deliver_keys(batch)
+        else:
+            self._deliver(batch)
 
     def _deliver(self, batch: list[OutboxEntry]) -> None:
         """Write ``batch`` in one transaction and remove it (``StorageUnavailableError`` propagates).
@@ -302,6 +330,27 @@ class StoreOutbox:
         self._store_back(attempt)
         for entry, write, result in zip(entries, writes, results, strict=True):
             self._handled(entry, write, result)
+        self._journal.remove_through(batch[-1].seq)
+        if self._catch_up is not None:
+            self._catch_up.replayed += len(batch)
+
+    def _deliver_keys(self, batch: list[OutboxEntry]) -> None:
+        """Store the wrapped data keys of ``batch`` (idempotent; errors other than unreadable rows propagate).
+
+        A key is never dropped for a store error: the files sealed with it cannot be read without it.
+        """
+        attempt = time.monotonic()
+        for entry in batch:
+            try:
+                record = entry.data_key()
+            except OutboxError as err:
+                self._dropped(entry, err)
+                continue
+            if self._data_keys is None:
+                raise OutboxError(f"{describe(entry)} waits, but this outbox has no data key store")
+            self._data_keys.keep(record)
+            log.info("camera %s: %s reached the store", entry.camera_id, describe(entry))
+        self._store_back(attempt)
         self._journal.remove_through(batch[-1].seq)
         if self._catch_up is not None:
             self._catch_up.replayed += len(batch)
@@ -414,6 +463,17 @@ class StoreOutbox:
             rate,
             self._counters.refused,
         )
+
+
+def _one_kind(batch: list[OutboxEntry]) -> list[OutboxEntry]:
+    """The leading rows of ``batch`` that are all data keys, or all index rows and events."""
+    if not batch:
+        return batch
+    keys = batch[0].kind is EntryKind.DATA_KEY
+    for index, entry in enumerate(batch):
+        if (entry.kind is EntryKind.DATA_KEY) is not keys:
+            return batch[:index]
+    return batch
 
 
 def _write_of(entry: OutboxEntry) -> FencedWrite:

@@ -268,7 +268,12 @@ class SqliteDatabase(Database):
 class PostgresDatabase(Database):
     """PostgreSQL through psycopg 3 with a normal pool; each call runs in its own transaction."""
 
-    def __init__(self, url: URL, pool_size: int = 5, max_overflow: int = 10) -> None:
+    def __init__(self, url: URL, pool_size: int = 5, max_overflow: int = 10, *, check: bool = True) -> None:
+        """Pool connections to ``url``; with ``check`` connect once now (else at the first call).
+
+        Raises:
+            StorageUnavailableError: ``check`` and the server cannot be reached.
+        """
         super().__init__(url)
         self._engine = create_engine(
             url,
@@ -278,6 +283,8 @@ class PostgresDatabase(Database):
             connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
         )
         self._closed = False
+        if not check:
+            return
         try:
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
@@ -307,8 +314,11 @@ class PostgresDatabase(Database):
         self._engine.dispose()
 
 
-def connect_database(url: str | URL) -> Database:
+def connect_database(url: str | URL, *, check: bool = True) -> Database:
     """Open the database named by ``url`` (no migrations).
+
+    Without ``check`` a PostgreSQL server is not contacted until the first call (SQLite, a local file,
+    is always opened at once).
 
     Raises:
         ValueError: If the URL is malformed or names an unsupported database.
@@ -317,4 +327,4 @@ def connect_database(url: str | URL) -> Database:
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return SqliteDatabase(parsed)
-    return PostgresDatabase(parsed)
+    return PostgresDatabase(parsed, check=check)
