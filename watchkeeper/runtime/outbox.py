@@ -23,7 +23,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import (
@@ -50,6 +54,8 @@ log = logging.getLogger(__name__)
 Publish = Callable[[BusMessage], None]
 """Hands a message to the bus without waiting (``ThreadBridge.publish``)."""
 
+T = TypeVar("T")
+
 BATCH = 100
 """Rows read from the journal and written to the store at a time (one transaction)."""
 
@@ -60,6 +66,9 @@ class RetryPolicy:
 
     initial_s: float = 0.5
     max_s: float = 2.0
+    write_deadline_s: float = 6.0
+    """A store write not answered within this counts as the store being away (a hanging link); the rows
+    stay in the journal. The write may still land later: replay is idempotent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +325,7 @@ class StoreOutbox:
             entries.append(entry)
         attempt = time.monotonic()
         try:
-            results = self._fences.write_batch(writes) if writes else []
+            results = self._bounded(lambda: self._fences.write_batch(writes)) if writes else []
         except StorageUnavailableError:
             raise
         except Exception as err:
@@ -348,12 +357,36 @@ class StoreOutbox:
                 continue
             if self._data_keys is None:
                 raise OutboxError(f"{describe(entry)} waits, but this outbox has no data key store")
-            self._data_keys.keep(record)
+            self._bounded(partial(self._data_keys.keep, record))
             log.info("camera %s: %s reached the store", entry.camera_id, describe(entry))
         self._store_back(attempt)
         self._journal.remove_through(batch[-1].seq)
         if self._catch_up is not None:
             self._catch_up.replayed += len(batch)
+
+    def _bounded(self, call: Callable[[], T]) -> T:
+        """``call()`` in a helper thread, waited for ``write_deadline_s`` at most.
+
+        Raises:
+            StorageUnavailableError: No answer in time (the call is left to finish or fail on its own; the
+                connection's TCP checks end it on a dead link) or the store is unreachable.
+        """
+        answer: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                answer.set_result(call())
+            except BaseException as err:  # handed to the delivery thread
+                answer.set_exception(err)
+
+        threading.Thread(target=run, name="store-outbox-write", daemon=True).start()
+        deadline = self._retry.write_deadline_s
+        try:
+            return answer.result(deadline)
+        except FutureTimeoutError as err:
+            raise StorageUnavailableError(
+                f"the store did not answer within {deadline:.0f} s (the link hangs?)"
+            ) from err
 
     def _handled(self, entry: OutboxEntry, write: FencedWrite, result: FencedResult) -> None:
         """Announce and count one written row, or log and count a refused or duplicate one."""

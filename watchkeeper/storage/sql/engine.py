@@ -38,6 +38,18 @@ BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 3
 """How long opening a PostgreSQL connection may take before the server counts as unreachable."""
 
+LINK_CHECKS: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+"""libpq settings that end a PostgreSQL connection whose link hangs (stops forwarding without a reset):
+keepalive probes after 5 s idle, every 2 s, 3 unanswered close it (~11 s); data unacknowledged for 10 s
+closes it (``tcp_user_timeout``). Without them a hanging link blocks a call until the kernel gives up on
+retransmitting (about 15 minutes)."""
+
 _Job = Callable[[Session], None]
 
 
@@ -280,7 +292,7 @@ class PostgresDatabase(Database):
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S, **LINK_CHECKS},
         )
         self._closed = False
         if not check:
