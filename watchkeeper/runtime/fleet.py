@@ -16,6 +16,7 @@ from watchkeeper.bus.messages import BusMessage, CameraStatusMessage
 from watchkeeper.cluster.model import UNFENCED, FencingToken
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import CameraId, CameraStatus, Segment
+from watchkeeper.domain.outbox import OutboxSnapshot
 from watchkeeper.events.motion import EventChange
 from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy, RetentionSnapshot
@@ -23,7 +24,7 @@ from watchkeeper.recorder.tiering import TieringLoop, TieringManager, TieringSna
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.runtime.metrics import CameraCounters
 from watchkeeper.runtime.objects import AnalysisServices
-from watchkeeper.runtime.outbox import OutboxSnapshot, StoreOutbox
+from watchkeeper.runtime.outbox import StoreOutbox
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)

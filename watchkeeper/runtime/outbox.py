@@ -37,6 +37,7 @@ from watchkeeper.domain import (
     WatchkeeperError,
 )
 from watchkeeper.domain.custody import DataKeyRecord
+from watchkeeper.domain.outbox import OutboxSnapshot
 from watchkeeper.runtime.outbox_journal import (
     EntryKind,
     NewEntry,
@@ -69,35 +70,6 @@ class RetryPolicy:
     write_deadline_s: float = 6.0
     """A store write not answered within this counts as the store being away (a hanging link); the rows
     stay in the journal. The write may still land later: replay is idempotent."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxSnapshot:
-    """The outbox's state and counters since start-up (for metrics, health and tests).
-
-    Attributes:
-        depth: Rows waiting in the journal now.
-        store_reachable: False from a failed write until the next one succeeds.
-        delivered: Rows written as soon as they came (the store answered).
-        replayed: Rows written after waiting for the store (an outage, or left from the last run).
-        refused: Rows the store refused because their fencing token was stale (another worker took over).
-        duplicates: Segment rows already indexed when replayed (nothing written twice).
-        dropped: Rows neither written nor kept: unreadable, or refused by the store for another reason.
-        outages: Times the store went away.
-        last_catch_up_rows: Rows replayed in the last catch-up (from the store's return to an empty outbox).
-        last_catch_up_s: Seconds that catch-up took.
-    """
-
-    depth: int
-    store_reachable: bool
-    delivered: int
-    replayed: int
-    refused: int
-    duplicates: int
-    dropped: int
-    outages: int
-    last_catch_up_rows: int
-    last_catch_up_s: float
 
 
 @dataclass(slots=True)
