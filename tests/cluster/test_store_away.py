@@ -96,7 +96,7 @@ def test_a_worker_starts_without_postgresql_records_and_delivers_once_it_answers
         assert "Traceback" not in log_text
         ran = [line for line in log_text.splitlines() if "running what waited for it" in line]
         assert len(ran) == 1, log_text
-        for job in ("inventory sync", "configuration audit", "retention and tiering", "start-up recovery"):
+        for job in ("inventory sync", "configuration audit", "retention and tiering"):
             assert job in ran[0], ran[0]
 
         worker.process.terminate()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import TEST_FOOTAGE
 from tests.recorder.test_recovery import CAM, record_segments
 from watchkeeper.domain import CameraId, Segment
+from watchkeeper.recorder import recovery as recovery_module
 from watchkeeper.recorder.camera_recovery import (
     CameraFiles,
     FileMark,
@@ -169,13 +171,32 @@ async def test_worker_recovery_settles_only_while_the_camera_is_held(crashed: Cr
     assert crashed.other.exists()
 
 
-async def test_worker_recovery_start_up_removes_rows_without_files(crashed: Crashed, store: Store) -> None:
-    ghost = store.segments.add(replace(crashed.segments[0], path="cam1/2026/11/25/11/00.00.mp4", id=None))
-    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=1.0)
-    assert await asyncio.to_thread(recovery.start_up) == 1
-    assert ghost.path not in [s.path for s in store.segments.list(CAM)]
-    assert crashed.partial.exists()  # start-up touches no file
-    assert recovery.start_up() == 0
+async def test_taking_a_lease_removes_that_cameras_rows_without_files_later_page_by_page(
+    crashed: Crashed, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery_module, "PAGE", 2)  # the ghosts sit on different pages
+    first = crashed.segments[0]
+    early = store.segments.add(replace(first, path="cam1/2026/11/25/11/00.00.mp4", id=None))
+    shift = timedelta(hours=10)
+    late_path = "cam1/2026/11/25/23/00.00.mp4"
+    late = store.segments.add(
+        replace(first, path=late_path, start=first.start + shift, end=first.end + shift, id=None)
+    )
+    other_path = "cam2/2026/11/25/11/00.00.mp4"
+    elsewhere = store.segments.add(replace(first, camera_id=OTHER, path=other_path, id=None))
+    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=0.1)
+    ready = threading.Event()
+    recovery.store_ready = ready  # the store has not answered yet: the check waits, the camera does not
+    await recovery.before_start(CAM, lambda: True)
+    await asyncio.sleep(0.3)
+    assert early.path in [s.path for s in store.segments.list(CAM)]
+    ready.set()
+    await asyncio.wait_for(recovery.wait(CAM), 30)
+    paths = [s.path for s in store.segments.list(CAM, limit=100)]
+    assert early.path not in paths
+    assert late.path not in paths
+    assert all(segment.path in paths for segment in crashed.segments[:2])
+    assert [s.path for s in store.segments.list(OTHER)] == [elsewhere.path]  # another camera's: untouched
 
 
 def test_an_empty_list_settles_to_nothing(tmp_path: Path, store: Store) -> None:

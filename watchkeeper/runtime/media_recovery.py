@@ -1,8 +1,9 @@
 """Crash recovery of the media folder on a worker that shares it with other workers.
 
-At start the worker removes index rows whose file is gone (as the single box does). Each time it takes a
-camera's lease it notes that camera's leftover files *before* starting the camera, and ``quiet_s`` later
-quarantines the ``.part`` files and indexes the complete files that have not changed meanwhile
+Each time the worker takes a camera's lease it notes that camera's leftover files *before* starting the
+camera; in the background it then removes the camera's index rows whose file is gone (a page at a time, so
+joining the leasing never waits for a read of the whole index), and ``quiet_s`` later quarantines the
+``.part`` files and indexes the complete files that have not changed meanwhile
 (``recorder.camera_recovery``). It never touches another camera's files, nor files written after it took
 the lease (its own), nor files that are still changing (a previous owner still finishing them).
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from watchkeeper.domain import CameraId, WatchkeeperError, utcnow
 from watchkeeper.recorder.camera_recovery import CameraFiles, drop_indexed, mark_camera_files, settle
-from watchkeeper.recorder.recovery import SealedOpener, remove_rows_without_files
+from watchkeeper.recorder.recovery import SealedOpener, remove_camera_rows_without_files
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -53,35 +54,23 @@ class WorkerRecovery:
         self.store_ready: threading.Event | None = None
         """Set once the store answers (a worker started without it); recoveries wait for it."""
 
-    def start_up(self) -> int:
-        """Remove index rows of hot segments whose file is missing (blocking); returns how many.
-
-        Never raises: a database that fails is logged (the next start tries again) and the worker goes on.
-        """
-        try:
-            return remove_rows_without_files(self._store, self._media_root)
-        except WatchkeeperError as err:
-            log.error("recovery: cannot check the index for missing files: %s", err)  # noqa: TRY400
-            return 0
-
     async def before_start(self, camera_id: CameraId, holds: Callable[[], bool]) -> None:
-        """Note ``camera_id``'s leftover files now; recover them later while ``holds()`` is true.
+        """Note ``camera_id``'s leftover files now; check its index and recover them later while ``holds()``.
 
-        Call it after the lease is taken and before the camera starts. Never raises: a folder that cannot be
-        listed is logged, and the camera starts anyway.
+        Call it after the lease is taken and before the camera starts. The camera's index rows whose file is
+        missing are removed in the background, a page at a time (once the store answers). Never raises: a
+        folder that cannot be listed is logged, and the camera starts anyway.
         """
+        files: CameraFiles | None = None
         try:
             since = None if self._lookback is None else utcnow() - self._lookback
             files = await asyncio.to_thread(mark_camera_files, self._media_root, camera_id, since)
         except OSError as err:
             log.error("recovery: cannot list the files of camera %s: %s", camera_id, err)  # noqa: TRY400
-            return
         previous = self._tasks.pop(camera_id, None)
         if previous is not None:
             previous.cancel()
-        if files.empty:
-            return
-        task = asyncio.create_task(self._recover(files, holds), name=f"recovery:{camera_id}")
+        task = asyncio.create_task(self._recover(camera_id, files, holds), name=f"recovery:{camera_id}")
         self._tasks[camera_id] = task
         task.add_done_callback(lambda done: self._forget(camera_id, done))
 
@@ -104,35 +93,41 @@ class WorkerRecovery:
         if self._tasks.get(camera_id) is task:
             del self._tasks[camera_id]
 
-    async def _recover(self, files: CameraFiles, holds: Callable[[], bool]) -> None:
-        camera_id = files.camera_id
+    async def _recover(
+        self, camera_id: CameraId, files: CameraFiles | None, holds: Callable[[], bool]
+    ) -> None:
         ready = self.store_ready
         if ready is not None and not ready.is_set():
             log.info("recovery: camera %s waits for the store", camera_id)
             while not ready.is_set():
                 await asyncio.sleep(1.0)
         try:
-            files = await asyncio.to_thread(drop_indexed, self._store, self._media_root, files)
-            while not files.empty:
-                log.info(
-                    "recovery: camera %s has %d leftover file(s); checking them in %.0f s",
-                    camera_id,
-                    files.count,
-                    self._quiet_s,
-                )
-                await asyncio.sleep(self._quiet_s)
-                if not holds():
-                    log.info("recovery: camera %s is no longer held here; its new owner checks it", camera_id)
-                    return
-                report = await asyncio.to_thread(
-                    settle, self._store, self._media_root, files, self._open_sealed
-                )
-                log.log(
-                    logging.WARNING if report.repaired else logging.INFO,
-                    "recovery of camera %s: %s",
-                    camera_id,
-                    report.summary(),
-                )
-                files = report.pending
+            store, media_root = self._store, self._media_root
+            await asyncio.to_thread(remove_camera_rows_without_files, store, media_root, camera_id)
+            if files is not None:
+                await self._settle(files, holds)
         except (WatchkeeperError, OSError) as err:
             log.error("recovery of camera %s failed: %s", camera_id, err)  # noqa: TRY400 - one-line reason
+
+    async def _settle(self, files: CameraFiles, holds: Callable[[], bool]) -> None:
+        camera_id = files.camera_id
+        files = await asyncio.to_thread(drop_indexed, self._store, self._media_root, files)
+        while not files.empty:
+            log.info(
+                "recovery: camera %s has %d leftover file(s); checking them in %.0f s",
+                camera_id,
+                files.count,
+                self._quiet_s,
+            )
+            await asyncio.sleep(self._quiet_s)
+            if not holds():
+                log.info("recovery: camera %s is no longer held here; its new owner checks it", camera_id)
+                return
+            report = await asyncio.to_thread(settle, self._store, self._media_root, files, self._open_sealed)
+            log.log(
+                logging.WARNING if report.repaired else logging.INFO,
+                "recovery of camera %s: %s",
+                camera_id,
+                report.summary(),
+            )
+            files = report.pending

@@ -121,8 +121,6 @@ class Runtime:
             for spec in side.cameras:
                 await asyncio.to_thread(side.fleet.start_camera, spec.camera_id, UNFENCED)
             return
-        if side.recovery is not None:
-            await asyncio.to_thread(self.after_store, "start-up recovery", side.recovery.start_up)
         if self.gate is not None:
             self.gate.start()
         await side.leases.start(side.info, side.cameras)

@@ -3,7 +3,7 @@
 A ``--role worker`` process does not need PostgreSQL to record: cameras come from the configuration file,
 index rows and events wait in the store outbox. When the store does not answer at start-up, the worker
 starts anyway and :class:`StoreGate` keeps trying to open (and migrate) it; the jobs that need the store
-(inventory sync, start-up recovery, retention, tiering, the configuration audit record) are queued with
+(inventory sync, retention, tiering, the configuration audit record) are queued with
 :meth:`StoreGate.after_ready` and run once, in order, when it answers. Each state change is one log line.
 """
 
@@ -63,7 +63,7 @@ class StoreGate:
         except StorageUnavailableError as err:
             log.error(  # noqa: TRY400 - one line; retried in the background
                 "store %s unreachable at start-up: %s; recording goes on, index rows and events wait in "
-                "the outbox; inventory sync, start-up recovery, retention and tiering wait for the store",
+                "the outbox; inventory sync, recovery, retention and tiering wait for the store",
                 self._where,
                 err,
             )
