@@ -184,10 +184,7 @@ class RetentionRepository(Protocol):
         ...
 
     def camera_page(self, camera_id: CameraId, after: Segment | None, limit: int = 1000) -> Sequence[Segment]:
-        """One camera's segments after ``after`` (None: from the first) in (start, id) order, ``limit`` rows.
-
-        Walks one camera's index in bounded memory along the (camera, start) index.
-        """
+        """One camera's segments after ``after`` (None: from the first) in (start, id) order (bounded memory)."""
         ...
 
     def indexed_paths(self, camera_id: CameraId, start: datetime, end: datetime) -> frozenset[str]:
