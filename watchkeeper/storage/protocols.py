@@ -184,7 +184,7 @@ class RetentionRepository(Protocol):
         ...
 
     def camera_page(self, camera_id: CameraId, after: Segment | None, limit: int = 1000) -> Sequence[Segment]:
-        """One camera's segments after ``after`` (None: from the first) in (start, id) order (bounded memory)."""
+        """One camera's segments after ``after`` (None: from the first), in (start, id) order."""
         ...
 
     def indexed_paths(self, camera_id: CameraId, start: datetime, end: datetime) -> frozenset[str]:
