@@ -105,6 +105,10 @@ class StoreGate:
                 log.debug("store %s still unreachable: %s", self._where, err)
                 delay = min(delay * 2, self._retry.max_s)
                 continue
+            except WatchkeeperError as err:  # it answers but cannot be opened (a migration failed): retry
+                log.error("store %s cannot be opened: %s", self._where, err)  # noqa: TRY400 - one line
+                delay = self._retry.max_s
+                continue
             with self._lock:
                 jobs, self._jobs = self._jobs, []
                 self.ready.set()
