@@ -171,7 +171,7 @@ async def test_worker_recovery_settles_only_while_the_camera_is_held(crashed: Cr
     assert crashed.other.exists()
 
 
-async def test_taking_a_lease_removes_that_cameras_rows_without_files_later_page_by_page(
+async def test_the_start_up_index_check_runs_in_the_background_per_camera_page_by_page(
     crashed: Crashed, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(recovery_module, "PAGE", 2)  # the ghosts sit on different pages
@@ -186,17 +186,23 @@ async def test_taking_a_lease_removes_that_cameras_rows_without_files_later_page
     elsewhere = store.segments.add(replace(first, camera_id=OTHER, path=other_path, id=None))
     recovery = WorkerRecovery(store, crashed.media, None, quiet_s=0.1)
     ready = threading.Event()
-    recovery.store_ready = ready  # the store has not answered yet: the check waits, the camera does not
-    await recovery.before_start(CAM, lambda: True)
+    recovery.store_ready = ready  # the store has not answered yet: the check waits, start-up does not
+    recovery.check_index()
     await asyncio.sleep(0.3)
     assert early.path in [s.path for s in store.segments.list(CAM)]
     ready.set()
-    await asyncio.wait_for(recovery.wait(CAM), 30)
+    await asyncio.wait_for(recovery.wait_index_check(), 30)
     paths = [s.path for s in store.segments.list(CAM, limit=100)]
     assert early.path not in paths
     assert late.path not in paths
     assert all(segment.path in paths for segment in crashed.segments[:2])
-    assert [s.path for s in store.segments.list(OTHER)] == [elsewhere.path]  # another camera's: untouched
+    assert elsewhere.path not in [s.path for s in store.segments.list(OTHER)]
+    assert crashed.partial.exists()  # the index check touches no file
+    assert (
+        await asyncio.to_thread(recovery_module.remove_camera_rows_without_files, store, crashed.media, CAM)
+        == 0
+    )
+    await recovery.stop()
 
 
 def test_an_empty_list_settles_to_nothing(tmp_path: Path, store: Store) -> None:

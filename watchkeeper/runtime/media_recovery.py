@@ -1,11 +1,12 @@
 """Crash recovery of the media folder on a worker that shares it with other workers.
 
-Each time the worker takes a camera's lease it notes that camera's leftover files *before* starting the
-camera; in the background it then removes the camera's index rows whose file is gone (a page at a time, so
-joining the leasing never waits for a read of the whole index), and ``quiet_s`` later quarantines the
-``.part`` files and indexes the complete files that have not changed meanwhile
-(``recorder.camera_recovery``). It never touches another camera's files, nor files written after it took
-the lease (its own), nor files that are still changing (a previous owner still finishing them).
+At start the worker removes index rows whose file is gone (as the single box does), in the background:
+camera after camera, a page at a time, once the store answers, so joining the leasing never waits for a
+read of the whole index. Each time it takes a camera's lease it notes that camera's leftover files *before*
+starting the camera, and ``quiet_s`` later quarantines the ``.part`` files and indexes the complete files
+that have not changed meanwhile (``recorder.camera_recovery``). It never touches another camera's files, nor
+files written after it took the lease (its own), nor files that are still changing (a previous owner still
+finishing them).
 """
 
 from __future__ import annotations
@@ -51,26 +52,64 @@ class WorkerRecovery:
         self._open_sealed = open_sealed
         self._quiet_s = quiet_s
         self._tasks: dict[CameraId, asyncio.Task[None]] = {}
+        self._index_check: asyncio.Task[None] | None = None
         self.store_ready: threading.Event | None = None
         """Set once the store answers (a worker started without it); recoveries wait for it."""
 
-    async def before_start(self, camera_id: CameraId, holds: Callable[[], bool]) -> None:
-        """Note ``camera_id``'s leftover files now; check its index and recover them later while ``holds()``.
+    def check_index(self) -> None:
+        """Start removing index rows whose file is missing, in the background (call it on the loop).
 
-        Call it after the lease is taken and before the camera starts. The camera's index rows whose file is
-        missing are removed in the background, a page at a time (once the store answers). Never raises: a
-        folder that cannot be listed is logged, and the camera starts anyway.
+        Once per start, camera after camera (every camera with indexed segments), a page at a time, after the
+        store answers: joining the leasing does not wait for it. Failures are logged in one line each (the
+        next start tries again).
         """
-        files: CameraFiles | None = None
+        self._index_check = asyncio.create_task(self._check_index(), name="recovery:index")
+
+    async def _check_index(self) -> None:
+        await self._store_answers("the index check")
+        store, media_root = self._store, self._media_root
+        try:
+            cameras = await asyncio.to_thread(store.retention.camera_ids)
+        except WatchkeeperError as err:
+            log.error("recovery: cannot check the index for missing files: %s", err)  # noqa: TRY400
+            return
+        removed = 0
+        for camera_id in cameras:
+            try:
+                removed += await asyncio.to_thread(
+                    remove_camera_rows_without_files, store, media_root, camera_id
+                )
+            except WatchkeeperError as err:
+                log.error("recovery: cannot check the index of camera %s: %s", camera_id, err)  # noqa: TRY400
+        log.info(
+            "recovery: index of %d camera(s) checked, %d row(s) without a file removed", len(cameras), removed
+        )
+
+    async def _store_answers(self, what: str) -> None:
+        ready = self.store_ready
+        if ready is not None and not ready.is_set():
+            log.info("recovery: %s waits for the store", what)
+            while not ready.is_set():
+                await asyncio.sleep(1.0)
+
+    async def before_start(self, camera_id: CameraId, holds: Callable[[], bool]) -> None:
+        """Note ``camera_id``'s leftover files now; recover them later while ``holds()`` is true.
+
+        Call it after the lease is taken and before the camera starts. Never raises: a folder that cannot be
+        listed is logged, and the camera starts anyway.
+        """
         try:
             since = None if self._lookback is None else utcnow() - self._lookback
             files = await asyncio.to_thread(mark_camera_files, self._media_root, camera_id, since)
         except OSError as err:
             log.error("recovery: cannot list the files of camera %s: %s", camera_id, err)  # noqa: TRY400
+            return
         previous = self._tasks.pop(camera_id, None)
         if previous is not None:
             previous.cancel()
-        task = asyncio.create_task(self._recover(camera_id, files, holds), name=f"recovery:{camera_id}")
+        if files.empty:
+            return
+        task = asyncio.create_task(self._recover(files, holds), name=f"recovery:{camera_id}")
         self._tasks[camera_id] = task
         task.add_done_callback(lambda done: self._forget(camera_id, done))
 
@@ -81,9 +120,18 @@ class WorkerRecovery:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def wait_index_check(self) -> None:
+        """Wait until the index check (if started) has ended."""
+        if self._index_check is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._index_check
+
     async def stop(self) -> None:
-        """Cancel the recoveries still waiting (their files are noted again at the next start)."""
+        """Cancel the index check and the recoveries still waiting (the next start does them again)."""
         tasks = list(self._tasks.values())
+        if self._index_check is not None:
+            tasks.append(self._index_check)
+            self._index_check = None
         self._tasks.clear()
         for task in tasks:
             task.cancel()
@@ -93,21 +141,12 @@ class WorkerRecovery:
         if self._tasks.get(camera_id) is task:
             del self._tasks[camera_id]
 
-    async def _recover(
-        self, camera_id: CameraId, files: CameraFiles | None, holds: Callable[[], bool]
-    ) -> None:
-        ready = self.store_ready
-        if ready is not None and not ready.is_set():
-            log.info("recovery: camera %s waits for the store", camera_id)
-            while not ready.is_set():
-                await asyncio.sleep(1.0)
+    async def _recover(self, files: CameraFiles, holds: Callable[[], bool]) -> None:
+        await self._store_answers(f"the recovery of camera {files.camera_id}")
         try:
-            store, media_root = self._store, self._media_root
-            await asyncio.to_thread(remove_camera_rows_without_files, store, media_root, camera_id)
-            if files is not None:
-                await self._settle(files, holds)
+            await self._settle(files, holds)
         except (WatchkeeperError, OSError) as err:
-            log.error("recovery of camera %s failed: %s", camera_id, err)  # noqa: TRY400 - one-line reason
+            log.error("recovery of camera %s failed: %s", files.camera_id, err)  # noqa: TRY400 - one line
 
     async def _settle(self, files: CameraFiles, holds: Callable[[], bool]) -> None:
         camera_id = files.camera_id

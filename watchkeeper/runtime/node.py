@@ -121,6 +121,8 @@ class Runtime:
             for spec in side.cameras:
                 await asyncio.to_thread(side.fleet.start_camera, spec.camera_id, UNFENCED)
             return
+        if side.recovery is not None:
+            side.recovery.check_index()
         if self.gate is not None:
             self.gate.start()
         await side.leases.start(side.info, side.cameras)
