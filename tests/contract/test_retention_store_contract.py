@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -178,6 +179,22 @@ def test_delete_total_bytes_page_paths_and_camera_ids(store: Store) -> None:
     assert store.retention.delete([segments[0].id or 0, segments[1].id or 0, 999_999]) == 2
     assert store.retention.total_bytes(CAM) == 102 + 103 + 104
     assert store.retention.delete([]) == 0
+
+
+def test_camera_page_walks_one_camera_in_start_order(store: Store) -> None:
+    later = add_seg(store, 50, 60)
+    earlier = [add_seg(store, 0, 10), add_seg(store, 10, 20)]
+    same_start = store.segments.add(replace(earlier[1], id=None, path=f"{CAM}/tie.mp4"))  # ties: by id
+    add_seg(store, 0, 10, OTHER)
+    walked: list[int | None] = []
+    after = None
+    while page := store.retention.camera_page(CAM, after, 2):
+        assert len(page) <= 2
+        walked += [segment.id for segment in page]
+        after = page[-1]
+    assert walked == [earlier[0].id, earlier[1].id, same_start.id, later.id]
+    with pytest.raises(ValueError, match="no id"):
+        store.retention.camera_page(CAM, replace(later, id=None))
 
 
 def test_eviction_never_deletes_footage_locked_concurrently(store: Store) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.recorder.test_recovery import CAM, record_segments
 from watchkeeper.domain import CameraId, Segment
+from watchkeeper.recorder import recovery as recovery_module
 from watchkeeper.recorder.camera_recovery import (
     CameraFiles,
     FileMark,
@@ -19,6 +21,7 @@ from watchkeeper.recorder.camera_recovery import (
     mark_camera_files,
     settle,
 )
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.storage.protocols import Store
 
@@ -155,13 +158,56 @@ async def test_worker_recovery_settles_only_while_the_camera_is_held(crashed: Cr
     assert crashed.other.exists()
 
 
-async def test_worker_recovery_start_up_removes_rows_without_files(crashed: Crashed, store: Store) -> None:
-    ghost = store.segments.add(replace(crashed.segments[0], path="cam1/2026/11/25/11/00.00.mp4", id=None))
-    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=1.0)
-    assert await asyncio.to_thread(recovery.start_up) == 1
-    assert ghost.path not in [s.path for s in store.segments.list(CAM)]
-    assert crashed.partial.exists()  # start-up touches no file
-    assert recovery.start_up() == 0
+async def test_the_start_up_index_check_runs_in_the_background_per_camera_page_by_page(
+    crashed: Crashed, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery_module, "PAGE", 2)  # the ghosts sit on different pages
+    first = crashed.segments[0]
+    early = store.segments.add(replace(first, path="cam1/2026/11/25/11/00.00.mp4", id=None))
+    shift = timedelta(hours=10)
+    late_path = "cam1/2026/11/25/23/00.00.mp4"
+    late = store.segments.add(
+        replace(first, path=late_path, start=first.start + shift, end=first.end + shift, id=None)
+    )
+    other_path = "cam2/2026/11/25/11/00.00.mp4"
+    elsewhere = store.segments.add(replace(first, camera_id=OTHER, path=other_path, id=None))
+    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=0.1)
+    ready = threading.Event()
+    recovery.store_ready = ready  # the store has not answered yet: the check waits, start-up does not
+    recovery.check_index()
+    await asyncio.sleep(0.3)
+    assert early.path in [s.path for s in store.segments.list(CAM)]
+    ready.set()
+    await asyncio.wait_for(recovery.wait_index_check(), 30)
+    paths = [s.path for s in store.segments.list(CAM, limit=100)]
+    assert early.path not in paths
+    assert late.path not in paths
+    assert all(segment.path in paths for segment in crashed.segments[:2])
+    assert elsewhere.path not in [s.path for s in store.segments.list(OTHER)]
+    assert crashed.partial.exists()  # the index check touches no file
+    assert (
+        await asyncio.to_thread(recovery_module.remove_camera_rows_without_files, store, crashed.media, CAM)
+        == 0
+    )
+    await recovery.stop()
+
+
+async def test_the_index_check_leaves_the_rows_of_cameras_outside_its_scope(
+    crashed: Crashed, store: Store
+) -> None:
+    # With a media folder per site, another site's files are never here: their rows must stay.
+    first = crashed.segments[0]
+    ghost = store.segments.add(replace(first, path="cam1/2026/11/25/11/00.00.mp4", id=None))
+    elsewhere = store.segments.add(
+        replace(first, camera_id=OTHER, path="cam2/2026/11/25/11/00.00.mp4", id=None)
+    )
+    recovery = WorkerRecovery(store, crashed.media, None, quiet_s=0.1)
+    recovery.scope = FootageScope(cameras=frozenset({CAM}), site="north")
+    recovery.check_index()
+    await asyncio.wait_for(recovery.wait_index_check(), 30)
+    assert ghost.path not in [s.path for s in store.segments.list(CAM, limit=100)]
+    assert elsewhere.path in [s.path for s in store.segments.list(OTHER)]
+    await recovery.stop()
 
 
 def test_an_empty_list_settles_to_nothing(tmp_path: Path, store: Store) -> None:

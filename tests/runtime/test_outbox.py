@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,7 +23,7 @@ from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
 from watchkeeper.integrations.prometheus import PrometheusExporter
 from watchkeeper.recorder.quarantine import QUARANTINE, FencedSegmentQuarantine
 from watchkeeper.runtime.metrics import RuntimeMetrics
-from watchkeeper.runtime.outbox import RetryPolicy, StoreOutbox
+from watchkeeper.runtime.outbox import OutboxHooks, RetryPolicy, StoreOutbox
 from watchkeeper.runtime.outbox_journal import (
     NewEntry,
     OutboxError,
@@ -231,7 +232,7 @@ def test_the_file_of_a_refused_segment_goes_to_the_quarantine_with_its_reason(
         store.fences,
         Bus().publish,
         FAST,
-        FencedSegmentQuarantine(media, store.retention),
+        OutboxHooks(quarantine=FencedSegmentQuarantine(media, store.retention)),
     )
     metrics = RuntimeMetrics(tmp_path, list, outbox=outbox.snapshot)
     with caplog.at_level(logging.WARNING, logger="watchkeeper.runtime.outbox"):
@@ -357,3 +358,43 @@ def test_the_outbox_counters_are_exported_for_prometheus(store: Store, tmp_path:
     assert "watchkeeper_outbox_duplicates_total 1.0" in text
     assert "watchkeeper_outbox_store_reachable 1.0" in text
     assert "watchkeeper_outbox_last_catch_up_rows 2.0" in text
+
+
+def test_a_hanging_link_is_detected_within_seconds_and_rows_wait(tmp_path: Path) -> None:
+    with linked_stores() as (direct, linked, link):
+        bus = Bus()
+        outbox = _outbox(tmp_path, linked, bus)  # the default write deadline
+        outbox.start()
+        try:
+            outbox.add_segment(segment(0), 3)
+            wait_for(lambda: outbox.snapshot().depth == 0 and _paths(direct), 10, "the first row written")
+            link.black_hole()  # no reset, no refusal: the store just stops answering
+            hung = time.monotonic()
+            outbox.add_segment(segment(1), 3)
+            # Without a deadline the delivery thread waits for TCP to give up: minutes (forever here).
+            wait_for(lambda: not outbox.store_reachable, 30, "the outbox to notice the hanging link")
+            detected_s = time.monotonic() - hung
+            outbox.add_event(motion(1), "started", 3)
+            outbox.add_segment(segment(2), 3)
+            wait_for(lambda: bus.events() == [("ev-1", "started")], 10, "the event announced at once")
+            waiting = outbox.snapshot()
+            assert waiting.depth == 3
+            assert _paths(direct) == [segment(0).path]
+            link.heal()
+            healed = time.monotonic()
+            wait_for(lambda: outbox.snapshot().depth == 0, 60, "the outbox to catch up after the hang")
+            deadline_s = RetryPolicy().write_deadline_s
+            print(
+                f"hanging link noticed after {detected_s:.1f} s (deadline {deadline_s:.0f} s);"
+                f" caught up {time.monotonic() - healed:.1f} s after it healed"
+            )
+            back = outbox.snapshot()
+        finally:
+            outbox.close()
+        assert back.store_reachable
+        assert back.outages == 1
+        assert back.dropped == back.refused == 0
+        paths = _paths(direct)
+        assert sorted(paths) == [segment(n).path for n in range(3)]
+        assert len(paths) == len(set(paths))
+        assert direct.events.get("ev-1") is not None

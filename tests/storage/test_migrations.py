@@ -52,7 +52,7 @@ def test_migrated_schema_matches_the_models(any_url: str) -> None:
 
 
 def test_head_is_the_newest_revision_and_versions_form_one_line() -> None:
-    assert head_revision() == "0013_segments_camera_tier"
+    assert head_revision() == "0014_data_keys_per_day"
 
 
 def test_downgrade_to_base_and_upgrade_again(sqlite_url: str) -> None:

@@ -3,6 +3,10 @@
 Closed, the hop refuses new connections and resets the open ones (as a router does when the link is down
 and the far side is unreachable: the client sees "connection refused" or "connection reset" at once).
 Reopened, it listens again on the same port, so the node's configured URL keeps working.
+
+Black-holed (:meth:`TcpLink.black_hole`), the hop keeps every connection open and accepts new ones but
+forwards nothing, answers nothing and resets nothing: a link that hangs. Healed, it resets the connections
+that lost bytes meanwhile (as TCP would have given up on them) and forwards again.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class TcpLink:
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-link", daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._holed = False
         self.port = 0
         self.connections = 0
         """Connections accepted so far (while open)."""
@@ -49,6 +54,21 @@ class TcpLink:
         """Bring the link back on the same port."""
         self._call(self._listen())
 
+    def black_hole(self) -> None:
+        """Hang the link: forward nothing either way, close nothing, accept new connections and drop them."""
+        self._call(self._set_holed(True))
+
+    def heal(self) -> None:
+        """End the hang: reset the connections that lost bytes, forward again."""
+        self._call(self._set_holed(False))
+
+    async def _set_holed(self, holed: bool) -> None:
+        if not holed:
+            for writer in list(self._writers):
+                _reset(writer)
+            self._writers.clear()
+        self._holed = holed
+
     def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
         asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
@@ -66,6 +86,13 @@ class TcpLink:
         self._writers.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._holed:  # the handshake completes (the kernel does it), then nothing ever comes back
+            self._writers.add(writer)
+            with contextlib.suppress(OSError):
+                while await reader.read(65536):
+                    pass
+            self._writers.discard(writer)
+            return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
         except OSError:
@@ -75,20 +102,23 @@ class TcpLink:
         self._writers |= {writer, upstream_writer}
         try:
             await asyncio.gather(
-                _pump(reader, upstream_writer), _pump(upstream_reader, writer), return_exceptions=True
+                self._pump(reader, upstream_writer),
+                self._pump(upstream_reader, writer),
+                return_exceptions=True,
             )
         finally:
             self._writers -= {writer, upstream_writer}
 
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        with contextlib.suppress(OSError):
-            writer.close()
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if self._holed:
+                    continue  # swallowed: the far side never sees it
+                writer.write(data)
+                await writer.drain()
+        finally:
+            with contextlib.suppress(OSError):
+                writer.close()
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

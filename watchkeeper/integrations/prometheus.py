@@ -22,6 +22,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from watchkeeper.domain.outbox import OutboxSnapshot
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """``Content-Type`` of the rendered metrics."""
 
@@ -105,23 +107,6 @@ class TieringSample:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxSample:
-    """A worker's store outbox: rows waiting for the shared store, and what happened to written ones."""
-
-    depth: int
-    store_reachable: bool
-    delivered: int
-    replayed: int
-    refused: int
-    quarantined: int
-    duplicates: int
-    dropped: int
-    outages: int
-    last_catch_up_rows: int
-    last_catch_up_s: float
-
-
-@dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """What one scrape exports."""
 
@@ -129,7 +114,7 @@ class MetricsSnapshot:
     storage: StorageSample | None
     retention: RetentionSample | None
     tiering: TieringSample | None = None
-    outbox: OutboxSample | None = None
+    outbox: OutboxSnapshot | None = None
 
 
 SnapshotSource = Callable[[], MetricsSnapshot]
@@ -302,7 +287,7 @@ def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
         yield CounterMetricFamily(f"watchkeeper_tiering_{name}", text, value=value)
 
 
-def _outbox_metrics(outbox: OutboxSample | None) -> Iterator[Metric]:
+def _outbox_metrics(outbox: OutboxSnapshot | None) -> Iterator[Metric]:
     if outbox is None:
         return
     yield GaugeMetricFamily(

@@ -1,9 +1,10 @@
 """Master keys (outside the database) and the per-camera, per-day data keys they wrap.
 
 The master key lives in a key file (mode 0600, made on first run); a KMS can replace it later behind
-:class:`KeyProvider`. Data keys are random AES-256 keys, one per camera per UTC day, stored in the database
-only wrapped (AES-GCM under the master key, bound to the data key's id). Rotating the master key rewraps
-the data keys; no media is re-encrypted.
+:class:`KeyProvider`. Data keys are random AES-256 keys, one per camera per UTC day (a worker cut off from
+the store makes its own, see :class:`SegmentKeys`), stored in the database only wrapped (AES-GCM under the
+master key, bound to the data key's id). Rotating the master key rewraps the data keys; no media is
+re-encrypted.
 
 Key file format: one ``<key id> <base64 key>`` line per master key, the last line is the current key.
 """
@@ -16,6 +17,7 @@ import os
 import secrets
 import stat
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from watchkeeper.domain import CameraId, WatchkeeperError, utcnow
+from watchkeeper.domain import CameraId, StorageUnavailableError, WatchkeeperError, utcnow
 from watchkeeper.domain.custody import DataKeyRecord
 from watchkeeper.storage.custody import DataKeyRepository
 
@@ -209,28 +211,91 @@ def _context(key_id: str) -> bytes:
     return f"watchkeeper data key {key_id}".encode()
 
 
+@dataclass(frozen=True, slots=True)
+class KeyOutbox:
+    """Where a worker keeps the data keys it makes while the store is away (its store outbox).
+
+    Attributes:
+        keep: Queues a wrapped key ahead of every segment sealed with it; raises ``WatchkeeperError`` when
+            it cannot (the key is then not used).
+        store_away: True while the store does not take writes (keys are then made without asking it).
+    """
+
+    keep: Callable[[DataKeyRecord], None]
+    store_away: Callable[[], bool]
+
+
 class SegmentKeys:
-    """Hands out data keys: one per camera per UTC day, created on first use, cached unwrapped in memory."""
+    """Hands out data keys: one per camera per UTC day, created on first use, cached unwrapped in memory.
+
+    With :attr:`outbox` set (a worker), a day whose key the store cannot give (it is away, at midnight or
+    at start-up) gets a key made here: random, wrapped by the master key like any other, under an id of its
+    own (``<camera>/<day>/<random>``), and queued wrapped in the outbox before the first segment sealed with
+    it, so the store has it before the segment's index row. The plaintext key lives only in memory.
+    """
 
     def __init__(self, provider: KeyProvider, repository: DataKeyRepository) -> None:
         """Wrap and unwrap with ``provider``; store wrapped keys in ``repository``."""
         self._provider = provider
         self._repository = repository
         self._cache: dict[str, bytes] = {}
+        self._writing: dict[str, str] = {}
+        """``<camera>/<day>`` -> the id of the key that day's segments are sealed with."""
         self._lock = threading.Lock()
+        self.outbox: KeyOutbox | None = None
 
     def for_writing(self, camera_id: CameraId, at: datetime) -> DataKey:
-        """The data key of ``camera_id`` for the UTC day of ``at`` (made and stored when new)."""
+        """The data key of ``camera_id`` for the UTC day of ``at`` (made and stored when new).
+
+        Raises:
+            StorageUnavailableError: The store is away and no :attr:`outbox` is set.
+            KeyUnavailableError: A key made while the store is away cannot be queued.
+        """
         day = at.date()
-        key_id = f"{camera_id}/{day.isoformat()}"
+        slot = f"{camera_id}/{day.isoformat()}"
         with self._lock:
+            key_id = self._writing.get(slot, slot)
             cached = self._cache.get(key_id)
         if cached is not None:
             return DataKey(key_id, cached)
-        stored = self._repository.get(key_id)
-        if stored is None:
-            stored = self._create(key_id, camera_id, day)
-        return DataKey(key_id, self._unwrap(stored))
+        outbox = self.outbox
+        if outbox is not None and outbox.store_away():
+            return self._make_away(camera_id, day, outbox)
+        try:
+            stored = self._repository.get(slot)
+            if stored is None:
+                stored = self._create(slot, camera_id, day)
+        except StorageUnavailableError:
+            if outbox is None:
+                raise
+            return self._make_away(camera_id, day, outbox)
+        key = self._unwrap(stored)
+        with self._lock:
+            self._writing[slot] = stored.id
+        return DataKey(stored.id, key)
+
+    def _make_away(self, camera_id: CameraId, day: date, outbox: KeyOutbox) -> DataKey:
+        """A new key of ``camera_id``'s ``day`` made here and queued (wrapped) in ``outbox``."""
+        key_id = f"{camera_id}/{day.isoformat()}/{secrets.token_hex(4)}"
+        key = secrets.token_bytes(KEY_BYTES)
+        wrapped = self._provider.wrap(key, _context(key_id))
+        record = DataKeyRecord(key_id, camera_id, day, wrapped.master_key_id, wrapped.blob, utcnow())
+        try:
+            outbox.keep(record)
+        except WatchkeeperError as err:
+            raise KeyUnavailableError(
+                f"the data key of camera {camera_id} for {day} cannot be kept while the store is away: {err}"
+            ) from err
+        with self._lock:
+            self._cache[key_id] = key
+            self._writing[f"{camera_id}/{day.isoformat()}"] = key_id
+        log.warning(
+            "camera %s: store away, made data key %s here (wrapped; it reaches the store through the outbox)",
+            camera_id,
+            key_id,
+            extra={"camera": camera_id},
+        )
+        return DataKey(key_id, key)
 
     def for_reading(self, key_id: str) -> bytes:
         """The data key named in a segment header.

@@ -211,14 +211,7 @@ def remove_rows_without_files(store: Store, media_root: Path) -> int:
     while page := store.retention.page(after, PAGE):
         after = page[-1].id or after
         missing += [s.id for s in page if s.id is not None and _hot_without_file(s, media_root)]
-    missing = [
-        segment_id
-        for segment_id in missing
-        if any(
-            s.id == segment_id and _hot_without_file(s, media_root)
-            for s in store.retention.page(segment_id - 1, 1)
-        )
-    ]
+    missing = _still_missing(store, media_root, missing)
     if not missing:
         return 0
     removed = store.retention.delete(missing)
@@ -226,7 +219,38 @@ def remove_rows_without_files(store: Store, media_root: Path) -> int:
     return removed
 
 
+def remove_camera_rows_without_files(store: Store, media_root: Path, camera_id: CameraId) -> int:
+    """:func:`remove_rows_without_files` for one camera, a page at a time; returns how many were deleted.
+
+    Reads ``PAGE`` rows of the camera at a time (in start order) and deletes that page's rows without a file
+    before reading the next: memory stays bounded by a page, whatever the size of the index.
+    """
+    removed = 0
+    after: Segment | None = None
+    while page := store.retention.camera_page(camera_id, after, PAGE):
+        after = page[-1]
+        missing = [s.id for s in page if s.id is not None and _hot_without_file(s, media_root)]
+        still = _still_missing(store, media_root, missing)
+        if still:
+            removed += store.retention.delete(still)
+    if removed:
+        log.warning("recovery: removed %d index row(s) of camera %s without a file", removed, camera_id)
+    return removed
+
+
 # -- internals -----------------------------------------------------------------------------------------
+
+
+def _still_missing(store: Store, media_root: Path, segment_ids: list[int]) -> list[int]:
+    """The rows of ``segment_ids`` that are still hot without a file, each read again just now."""
+    return [
+        segment_id
+        for segment_id in segment_ids
+        if any(
+            s.id == segment_id and _hot_without_file(s, media_root)
+            for s in store.retention.page(segment_id - 1, 1)
+        )
+    ]
 
 
 def _hot_without_file(segment: Segment, media_root: Path) -> bool:

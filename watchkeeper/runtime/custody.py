@@ -29,7 +29,7 @@ from watchkeeper.privacy.crypto import (
 )
 from watchkeeper.privacy.exports import ExportDeps, ExportService
 from watchkeeper.privacy.grants import GrantService, GrantSettings
-from watchkeeper.privacy.keys import FileKeyProvider, KeyUnavailableError, SegmentKeys
+from watchkeeper.privacy.keys import FileKeyProvider, KeyUnavailableError, MasterKeyFileError, SegmentKeys
 from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.services import CustodyServices
 from watchkeeper.privacy.signing import ExportSigner
@@ -64,6 +64,50 @@ def sealed_opener(config: WatchkeeperConfig, store: Store) -> SealedOpener | Non
         return None
     keys = SegmentKeys(open_key_provider(config, store), store.data_keys)
     return lambda path: open_verified(keys, path)
+
+
+def worker_keys(config: WatchkeeperConfig, store: Store, *, store_open: bool) -> SegmentKeys | None:
+    """The data keys a worker seals originals with (``None`` when ``custody.encrypt_originals`` is off).
+
+    With ``store_open`` False (the store did not answer at start-up) a missing master key file is not
+    created: the store cannot say whether encrypted recordings exist that need the old one.
+
+    Raises:
+        MasterKeyFileError: With a one-line reason.
+    """
+    if not config.custody.encrypt_originals:
+        return None
+    path = config.custody.paths(config.storage.media_root).master_key_file
+    if store_open:
+        return SegmentKeys(open_key_provider(config, store), store.data_keys)
+    if not path.exists():
+        raise MasterKeyFileError(
+            f"master key file {path} is missing and the store is unreachable, so nothing can say whether "
+            "encrypted recordings need it: restore the file, or start once with the store reachable"
+        )
+    return SegmentKeys(FileKeyProvider.open(path, encrypted_data_exists=True), store.data_keys)
+
+
+def deferred_sealed_opener(config: WatchkeeperConfig, store: Store, keys: SegmentKeys | None) -> SealedOpener:
+    """How a worker's recovery reads encrypted originals: with ``keys``, else keys made at the first one.
+
+    The master key file is read when the first encrypted file is met (by then the store answers).
+    """
+    found: list[SegmentKeys] = [keys] if keys is not None else []
+
+    def open_sealed(path: Path) -> BinaryIO | None:
+        if not is_encrypted(path):
+            return None
+        if not found:
+            found.append(SegmentKeys(open_key_provider(config, store), store.data_keys))
+        return open_verified(found[0], path)
+
+    return open_sealed
+
+
+def config_loaded(config: WatchkeeperConfig, store: Store) -> None:
+    """Audit the configuration this process runs with (one record when it changed since the last one)."""
+    AuditLog(store.audit).config_loaded(config_hash(config))
 
 
 def open_verified(keys: SegmentKeys, path: Path) -> BinaryIO | None:

@@ -16,6 +16,7 @@ from watchkeeper.bus.messages import BusMessage, CameraStatusMessage
 from watchkeeper.cluster.model import UNFENCED, FencingToken
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import CameraId, CameraStatus, Segment
+from watchkeeper.domain.outbox import OutboxSnapshot
 from watchkeeper.events.motion import EventChange
 from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.recorder.retention import RetentionLoop, RetentionManager, RetentionPolicy, RetentionSnapshot
@@ -24,7 +25,7 @@ from watchkeeper.recorder.tiering import TieringLoop, TieringManager, TieringSna
 from watchkeeper.runtime.camera_worker import CameraWorker, WorkerCallbacks, WorkerSettings
 from watchkeeper.runtime.metrics import CameraCounters
 from watchkeeper.runtime.objects import AnalysisServices
-from watchkeeper.runtime.outbox import OutboxSnapshot, StoreOutbox
+from watchkeeper.runtime.outbox import StoreOutbox
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -84,17 +85,21 @@ class CameraFleet:
         """True when this process runs every enabled camera itself (one box, no leases)."""
 
     def open(self) -> None:
-        """Start the store outbox, the shared detector, the retention loop and the tiering loop."""
+        """Start the store outbox and the shared detector (:meth:`start_upkeep` starts the store's loops)."""
         parts = self._parts
         parts.outbox.start()
+        if parts.analysis is not None and parts.analysis.detector is not None:
+            parts.analysis.detector.start()
+
+    def start_upkeep(self) -> None:
+        """Start the retention loop and the tiering loop (they read and write the store)."""
+        parts = self._parts
         if parts.retention is not None:
             self._retention_loop = RetentionLoop(parts.retention, parts.config.recording.retention_interval_s)
             self._retention_loop.start()
         if parts.tiering is not None:
             self._tiering_loop = TieringLoop(parts.tiering, parts.config.tiers.interval_s)
             self._tiering_loop.start()
-        if parts.analysis is not None and parts.analysis.detector is not None:
-            parts.analysis.detector.start()
 
     def close(self) -> None:
         """Stop every camera (each closes and indexes its open segment), the outbox, retention, detector."""

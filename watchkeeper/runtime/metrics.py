@@ -14,20 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchkeeper.domain import CameraState
+from watchkeeper.domain.outbox import OutboxSnapshot
 from watchkeeper.integrations.prometheus import (
     CameraSample,
     EvictionSample,
     InputSample,
     LagSample,
     MetricsSnapshot,
-    OutboxSample,
     RetentionSample,
     StorageSample,
     TieringSample,
 )
 from watchkeeper.recorder.retention import RetentionSnapshot
 from watchkeeper.recorder.tiering import TieringSnapshot
-from watchkeeper.runtime.outbox import OutboxSnapshot
 
 LAG_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Upper bounds of the recorder-lag histogram buckets (seconds)."""
@@ -127,27 +126,8 @@ class RuntimeMetrics:
             storage=storage_sample(self._media_root),
             retention=retention_sample(self._retention()),
             tiering=tiering_sample(self._tiering()),
-            outbox=outbox_sample(self._outbox()),
+            outbox=self._outbox(),
         )
-
-
-def outbox_sample(snapshot: OutboxSnapshot | None) -> OutboxSample | None:
-    """The store outbox's depth and counters as the exporter takes them."""
-    if snapshot is None:
-        return None
-    return OutboxSample(
-        depth=snapshot.depth,
-        store_reachable=snapshot.store_reachable,
-        delivered=snapshot.delivered,
-        replayed=snapshot.replayed,
-        refused=snapshot.refused,
-        quarantined=snapshot.quarantined,
-        duplicates=snapshot.duplicates,
-        dropped=snapshot.dropped,
-        outages=snapshot.outages,
-        last_catch_up_rows=snapshot.last_catch_up_rows,
-        last_catch_up_s=snapshot.last_catch_up_s,
-    )
 
 
 def tiering_sample(snapshot: TieringSnapshot | None) -> TieringSample | None:

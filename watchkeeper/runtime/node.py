@@ -22,6 +22,7 @@ from watchkeeper.runtime.fleet import CameraFleet
 from watchkeeper.runtime.holder_watch import HolderWatch
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.roles import NodeIdentity, Role
+from watchkeeper.runtime.store_gate import StoreGate
 from watchkeeper.runtime.worker_node import LeaseFollower, StatusRepeater
 from watchkeeper.storage.protocols import Store
 
@@ -99,6 +100,8 @@ class Runtime:
     """The configuration file: edits announced by other nodes are re-read from it (None: not followed)."""
     apply_timeout_s: float = 120.0
     """How long an edit on this node's console waits for it to be applied (cameras restart meanwhile)."""
+    gate: StoreGate | None = None
+    """A worker started without its store: opens it in the background (None: the store was open at start)."""
     _follower: LeaseFollower | None = None
     _repeater: StatusRepeater | None = None
     _config_follower: ConfigFollower | None = None
@@ -132,13 +135,16 @@ class Runtime:
         if side is None:
             return
         await asyncio.to_thread(side.fleet.open)
+        await asyncio.to_thread(self.after_store, "retention and tiering", side.fleet.start_upkeep)
         if side.leases is None or side.info is None:
             side.fleet.unleased = True
             for spec in side.cameras:
                 await asyncio.to_thread(side.fleet.start_camera, spec.camera_id, UNFENCED)
             return
         if side.recovery is not None:
-            await asyncio.to_thread(side.recovery.start_up)
+            side.recovery.check_index()
+        if self.gate is not None:
+            self.gate.start()
         await side.leases.start(side.info, side.cameras)
         self._follower = LeaseFollower(
             side.leases, side.fleet, self.bus, float(self.config.recording.segment_seconds), side.recovery
@@ -151,6 +157,13 @@ class Runtime:
             side.info.worker_id,
             len(side.cameras),
         )
+
+    def after_store(self, name: str, job: Callable[[], object]) -> None:
+        """Run ``job`` now, or (a worker started without its store) once the store answers (blocking)."""
+        if self.gate is None:
+            job()
+            return
+        self.gate.after_ready(name, job)
 
     def apply_config_change(self, config: WatchkeeperConfig, camera_id: str | None) -> None:
         """Apply a configuration edit from this node's console live, then announce it to the other nodes.
@@ -219,23 +232,28 @@ class Runtime:
         """Stop the cameras (closing and indexing open segments), hand leases back, stop the API side."""
         if self._config_follower is not None:
             await self._config_follower.stop()
-        side = self.cameras
-        if side is not None:
-            if self._repeater is not None:
-                await self._repeater.stop()
-            if side.leases is not None:
-                await side.leases.stop()
-            if self._follower is not None:
-                await self._follower.wait()
-            if side.recovery is not None:
-                await side.recovery.stop()
-            await asyncio.to_thread(side.fleet.close)
+        if self.gate is not None:
+            await asyncio.to_thread(self.gate.stop)
+        if self.cameras is not None:
+            await self._stop_cameras(self.cameras)
         if self.api is not None:
             await self.api.incident_feed.stop()
             for integration in self.api.integrations:
                 await _stop_quietly(integration)
             if self.api.anchor_loop is not None:
                 await asyncio.to_thread(self.api.anchor_loop.stop)
+
+    async def _stop_cameras(self, side: CameraSide) -> None:
+        """Stop the status repeats, hand the leases back, recover nothing more, close the cameras."""
+        if self._repeater is not None:
+            await self._repeater.stop()
+        if side.leases is not None:
+            await side.leases.stop()
+        if self._follower is not None:
+            await self._follower.wait()
+        if side.recovery is not None:
+            await side.recovery.stop()
+        await asyncio.to_thread(side.fleet.close)
 
     async def close(self) -> None:
         """Close the bus and the store (after :meth:`stop`)."""

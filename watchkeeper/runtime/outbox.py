@@ -25,8 +25,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import (
@@ -35,6 +39,8 @@ from watchkeeper.domain import (
     StorageUnavailableError,
     WatchkeeperError,
 )
+from watchkeeper.domain.custody import DataKeyRecord
+from watchkeeper.domain.outbox import OutboxSnapshot
 from watchkeeper.runtime.outbox_journal import (
     EntryKind,
     NewEntry,
@@ -43,6 +49,7 @@ from watchkeeper.runtime.outbox_journal import (
     OutboxJournal,
     describe,
 )
+from watchkeeper.storage.custody import DataKeyRepository
 from watchkeeper.storage.fenced import FencedOutcome, FencedResult, FencedWrite
 from watchkeeper.storage.protocols import FenceRepository
 
@@ -53,6 +60,7 @@ Publish = Callable[[BusMessage], None]
 
 Quarantine = Callable[[Segment, int], Path | None]
 """Moves the file of a segment refused under a stale token aside; its new path, or None when it stays."""
+T = TypeVar("T")
 
 BATCH = 100
 """Rows read from the journal and written to the store at a time (one transaction)."""
@@ -64,37 +72,18 @@ class RetryPolicy:
 
     initial_s: float = 0.5
     max_s: float = 2.0
+    write_deadline_s: float = 6.0
+    """A store write not answered within this counts as the store being away (a hanging link); the rows
+    stay in the journal. The write may still land later: replay is idempotent."""
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxSnapshot:
-    """The outbox's state and counters since start-up (for metrics, health and tests).
+class OutboxHooks:
+    """Optional parts of a :class:`StoreOutbox` (see its constructor)."""
 
-    Attributes:
-        depth: Rows waiting in the journal now.
-        store_reachable: False from a failed write until the next one succeeds.
-        delivered: Rows written as soon as they came (the store answered).
-        replayed: Rows written after waiting for the store (an outage, or left from the last run).
-        refused: Rows the store refused because their fencing token was stale (another worker took over).
-        quarantined: Files of refused segment rows moved to the media folder's quarantine.
-        duplicates: Segment rows already indexed when replayed (nothing written twice).
-        dropped: Rows neither written nor kept: unreadable, or refused by the store for another reason.
-        outages: Times the store went away.
-        last_catch_up_rows: Rows replayed in the last catch-up (from the store's return to an empty outbox).
-        last_catch_up_s: Seconds that catch-up took.
-    """
-
-    depth: int
-    store_reachable: bool
-    delivered: int
-    replayed: int
-    refused: int
-    quarantined: int
-    duplicates: int
-    dropped: int
-    outages: int
-    last_catch_up_rows: int
-    last_catch_up_s: float
+    quarantine: Quarantine | None = None
+    store_ready: threading.Event | None = None
+    data_keys: DataKeyRepository | None = None
 
 
 @dataclass(slots=True)
@@ -129,14 +118,20 @@ class StoreOutbox:
         fences: FenceRepository,
         publish: Publish,
         retry: RetryPolicy | None = None,
-        quarantine: Quarantine | None = None,
+        hooks: OutboxHooks | None = None,
     ) -> None:
         """Deliver ``journal``'s rows through ``fences``; announce written rows with ``publish``.
 
-        ``quarantine`` receives each segment whose row is refused as stale (None leaves its file in place).
+        ``hooks`` (all optional): ``quarantine`` receives each segment whose row is refused as stale (else its
+        file stays in place); with ``store_ready`` (a worker started without its store) nothing is written
+        before it is set; ``data_keys`` takes the data keys made while the store was away
+        (:meth:`keep_data_key`).
         """
+        hooks = hooks or OutboxHooks()
+        self._store_ready = hooks.store_ready
+        self._data_keys = hooks.data_keys
+        self._quarantine = hooks.quarantine
         self._journal = journal
-        self._quarantine = quarantine
         self._fences = fences
         self._publish = publish
         self._retry = retry or RetryPolicy()
@@ -148,7 +143,7 @@ class StoreOutbox:
         self._away_since: float | None = None
         self._catch_up: _CatchUp | None = None
         self._depth = 0
-        self.store_reachable = True
+        self.store_reachable = self._store_ready is None or self._store_ready.is_set()
         """Written by the delivery thread; camera threads read it to announce events at once."""
 
     @property
@@ -208,6 +203,15 @@ class StoreOutbox:
             self._publish(EventMessage.from_domain(event, event_state))
         self._wake.set()
 
+    def keep_data_key(self, record: DataKeyRecord) -> None:
+        """Queue a wrapped data key made while the store is away, ahead of the segments sealed with it.
+
+        Raises:
+            OutboxError: The journal cannot be written (the key must not be used then).
+        """
+        self._journal.append(NewEntry.of_data_key(record))
+        self._wake.set()
+
     def snapshot(self) -> OutboxSnapshot:
         """The current depth and counters."""
         counters = self._counters
@@ -265,7 +269,7 @@ class StoreOutbox:
         delay = self._retry.initial_s
         while True:
             self._wake.clear()
-            batch = self._journal.head(BATCH)
+            batch = _one_kind(self._journal.head(BATCH))
             if not batch:
                 self._finish_catch_up()
                 if self._stopping.is_set():
@@ -273,7 +277,7 @@ class StoreOutbox:
                 self._wake.wait(1.0)
                 continue
             try:
-                self._deliver(batch)
+                self._deliver_any(batch)
                 delay = self._retry.initial_s
             except StorageUnavailableError as err:
                 self._store_away(err)
@@ -285,6 +289,15 @@ class StoreOutbox:
                 else:
                     self._stopping.wait(delay)
                 delay = min(delay * 2, self._retry.max_s)
+
+    def _deliver_any(self, batch: list[OutboxEntry]) -> None:
+        """Deliver ``batch`` (rows of one kind: see ``_one_kind``); ``StorageUnavailableError`` propagates."""
+        if self._store_ready is not None and not self._store_ready.is_set():
+            raise StorageUnavailableError("the store has not answered since start-up")
+        if batch[0].kind is EntryKind.DATA_KEY:
+            self._deliver_keys(batch)
+        else:
+            self._deliver(batch)
 
     def _deliver(self, batch: list[OutboxEntry]) -> None:
         """Write ``batch`` in one transaction and remove it (``StorageUnavailableError`` propagates).
@@ -303,7 +316,7 @@ class StoreOutbox:
             entries.append(entry)
         attempt = time.monotonic()
         try:
-            results = self._fences.write_batch(writes) if writes else []
+            results = self._bounded(lambda: self._fences.write_batch(writes)) if writes else []
         except StorageUnavailableError:
             raise
         except Exception as err:
@@ -320,6 +333,51 @@ class StoreOutbox:
         self._journal.remove_through(batch[-1].seq)
         if self._catch_up is not None:
             self._catch_up.replayed += len(batch)
+
+    def _deliver_keys(self, batch: list[OutboxEntry]) -> None:
+        """Store the wrapped data keys of ``batch`` (idempotent; errors other than unreadable rows propagate).
+
+        A key is never dropped for a store error: the files sealed with it cannot be read without it.
+        """
+        attempt = time.monotonic()
+        for entry in batch:
+            try:
+                record = entry.data_key()
+            except OutboxError as err:
+                self._dropped(entry, err)
+                continue
+            if self._data_keys is None:
+                raise OutboxError(f"{describe(entry)} waits, but this outbox has no data key store")
+            self._bounded(partial(self._data_keys.keep, record))
+            log.info("camera %s: %s reached the store", entry.camera_id, describe(entry))
+        self._store_back(attempt)
+        self._journal.remove_through(batch[-1].seq)
+        if self._catch_up is not None:
+            self._catch_up.replayed += len(batch)
+
+    def _bounded(self, call: Callable[[], T]) -> T:
+        """``call()`` in a helper thread, waited for ``write_deadline_s`` at most.
+
+        Raises:
+            StorageUnavailableError: No answer in time (the call is left to finish or fail on its own; the
+                connection's TCP checks end it on a dead link) or the store is unreachable.
+        """
+        answer: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                answer.set_result(call())
+            except BaseException as err:  # handed to the delivery thread
+                answer.set_exception(err)
+
+        threading.Thread(target=run, name="store-outbox-write", daemon=True).start()
+        deadline = self._retry.write_deadline_s
+        try:
+            return answer.result(deadline)
+        except FutureTimeoutError as err:
+            raise StorageUnavailableError(
+                f"the store did not answer within {deadline:.0f} s (the link hangs?)"
+            ) from err
 
     def _handled(self, entry: OutboxEntry, write: FencedWrite, result: FencedResult) -> None:
         """Announce and count one written row, or log and count a refused or duplicate one."""
@@ -444,6 +502,17 @@ class StoreOutbox:
             rate,
             self._counters.refused,
         )
+
+
+def _one_kind(batch: list[OutboxEntry]) -> list[OutboxEntry]:
+    """The leading rows of ``batch`` that are all data keys, or all index rows and events."""
+    if not batch:
+        return batch
+    keys = batch[0].kind is EntryKind.DATA_KEY
+    for index, entry in enumerate(batch):
+        if (entry.kind is EntryKind.DATA_KEY) is not keys:
+            return batch[:index]
+    return batch
 
 
 def _write_of(entry: OutboxEntry) -> FencedWrite:

@@ -11,6 +11,8 @@ sharing a data folder without ``cluster.worker_id``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fcntl
 import json
 import os
@@ -19,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -29,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from watchkeeper.bus.errors import MessageFormatError
 from watchkeeper.bus.messages import EventMessage, UtcDatetime, decode, encode
 from watchkeeper.domain import CameraId, Event, Rendition, Segment, StorageTier, WatchkeeperError, utcnow
+from watchkeeper.domain.custody import DataKeyRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -64,6 +67,8 @@ class EntryKind(StrEnum):
 
     SEGMENT = "segment"
     EVENT = "event"
+    DATA_KEY = "data_key"
+    """A data key made while the store was away, wrapped by the master key (never in clear)."""
 
 
 class _SegmentRecord(BaseModel):
@@ -85,6 +90,19 @@ class _SegmentRecord(BaseModel):
     tier: StorageTier = StorageTier.HOT
     object_key: str | None = None
     sha256: str | None = None
+
+
+class _DataKeyRecord(BaseModel):
+    """A wrapped data key as the outbox stores it (JSON; ``wrapped`` in base64)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    camera_id: str
+    day: date
+    master_key_id: str
+    wrapped_b64: str
+    created_at: UtcDatetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +155,28 @@ class OutboxEntry:
             raise OutboxError(f"outbox row {self.seq} is a {message.type}, not an event")
         return message
 
+    def data_key(self) -> DataKeyRecord:
+        """The wrapped data key of a ``data_key`` entry.
+
+        Raises:
+            OutboxError: The payload is not a wrapped data key.
+        """
+        try:
+            record = _DataKeyRecord.model_validate_json(self.payload)
+            base64.b64decode(record.wrapped_b64, validate=True)
+        except (ValidationError, binascii.Error) as err:
+            raise OutboxError(
+                f"outbox row {self.seq} is not a wrapped data key: {err}".splitlines()[0]
+            ) from err
+        return DataKeyRecord(
+            record.id,
+            CameraId(record.camera_id),
+            record.day,
+            record.master_key_id,
+            base64.b64decode(record.wrapped_b64),
+            record.created_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
@@ -157,6 +197,19 @@ class NewEntry:
     def of_event(cls, event: Event, event_state: str, token: int, *, published: bool) -> NewEntry:
         """The entry of an event change."""
         return cls(EntryKind.EVENT, event.camera_id, token, event_payload(event, event_state), published)
+
+    @classmethod
+    def of_data_key(cls, record: DataKeyRecord) -> NewEntry:
+        """The entry of a wrapped data key (unfenced: files sealed with it need it, whoever indexes them)."""
+        payload = _DataKeyRecord(
+            id=record.id,
+            camera_id=record.camera_id,
+            day=record.day,
+            master_key_id=record.master_key_id,
+            wrapped_b64=base64.b64encode(record.wrapped).decode("ascii"),
+            created_at=record.created_at,
+        ).model_dump_json()
+        return cls(EntryKind.DATA_KEY, record.camera_id, 0, payload, published=True)
 
 
 def segment_payload(segment: Segment) -> str:
@@ -320,4 +373,6 @@ def describe(entry: OutboxEntry) -> str:
         return f"row {entry.seq}"
     if entry.kind is EntryKind.SEGMENT:
         return f"segment {data.get('path')}"
+    if entry.kind is EntryKind.DATA_KEY:
+        return f"data key {data.get('id')}"
     return f"event {data.get('id')} ({data.get('event_state')})"

@@ -53,7 +53,9 @@ from watchkeeper.integrations.webhooks import WebhookDispatcher
 from watchkeeper.media.protocol import ObjectStore, ObjectStoreError, SegmentFiles
 from watchkeeper.media.s3 import S3ObjectStore, S3Settings
 from watchkeeper.privacy import PersonBlur
+from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.privacy.faces import FaceDetector, FaceModelError
+from watchkeeper.privacy.keys import KeyOutbox, SegmentKeys
 from watchkeeper.privacy.live import LiveOriginals
 from watchkeeper.privacy.live_feed import LiveFeed
 from watchkeeper.privacy.rendition import PrivacyServices
@@ -69,8 +71,10 @@ from watchkeeper.runtime.custody import (
     BreakGlassNotice,
     anchor_loop,
     build_custody,
+    config_loaded,
+    deferred_sealed_opener,
     sealed_opener,
-    segment_finisher,
+    worker_keys,
 )
 from watchkeeper.runtime.fleet import CameraFleet, FleetParts
 from watchkeeper.runtime.holder_watch import HolderTiming, HolderWatch
@@ -78,11 +82,12 @@ from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
-from watchkeeper.runtime.outbox import StoreOutbox
+from watchkeeper.runtime.outbox import OutboxHooks, StoreOutbox
 from watchkeeper.runtime.outbox_journal import OutboxJournal, open_journal
 from watchkeeper.runtime.roles import NodeIdentity, Role, check_role
 from watchkeeper.runtime.site_media import SiteDirectory
-from watchkeeper.storage.factory import open_store
+from watchkeeper.runtime.store_gate import StoreGate
+from watchkeeper.storage.factory import PendingStore, open_store
 from watchkeeper.storage.protocols import Store
 
 log = logging.getLogger(__name__)
@@ -296,22 +301,26 @@ async def build_runtime(
 ) -> Runtime:
     """Open the store and the bus, check the media folder, and build the parts ``role`` runs.
 
+    A worker starts without its store when that does not answer (see ``runtime.store_gate``); the other
+    roles need it at start.
+
     Raises:
-        WatchkeeperError: one-line reasons (split role on the local bus, database down, bus down,
-            unwritable media folder).
+        WatchkeeperError: one-line reasons (split role on the local bus, database down for an API node, bus
+            down, unwritable media folder).
     """
     check_role(config, role)
     identity = NodeIdentity.of(config, role, port or config.server.port)
     media_root = config.storage.media_root
     check_media_root(media_root)
     analysis = build_analysis_services(config) if role.runs_cameras else None
-    store = await asyncio.to_thread(open_store, config.storage.database_url.get_secret_value())
+    store, gate = await _open_store(config, role)
     try:
         if role is Role.ALL and config.cluster.leases == "local":
             # One process owns the whole folder. Leased workers share it: they recover per camera
             # (runtime.media_recovery), never files another worker may be writing.
             await asyncio.to_thread(recover_media, store, media_root, sealed_opener(config, store))
-        sync_inventory(store, config)
+        if gate is None:
+            sync_inventory(store, config)
         if role.serves_api:
             await asyncio.to_thread(create_first_admin, store, config)
         bus = build_bus(config.storage.bus)
@@ -319,19 +328,9 @@ async def build_runtime(
     except BaseException:
         store.close()
         raise
-    runtime = Runtime(config, identity, store, bus)
+    runtime = Runtime(config, identity, store, bus, gate=gate)
     try:
-        live = analysis.privacy.live if analysis is not None and analysis.privacy is not None else None
-        warm = await asyncio.to_thread(build_warm_store, config.tiers)
-        files = SegmentFiles(media_root, warm)
-        custody = await asyncio.to_thread(build_custody, config, store, BreakGlassNotice(bus), live, files)
-        if role.runs_cameras:
-            runtime.cameras = _camera_side(
-                config, runtime, analysis, custody, warm, port or config.server.port
-            )
-        if role.serves_api:
-            feed = analysis.live if analysis is not None else None
-            runtime.api = _api_side(config, runtime, custody, static_dir, files, feed)
+        await _build_sides(runtime, analysis, static_dir, port or config.server.port)
     except BaseException:
         await bus.close()
         store.close()
@@ -339,14 +338,55 @@ async def build_runtime(
     return runtime
 
 
+async def _open_store(config: WatchkeeperConfig, role: Role) -> tuple[Store, StoreGate | None]:
+    """The store, opened now; for a worker whose store does not answer, also the gate that opens it later."""
+    url = config.storage.database_url.get_secret_value()
+    if role is not Role.WORKER:
+        return await asyncio.to_thread(open_store, url), None
+    pending = PendingStore(url)
+    gate = StoreGate(pending.open, pending.safe_url)
+    if await asyncio.to_thread(gate.try_now):
+        return pending.store, None
+    store = pending.store
+    gate.after_ready("inventory sync", lambda: sync_inventory(store, config))
+    return store, gate
+
+
+async def _build_sides(
+    runtime: Runtime, analysis: AnalysisServices | None, static_dir: Path | None, port: int
+) -> None:
+    config, role, store = runtime.config, runtime.role, runtime.store
+    warm = await asyncio.to_thread(build_warm_store, config.tiers)
+    files = SegmentFiles(config.storage.media_root, warm)
+    if role is Role.WORKER:  # no API: only the data keys of the custody services
+        store_open = runtime.gate is None
+        keys = await asyncio.to_thread(worker_keys, config, store, store_open=store_open)
+        await asyncio.to_thread(
+            runtime.after_store, "configuration audit", lambda: config_loaded(config, store)
+        )
+        runtime.cameras = _camera_side(config, runtime, analysis, keys, warm, port)
+        return
+    live = analysis.privacy.live if analysis is not None and analysis.privacy is not None else None
+    notice = BreakGlassNotice(runtime.bus)
+    custody = await asyncio.to_thread(build_custody, config, store, notice, live, files)
+    if role.runs_cameras:
+        runtime.cameras = _camera_side(config, runtime, analysis, custody.keys, warm, port)
+    if role.serves_api:
+        feed = analysis.live if analysis is not None else None
+        runtime.api = _api_side(config, runtime, custody, static_dir, files, feed)
+
+
 def _camera_side(
     config: WatchkeeperConfig,
     runtime: Runtime,
     analysis: AnalysisServices | None,
-    custody: CustodyServices,
+    keys: SegmentKeys | None,
     warm: ObjectStore | None,
     port: int,
 ) -> CameraSide:
+    """The camera workers; ``keys`` seal finished originals when ``custody.encrypt_originals`` is on."""
+    sealing = keys is not None and config.custody.encrypt_originals
+    sealer = SegmentSealer(keys.for_writing) if keys is not None and sealing else None
     media_root = config.storage.media_root
     policy = RetentionPolicy.from_config(config.recording, config.cameras)
     retention = RetentionManager(runtime.store, media_root, policy)
@@ -359,8 +399,16 @@ def _camera_side(
     if not retention.scope.everything:
         log.info("retention and tiering act only on the footage of %s", retention.scope.describe())
     bridge = ThreadBridge(asyncio.get_running_loop(), runtime.bus)
-    refused = FencedSegmentQuarantine(media_root, runtime.store.retention)
-    outbox = StoreOutbox(open_outbox(config), runtime.store.fences, bridge.publish, quarantine=refused)
+    ready = runtime.gate.ready if runtime.gate is not None else None
+    store = runtime.store
+    hooks = OutboxHooks(
+        quarantine=FencedSegmentQuarantine(media_root, store.retention),
+        store_ready=ready,
+        data_keys=store.data_keys,
+    )
+    outbox = StoreOutbox(open_outbox(config), store.fences, bridge.publish, hooks=hooks)
+    if keys is not None:  # a day's key the store cannot give is made here and queued before its segments
+        keys.outbox = KeyOutbox(outbox.keep_data_key, lambda: not outbox.store_reachable)
     parts = FleetParts(
         config=config,
         store=runtime.store,
@@ -368,7 +416,7 @@ def _camera_side(
         outbox=outbox,
         analysis=analysis,
         retention=retention,
-        sealer=segment_finisher(custody, config),
+        sealer=sealer,
         tiering=tiering,
     )
     fleet = CameraFleet(parts)
@@ -382,9 +430,10 @@ def _camera_side(
     info = worker_info(config.cluster, version=VERSION, http_url=advertised_http_url(config, port))
     if runtime.role is Role.WORKER:  # the same id in logs, metrics and the leases
         info = replace(info, worker_id=WorkerId(runtime.identity.node_id))
-    recovery = WorkerRecovery(
-        runtime.store, media_root, sealed_opener(config, runtime.store), config.cluster.recovery_quiet_s
-    )
+    opener = deferred_sealed_opener(config, runtime.store, keys)
+    recovery = WorkerRecovery(runtime.store, media_root, opener, config.cluster.recovery_quiet_s)
+    recovery.store_ready = ready
+    recovery.scope = retention.scope
     return CameraSide(
         fleet,
         camera_specs(config),

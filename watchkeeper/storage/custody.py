@@ -58,6 +58,13 @@ class DataKeyRepository(Protocol):
         """Store a new key; when that camera and day already has one, returns the stored one instead."""
         ...
 
+    def keep(self, record: DataKeyRecord) -> None:
+        """Store this exact key unless a key with its id exists (a key made while the store was away).
+
+        Other keys of the same camera and day stay: segments name the key they were sealed with.
+        """
+        ...
+
     def get(self, key_id: str) -> DataKeyRecord | None:
         """One key by id, or ``None``."""
         ...

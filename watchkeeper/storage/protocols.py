@@ -191,6 +191,10 @@ class RetentionRepository(Protocol):
         """Segments with ``id > after_id`` in id order (to walk the whole index in bounded memory)."""
         ...
 
+    def camera_page(self, camera_id: CameraId, after: Segment | None, limit: int = 1000) -> Sequence[Segment]:
+        """One camera's segments after ``after`` (None: from the first), in (start, id) order."""
+        ...
+
     def indexed_paths(self, camera_id: CameraId, start: datetime, end: datetime) -> frozenset[str]:
         """Paths of a camera's segments starting in ``[start, end)``."""
         ...

@@ -254,6 +254,29 @@ class SqlDataKeyRepository:
                 raise
             return stored
 
+    def keep(self, record: DataKeyRecord) -> None:
+        """Insert ``record`` unless its id exists (safe to replay)."""
+
+        def write(session: Session) -> None:
+            if session.get(DataKeyRow, record.id) is not None:
+                return
+            session.add(
+                DataKeyRow(
+                    id=record.id,
+                    camera_id=record.camera_id,
+                    day=record.day.isoformat(),
+                    master_key_id=record.master_key_id,
+                    wrapped=record.wrapped,
+                    created_at=ensure_utc(record.created_at),
+                )
+            )
+
+        try:
+            self._db.write(write)
+        except IntegrityError:
+            if self.get(record.id) is None:  # not a replay racing another: a real conflict
+                raise
+
     def _find(self, camera_id: CameraId, day: date) -> DataKeyRecord | None:
         def read(session: Session) -> DataKeyRecord | None:
             row = session.scalars(

@@ -38,6 +38,18 @@ BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 3
 """How long opening a PostgreSQL connection may take before the server counts as unreachable."""
 
+LINK_CHECKS: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+"""libpq settings that end a PostgreSQL connection whose link hangs (stops forwarding without a reset):
+keepalive probes after 5 s idle, every 2 s, 3 unanswered close it (~11 s); data unacknowledged for 10 s
+closes it (``tcp_user_timeout``). Without them a hanging link blocks a call until the kernel gives up on
+retransmitting (about 15 minutes)."""
+
 _Job = Callable[[Session], None]
 
 
@@ -268,16 +280,23 @@ class SqliteDatabase(Database):
 class PostgresDatabase(Database):
     """PostgreSQL through psycopg 3 with a normal pool; each call runs in its own transaction."""
 
-    def __init__(self, url: URL, pool_size: int = 5, max_overflow: int = 10) -> None:
+    def __init__(self, url: URL, pool_size: int = 5, max_overflow: int = 10, *, check: bool = True) -> None:
+        """Pool connections to ``url``; with ``check`` connect once now (else at the first call).
+
+        Raises:
+            StorageUnavailableError: ``check`` and the server cannot be reached.
+        """
         super().__init__(url)
         self._engine = create_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S, **LINK_CHECKS},
         )
         self._closed = False
+        if not check:
+            return
         try:
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
@@ -307,8 +326,11 @@ class PostgresDatabase(Database):
         self._engine.dispose()
 
 
-def connect_database(url: str | URL) -> Database:
+def connect_database(url: str | URL, *, check: bool = True) -> Database:
     """Open the database named by ``url`` (no migrations).
+
+    Without ``check`` a PostgreSQL server is not contacted until the first call (SQLite, a local file,
+    is always opened at once).
 
     Raises:
         ValueError: If the URL is malformed or names an unsupported database.
@@ -317,4 +339,4 @@ def connect_database(url: str | URL) -> Database:
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return SqliteDatabase(parsed)
-    return PostgresDatabase(parsed)
+    return PostgresDatabase(parsed, check=check)

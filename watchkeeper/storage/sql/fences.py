@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -136,10 +136,19 @@ class SqlFenceRepository:
         """
 
         def write(session: Session) -> list[FencedResult]:
+            if session.get_bind().dialect.name == "postgresql":
+                # The server ends a batch that waits too long (a lock) or whose client went silent
+                # mid-transaction (a hanging link), so it holds no locks and rows for long.
+                session.execute(text(f"SET LOCAL statement_timeout = {BATCH_TIMEOUT_MS}"))
+                session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {BATCH_TIMEOUT_MS}"))
             checked: dict[str, _Check] = {}  # the last fence check per camera in this batch
             return [_write_one(session, item, checked) for item in writes]
 
         return self._db.write(write)
+
+
+BATCH_TIMEOUT_MS = 5000
+"""PostgreSQL's limit on one statement of a batch, and on the batch's transaction idling (a silent client)."""
 
 
 @dataclass(slots=True)

@@ -462,7 +462,7 @@ class DataKeyRow(Base):
     """A camera's data key of one day, wrapped by a master key kept outside the database."""
 
     __tablename__ = "data_keys"
-    __table_args__ = (UniqueConstraint("camera_id", "day", name="uq_data_keys_camera_id_day"),)
+    __table_args__ = (Index("ix_data_keys_camera_id_day", "camera_id", "day"),)
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     camera_id: Mapped[str] = mapped_column(String(64))

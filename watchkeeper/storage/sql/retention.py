@@ -244,6 +244,24 @@ class SqlRetentionRepository:
         query = select(SegmentRow).where(SegmentRow.id > after_id).order_by(SegmentRow.id).limit(limit)
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
+    def camera_page(self, camera_id: CameraId, after: Segment | None, limit: int = 1000) -> Sequence[Segment]:
+        """One camera's segments after ``after`` in (start, id) order.
+
+        Raises:
+            ValueError: If ``limit`` is negative, or ``after`` has no id.
+        """
+        _check_limit(limit)
+        query = select(SegmentRow).where(SegmentRow.camera_id == camera_id)
+        if after is not None:
+            if after.id is None:
+                raise ValueError("camera_page: `after` must be an indexed segment (it has no id)")
+            start = ensure_utc(after.start)
+            query = query.where(
+                or_(SegmentRow.start > start, and_(SegmentRow.start == start, SegmentRow.id > after.id))
+            )
+        query = query.order_by(SegmentRow.start, SegmentRow.id).limit(limit)
+        return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
+
     def indexed_paths(self, camera_id: CameraId, start: datetime, end: datetime) -> frozenset[str]:
         """Paths of a camera's segments starting in ``[start, end)``.
 
