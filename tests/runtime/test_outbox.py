@@ -398,3 +398,28 @@ def test_a_hanging_link_is_detected_within_seconds_and_rows_wait(tmp_path: Path)
         assert sorted(paths) == [segment(n).path for n in range(3)]
         assert len(paths) == len(set(paths))
         assert direct.events.get("ev-1") is not None
+
+
+def test_a_store_that_answers_before_the_first_row_counts_as_reachable(store: Store, tmp_path: Path) -> None:
+    # A worker started without its store: the gate opens before any row was queued, so no delivery ever
+    # failed. The outbox must still leave its start-up outage (else every key is made locally for good and
+    # every segment is announced without its index id).
+    ready = threading.Event()
+    journal = OutboxJournal(tmp_path / "outbox" / "w1.sqlite")
+    bus = Bus()
+    outbox = StoreOutbox(journal, store.fences, bus.publish, FAST, OutboxHooks(store_ready=ready))
+    assert not outbox.store_reachable
+    assert outbox.snapshot().outages == 1
+    outbox.start()
+    try:
+        ready.set()
+        time.sleep(0.2)
+        outbox.add_segment(segment(0), 3)
+        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the row written")
+        wait_for(lambda: outbox.store_reachable, 10, "the outbox to see the store")
+        outbox.add_segment(segment(1), 3)
+        wait_for(lambda: len(bus.segments()) == 2, 10, "the second segment announced")
+    finally:
+        outbox.close()
+    assert bus.segments()[-1].segment_id is not None  # written first, announced with its index id
+    assert outbox.snapshot().outages == 1

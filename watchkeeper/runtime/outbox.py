@@ -145,6 +145,9 @@ class StoreOutbox:
         self._depth = 0
         self.store_reachable = self._store_ready is None or self._store_ready.is_set()
         """Written by the delivery thread; camera threads read it to announce events at once."""
+        if not self.store_reachable:  # started without the store: an outage from the start
+            self._away_since = time.monotonic()
+            self._counters.outages += 1
 
     @property
     def path(self) -> str:
