@@ -19,8 +19,9 @@ from watchkeeper.cluster.model import LeaseState, UnreachableSite
 from watchkeeper.cluster.nats import BucketSettings
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.protocol import ClusterControl
+from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import CameraId, CameraState
-from watchkeeper.runtime.holder_watch import NO_HOLDER_REASON, HolderTiming, HolderWatch
+from watchkeeper.runtime.holder_watch import NO_HOLDER_REASON, HolderTiming, HolderWatch, camera_domains
 
 CAM = CameraId("cam1")
 T0 = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
@@ -124,6 +125,43 @@ def test_a_camera_leased_at_a_readable_site_is_judged_while_another_site_is_away
     ]
     reports = _run(tracker, steps)
     assert list(reports) == [10.0 + 2 * TIMEOUT]
+
+
+def test_only_cameras_of_the_unreachable_site_wait_when_their_sites_are_known() -> None:
+    north, south = CameraId("n-1"), CameraId("s-1")
+    tracker = HolderTracker([north, south], TIMEOUT)
+    tracker.set_domains({north: "site-north", south: "site-south"})
+    away = ClusterStatus(at=T0, unreachable=(UnreachableSite("site-south", "nothing answers"),))
+    # Neither camera has a lease anywhere that was read: north's site answered, so north is judged (one
+    # timeout for a camera never leased); south's site did not, so south waits.
+    reports = _run(tracker, [(float(t), away) for t in range(20)])
+    assert reports == {TIMEOUT: [Unheld(north, None, None)]}
+
+
+def test_camera_domains_follow_the_hub_sources() -> None:
+    config = WatchkeeperConfig.model_validate(
+        {
+            "storage": {
+                "bus": {
+                    "type": "nats",
+                    "site": "hub",
+                    "sources": [{"domain": "leaf-north", "site": "north"}, {"domain": "south"}],
+                }
+            },
+            "cameras": [
+                {
+                    "id": cam,
+                    "name": cam,
+                    "site": site,
+                    "inputs": [{"url": f"rtsp://127.0.0.1/{cam}", "roles": ["record", "detect"]}],
+                }
+                for cam, site in (("n-1", "north"), ("s-1", "south"), ("x-1", "elsewhere"))
+            ],
+            "sites": [{"id": site, "name": site} for site in ("north", "south", "elsewhere")],
+        }
+    )
+    assert camera_domains(config) == {"n-1": "leaf-north", "s-1": "south"}
+    assert camera_domains(WatchkeeperConfig()) == {}
 
 
 def test_leases_of_other_cameras_are_ignored() -> None:

@@ -137,6 +137,16 @@ async def test_the_hub_reads_every_site_lease_bucket_through_its_domain(tmp_path
                 ClusterError, match="no lease bucket no_such_bucket in JetStream domain site1"
             ):
                 await SitesClusterControl.open([missing], FAST.lease_timeout_s)
+            # A site whose workers never started (no bucket there yet) does not hide the others.
+            empty_site = BucketSettings(hub.url, "no_such_bucket", request_timeout_s=1.0, domain="site2")
+            partial = await SitesClusterControl.open([buckets[0], empty_site], FAST.lease_timeout_s)
+            try:
+                status = await partial.status()
+                assert {lease.camera_id for lease in status.leases} == {"a-1", "a-2"}
+                assert [site.domain for site in status.unreachable] == ["site2"]
+                assert "no lease bucket no_such_bucket" in status.unreachable[0].reason
+            finally:
+                await partial.close()
     finally:
         for server in (site2, site1, hub):
             server.stop()

@@ -91,3 +91,39 @@ async def test_a_file_that_is_not_the_edited_one_or_is_invalid_is_not_applied(
     finally:
         await follower.stop()
         await bus.close()
+
+
+async def test_an_unexpected_failure_is_logged_and_later_edits_still_apply(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_test_config(tmp_path, {"cam1": "rtsp://127.0.0.1:8554/cam1"})
+    bus = LocalBus()
+    await bus.start()
+    applied = Applied()
+    failures = 0
+
+    async def apply(config: WatchkeeperConfig, camera_id: str | None) -> None:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise RuntimeError("a bug in a part that applies the edit")
+        await applied(config, camera_id)
+
+    follower = ConfigFollower(bus, "worker-1", path, apply)
+    await follower.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="watchkeeper.runtime.config_follow"):
+            _edit(path, "cam1", "cam2")
+            await bus.publish(announcement("api-1", path, "camera cam2 added", "cam2"))
+            for _ in range(200):
+                if failures:
+                    break
+                await asyncio.sleep(0.01)
+            _edit(path, "cam1", "cam2", "cam3")
+            await bus.publish(announcement("api-1", path, "camera cam3 added", "cam3"))
+            await _settle(applied, 1)
+        assert applied.calls == [(["cam1", "cam2", "cam3"], CameraId("cam3"))]
+        assert any("failed to apply" in record.getMessage() for record in caplog.records)
+    finally:
+        await follower.stop()
+        await bus.close()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,10 @@ log = logging.getLogger(__name__)
 
 FIRST: Final = asyncio.FIRST_COMPLETED
 
+CONSUMER_CHECK_S: Final = 10.0
+"""How often an idle subscription asks whether its consumer still exists (a fetch from a deleted consumer
+only times out: after a NATS restart without the consumer, or an outage past ``inactive_threshold_s``)."""
+
 DEFAULT_URL: Final = "nats://127.0.0.1:4222"
 DEFAULT_STREAM: Final = "WATCHKEEPER"
 DEFAULT_PREFIX: Final = "wk"
@@ -92,13 +97,15 @@ class NatsSubscription:
     """A subscription to a JetStream pull consumer; iterate it for messages, close it when done."""
 
     def __init__(
-        self, bus: NatsBus, pull: JetStreamContext.PullSubscription, consumer: str, durable: bool
+        self, bus: NatsBus, pull: JetStreamContext.PullSubscription, consumer: str, wire: str, durable: bool
     ) -> None:
-        """Wrap ``pull`` (bound to ``consumer``); an ephemeral consumer is deleted on close."""
+        """Wrap ``pull`` (bound to ``consumer`` on ``wire``); an ephemeral consumer is deleted on close."""
         self._bus = bus
         self._pull = pull
         self._consumer = consumer
+        self._wire = wire
         self._durable = durable
+        self._checked_at = time.monotonic()
         self._buffer: deque[Msg] = deque()
         self._to_ack: Msg | None = None
         self._closed = False
@@ -156,6 +163,7 @@ class NatsSubscription:
             # nats-py raises its own TimeoutError, and a plain asyncio one when the deadline ran out between
             # its no-wait probe and the long poll: both only mean "nothing yet" (the plain one used to end
             # the subscription, and with it the consumer that iterated it).
+            await self._revive_if_gone()
             return
         except nats.errors.ConnectionClosedError as err:
             if self._closed or self._bus.closing:
@@ -167,6 +175,17 @@ class NatsSubscription:
                 return
             log.warning("fetch on consumer %s failed, retrying: %s", self._consumer, err)
             await asyncio.sleep(tuning.fetch_timeout_s)
+
+    async def _revive_if_gone(self) -> None:
+        """Every ``CONSUMER_CHECK_S`` while idle: re-create the consumer if the server no longer has it."""
+        now = time.monotonic()
+        if now - self._checked_at < CONSUMER_CHECK_S or self._closed:
+            return
+        self._checked_at = now
+        pull = await self._bus.revive(self._consumer, self._wire, durable=self._durable)
+        if pull is not None:
+            old, self._pull = self._pull, pull
+            await self._quietly(old.unsubscribe())
 
     async def _ack_previous(self, sync: bool) -> None:
         raw, self._to_ack = self._to_ack, None
@@ -324,9 +343,45 @@ class NatsBus:
             raise BusUnavailableError(f"NATS did not answer while subscribing to {subject}") from err
         except nats.errors.Error as err:
             raise BusError(f"NATS refused a consumer on {subject}: {err}") from err
-        subscription = NatsSubscription(self, pull, name, durable=durable is not None)
+        subscription = NatsSubscription(self, pull, name, wire, durable=durable is not None)
         self._subscriptions.add(subscription)
         return subscription
+
+    async def revive(
+        self, name: str, wire: str, *, durable: bool
+    ) -> JetStreamContext.PullSubscription | None:
+        """Re-create consumer ``name`` on ``wire`` if the server lost it; returns its new pull subscription.
+
+        None when it was not lost, or the server did not answer (asked again at the next check). The new
+        consumer delivers messages from now on: what was published while it was missing is not delivered to
+        it (logged).
+        """
+        js = self._js
+        if js is None:
+            return None
+        try:
+            await js.consumer_info(self._stream, name)
+        except nats.js.errors.NotFoundError:
+            pass
+        except nats.errors.Error:
+            return None
+        else:
+            return None
+        try:
+            await js.add_consumer(self._stream, self._consumer_config(wire, name, durable=durable))
+            pull = await js.pull_subscribe_bind(consumer=name, stream=self._stream)
+        except nats.errors.Error as err:
+            log.warning(
+                "consumer %s is gone from stream %s and could not be re-created: %s", name, self._stream, err
+            )
+            return None
+        log.warning(
+            "consumer %s was gone from stream %s (NATS restarted, or idle past its threshold): re-created; "
+            "messages published meanwhile were not delivered to it",
+            name,
+            self._stream,
+        )
+        return pull
 
     def forget(self, subscription: NatsSubscription) -> None:
         """Drop a closed subscription from the bus's list."""

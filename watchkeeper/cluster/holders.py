@@ -10,7 +10,7 @@ until it is held again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +59,7 @@ class HolderTracker:
         """Watch ``cameras``; ``timeout_s`` is the cluster's lease timeout."""
         self._cameras = frozenset(cameras)
         self._timeout_s = timeout_s
+        self._domains: Mapping[CameraId, str] = {}
         self._seen: dict[CameraId, _Seen] = {}
         self._free_since: dict[CameraId, float] = {}
         self._reported: set[CameraId] = set()
@@ -71,14 +72,15 @@ class HolderTracker:
     def observe(self, status: ClusterStatus, now: float) -> list[Unheld]:
         """Take in ``status`` read at ``now`` (monotonic); returns the cameras that just became unheld.
 
-        While a site's bucket is unreachable (``status.unreachable``), a camera without a lease in the buckets
+        While a site's bucket is unreachable (``status.unreachable``), a camera of that site (see
+        :meth:`set_domains`; a camera of unknown site counts as maybe there) without a lease in the buckets
         that were read may be held there: it is not judged, and its timers start again from this read.
         """
         leases = {lease.camera_id: lease for lease in status.leases}
         found: list[Unheld] = []
         for camera_id in sorted(self._cameras):
             lease = leases.get(camera_id)
-            if lease is None and status.unreachable:
+            if lease is None and self._maybe_away(camera_id, status):
                 self._pause(camera_id, now)
                 continue
             seen = self._see(camera_id, _Mark.of(lease), now)
@@ -111,6 +113,16 @@ class HolderTracker:
     def retry(self, camera_id: CameraId) -> None:
         """Report ``camera_id`` again at the next observation if it is still unheld (its report was lost)."""
         self._reported.discard(camera_id)
+
+    def set_domains(self, domains: Mapping[CameraId, str]) -> None:
+        """The JetStream domain of each camera's site (hub nodes reading several sites; others: empty)."""
+        self._domains = dict(domains)
+
+    def _maybe_away(self, camera_id: CameraId, status: ClusterStatus) -> bool:
+        if not status.unreachable:
+            return False
+        domain = self._domains.get(camera_id)
+        return domain is None or any(site.domain == domain for site in status.unreachable)
 
     def _pause(self, camera_id: CameraId, now: float) -> None:
         """Judge ``camera_id`` afresh from ``now`` on (its holder cannot be read now)."""

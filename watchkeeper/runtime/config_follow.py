@@ -104,6 +104,10 @@ class ConfigFollower:
                     message.origin,
                     err,
                 )
+            except Exception:  # a bug must not end following: later edits still reach this node
+                log.exception(
+                    "configuration change %r from node %s failed to apply", message.summary, message.origin
+                )
 
     async def follow(self, message: ConfigChangedMessage) -> bool:
         """Re-read the file and apply it when it is the announced one; True when it was applied.

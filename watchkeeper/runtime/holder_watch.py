@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +25,8 @@ from watchkeeper.bus.protocol import Bus
 from watchkeeper.cluster.errors import ClusterError
 from watchkeeper.cluster.holders import HolderTracker, Unheld
 from watchkeeper.cluster.protocol import ClusterControl
+from watchkeeper.config.root import WatchkeeperConfig
+from watchkeeper.config.storage import NatsBusConfig
 from watchkeeper.domain import CameraId, CameraState, CameraStatus, WatchkeeperError, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,9 +68,14 @@ class HolderWatch:
         self._outage_logged = False
         self._sites_away: set[str] = set()
 
-    def set_cameras(self, cameras: Iterable[CameraId]) -> None:
-        """Watch ``cameras`` from now on (the enabled cameras of an edited configuration; on the loop)."""
+    def set_cameras(self, cameras: Iterable[CameraId], domains: Mapping[CameraId, str] | None = None) -> None:
+        """Watch ``cameras`` from now on (the enabled cameras of an edited configuration; on the loop).
+
+        ``domains``: the JetStream domain of each camera's site (see :func:`camera_domains`), when known.
+        """
         self._tracker.set_cameras(cameras)
+        if domains is not None:
+            self._tracker.set_domains(domains)
 
     async def start(self) -> None:
         """Start watching (the lease server is connected in the background: never fails)."""
@@ -129,3 +136,20 @@ class HolderWatch:
         except WatchkeeperError as err:
             log.warning("publishing the offline status of camera %s failed: %s", camera_id, err)
             self._tracker.retry(camera_id)
+
+
+def camera_domains(config: WatchkeeperConfig) -> dict[CameraId, str]:
+    """On a hub node (``storage.bus.sources``): the JetStream domain holding each camera's leases.
+
+    A camera's ``site`` is matched with a source's site token (``site``, else its ``domain``); cameras
+    without a site, or of a site no source names, are left out (their site is unknown).
+    """
+    bus = config.storage.bus
+    if not isinstance(bus, NatsBusConfig) or not bus.sources:
+        return {}
+    by_site = {source.site_token: source.domain for source in bus.sources}
+    return {
+        CameraId(camera.id): by_site[camera.site]
+        for camera in config.cameras
+        if camera.site is not None and camera.site in by_site
+    }

@@ -16,12 +16,14 @@ from watchkeeper.cluster.protocol import CameraLeases
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.domain import CameraId, WatchkeeperError
 from watchkeeper.incidents.feed import IncidentFeed
+from watchkeeper.recorder.scope import FootageScope
 from watchkeeper.runtime.config_follow import ConfigFollower, announcement
 from watchkeeper.runtime.custody import AnchorLoop
 from watchkeeper.runtime.fleet import CameraFleet
-from watchkeeper.runtime.holder_watch import HolderWatch
+from watchkeeper.runtime.holder_watch import HolderWatch, camera_domains
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.roles import NodeIdentity, Role
+from watchkeeper.runtime.site_media import SiteDirectory
 from watchkeeper.runtime.store_gate import StoreGate
 from watchkeeper.runtime.worker_node import LeaseFollower, StatusRepeater
 from watchkeeper.storage.protocols import Store
@@ -52,6 +54,7 @@ class ApiSide:
         integrations: WebSocket broadcast, MQTT and webhooks (each with its own durable consumer).
         anchor_loop: Writes the audit chain head to the anchor file.
         holder_watches: The watches (among ``integrations``) of cameras no worker holds.
+        site_directory: The workers other sites' hot footage is read from (among ``integrations``), if any.
     """
 
     context: AppContext
@@ -59,6 +62,7 @@ class ApiSide:
     integrations: list[Integration] = field(default_factory=list)
     anchor_loop: AnchorLoop | None = None
     holder_watches: list[HolderWatch] = field(default_factory=list)
+    site_directory: SiteDirectory | None = None
 
 
 @dataclass(slots=True)
@@ -202,11 +206,15 @@ class Runtime:
                     side.cameras = side.specs_of(config)
                 if side.leases is not None and side.info is not None:
                     await side.leases.set_cameras(side.cameras)
+                if side.recovery is not None:  # as the fleet re-scoped retention and tiering
+                    side.recovery.scope = FootageScope.of(config.cluster, config.cameras)
             if self.api is not None:
                 enabled = [CameraId(camera.id) for camera in config.cameras if camera.enabled]
                 added = self.api.context.statuses.track(CameraId(camera.id) for camera in config.cameras)
                 for watch in self.api.holder_watches:
-                    watch.set_cameras(enabled)
+                    watch.set_cameras(enabled, camera_domains(config))
+                if self.api.site_directory is not None:
+                    self.api.site_directory.set_cameras(config)
                 if added:
                     log.info("camera(s) %s added to the configuration", ", ".join(added))
 

@@ -71,6 +71,12 @@ class SiteDirectory:
         self._task: asyncio.Task[None] | None = None
         self._outage_logged = False
 
+    def set_cameras(self, config: WatchkeeperConfig) -> None:
+        """Take the cameras' sites of an edited configuration (a camera added, or moved to another site)."""
+        sites = {CameraId(camera.id): camera.site for camera in config.cameras}
+        with self._lock:
+            self._sites = sites
+
     async def start(self) -> None:
         """Start reading the lease bucket (in the background: never fails)."""
         self._task = asyncio.create_task(self._run(), name="site-directory")
@@ -114,7 +120,8 @@ class SiteDirectory:
         Raises:
             SiteUnavailableError: No live worker of the camera's site advertises an HTTP URL now.
         """
-        site = self._sites.get(segment.camera_id)
+        with self._lock:
+            site = self._sites.get(segment.camera_id)
         where = f"site {site}" if self._pinned and site is not None else "a worker"
         with self._lock:
             seen = self._seen

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import socket
 import sys
 import tempfile
 from collections.abc import Coroutine
@@ -37,7 +35,6 @@ from watchkeeper.cluster.model import CameraSpec, WorkerId
 from watchkeeper.cluster.protocol import ClusterControl
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import BusConfig, NatsBusConfig
-from watchkeeper.config.tiers import TiersConfig
 from watchkeeper.domain import CameraId, CameraStatus, Segment, WatchkeeperError, utcnow
 from watchkeeper.events.motion import EventChange
 from watchkeeper.events.rules import RuleEngine
@@ -50,8 +47,7 @@ from watchkeeper.incidents.taxonomy import Taxonomy
 from watchkeeper.integrations.mqtt import MqttBridge
 from watchkeeper.integrations.prometheus import NodeLabels, PrometheusExporter
 from watchkeeper.integrations.webhooks import WebhookDispatcher
-from watchkeeper.media.protocol import ObjectStore, ObjectStoreError, SegmentFiles
-from watchkeeper.media.s3 import S3ObjectStore, S3Settings
+from watchkeeper.media.protocol import ObjectStore, SegmentFiles
 from watchkeeper.privacy import PersonBlur
 from watchkeeper.privacy.crypto import SegmentSealer
 from watchkeeper.privacy.faces import FaceDetector, FaceModelError
@@ -77,16 +73,14 @@ from watchkeeper.runtime.custody import (
     worker_keys,
 )
 from watchkeeper.runtime.fleet import CameraFleet, FleetParts
-from watchkeeper.runtime.holder_watch import HolderTiming, HolderWatch
 from watchkeeper.runtime.media_recovery import WorkerRecovery
 from watchkeeper.runtime.metrics import RuntimeMetrics, no_retention
 from watchkeeper.runtime.node import ApiSide, CameraSide, Integration, Runtime
 from watchkeeper.runtime.objects import AnalysisServices
 from watchkeeper.runtime.outbox import OutboxHooks, StoreOutbox
-from watchkeeper.runtime.outbox_journal import OutboxJournal, open_journal
 from watchkeeper.runtime.roles import NodeIdentity, Role, check_role
-from watchkeeper.runtime.site_media import SiteDirectory
 from watchkeeper.runtime.store_gate import StoreGate
+from watchkeeper.runtime.wiring_cluster import build_warm_store, holder_watch, open_outbox, site_directory
 from watchkeeper.storage.factory import PendingStore, open_store
 from watchkeeper.storage.protocols import Store
 
@@ -445,26 +439,6 @@ def _camera_side(
     )
 
 
-def open_outbox(config: WatchkeeperConfig) -> OutboxJournal:
-    """The worker's store outbox: ``<data folder>/outbox/<name>.sqlite`` beside the media folder.
-
-    The name is ``cluster.worker_id``, else ``local`` on one box (local leases), else the host name (the
-    next free ``<host>-<n>`` when another worker of the host holds it): stable across restarts, so that rows
-    left waiting by one run are replayed by the next.
-
-    Raises:
-        OutboxError: The file cannot be opened, or another process runs with the same worker id.
-    """
-    cluster = config.cluster
-    folder = config.storage.media_root.parent / "outbox"
-    if cluster.worker_id:
-        return open_journal(folder, cluster.worker_id, shared_name=False)
-    if cluster.leases == "local":
-        return open_journal(folder, "local", shared_name=False)
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
-    return open_journal(folder, host, shared_name=True)
-
-
 def node_labels(identity: NodeIdentity) -> NodeLabels:
     """The node labels of this process's metrics."""
     return NodeLabels(identity.node_id, identity.role.value)
@@ -507,6 +481,7 @@ def _api_side(
         live_feed=live_feed,
     )
     watches = holder_watch(config, bus, context.statuses)
+    directories = site_directory(config, files)
     return ApiSide(
         context=context,
         incident_feed=IncidentFeed(
@@ -517,56 +492,12 @@ def _api_side(
         integrations=[
             *build_integrations(config, store, bus, hub, runtime.identity.node_id),
             *watches,
-            *site_directory(config, files),
+            *directories,
         ],
         anchor_loop=anchor_loop(config, custody),
         holder_watches=watches,
+        site_directory=directories[0] if directories else None,
     )
-
-
-def holder_watch(config: WatchkeeperConfig, bus: Bus, board: StatusBoard) -> list[HolderWatch]:
-    """With leased workers: the watch that shows cameras no live worker holds as offline (else none)."""
-    if config.cluster.leases != "nats":
-        return []  # one process runs every camera: its own statuses say when one stops
-    # Every half lease timeout, as the workers' full scans: each read costs one message per camera.
-    timing = HolderTiming(config.cluster.lease_timeout_s / 2, config.cluster.lease_timeout_s)
-    cameras = [spec.camera_id for spec in camera_specs(config)]
-    return [HolderWatch(lambda: open_control(config), bus, cameras, timing, lambda c: board.get(c).since)]
-
-
-def site_directory(config: WatchkeeperConfig, files: SegmentFiles) -> list[SiteDirectory]:
-    """With leased workers and ``cluster.media_secret``: read other sites' hot segments from their workers."""
-    if config.cluster.leases != "nats" or config.cluster.media_secret is None:
-        return []
-    directory = SiteDirectory(config, lambda: open_control(config))
-    files.remote = directory
-    return [directory]
-
-
-def build_warm_store(tiers: TiersConfig) -> ObjectStore | None:
-    """The warm tier's bucket (``None`` without ``tiers.warm``); creates the bucket when it is missing.
-
-    An unreachable S3 server is logged, not fatal: recording goes on and the tiering loop retries.
-    """
-    warm = tiers.warm
-    if warm is None:
-        return None
-    bucket = S3ObjectStore(
-        S3Settings(
-            bucket=warm.bucket,
-            access_key_id=warm.access_key_id.get_secret_value(),
-            secret_access_key=warm.secret_access_key.get_secret_value(),
-            endpoint_url=warm.endpoint_url,
-            region=warm.region,
-            addressing_style=warm.addressing_style,
-            timeout_s=warm.timeout_s,
-        )
-    )
-    try:
-        bucket.ensure_bucket()
-    except ObjectStoreError as err:
-        log.error("warm tier: %s (segments stay on the local disk until it answers)", err)  # noqa: TRY400
-    return bucket
 
 
 async def open_cluster_control(config: WatchkeeperConfig) -> ClusterControl:

@@ -69,8 +69,8 @@ class SitesClusterControl:
         is down still serves the other sites).
 
         Raises:
-            ClusterError: when an entry has no domain, or a reachable site has no such bucket.
-            ClusterUnavailableError: when no site can be reached at all.
+            ClusterError: when an entry has no domain.
+            ClusterUnavailableError: when no site can be read at all.
         """
         missing = [settings.bucket for settings in buckets if settings.domain is None]
         if missing:
@@ -91,8 +91,7 @@ class SitesClusterControl:
         cameras reported as unheld: the hub cannot tell a site that is cut off from one whose workers died.
 
         Raises:
-            ClusterUnavailableError: when no site answers (naming the first).
-            ClusterError: when a site answers but has no such bucket (a configuration mistake).
+            ClusterUnavailableError: when no site can be read (naming the first, with its reason).
         """
         results = await asyncio.gather(
             *(site.read(self._lease_timeout_s) for site in self._sites), return_exceptions=True
@@ -100,11 +99,11 @@ class SitesClusterControl:
         statuses: list[ClusterStatus] = []
         unreachable: list[UnreachableSite] = []
         for site, result in zip(self._sites, results, strict=True):
-            if isinstance(result, ClusterUnavailableError):
-                await site.close()  # reopened at the next read
+            if isinstance(result, ClusterError):
+                # Unreachable, or no bucket there yet (no worker of that site has started): either way the
+                # other sites are still read, and this one is tried again at the next read.
+                await site.close()
                 unreachable.append(UnreachableSite(site.domain, str(result)))
-            elif isinstance(result, ClusterError):
-                raise type(result)(f"site {site.domain}: {result}") from result
             elif isinstance(result, BaseException):
                 raise result
             else:
