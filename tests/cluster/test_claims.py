@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from watchkeeper.cluster import CameraSpec, WorkerId, WorkerInfo
-from watchkeeper.cluster.nats.claims import MAX_GRACE_STEPS, ClaimRule, claim_order, grace_s
+from watchkeeper.cluster.nats.claims import MAX_GRACE_STEPS, ClaimRule, claim_order, decide, grace_s
 from watchkeeper.cluster.nats.view import Offer
 from watchkeeper.cluster.placement import Candidate, plan, ranking
 from watchkeeper.domain import CameraId, SiteId
@@ -59,20 +59,24 @@ def test_the_grace_period_grows_with_the_workers_place_in_the_ranking() -> None:
     planned = {camera.camera_id: WorkerId("nobody-alive")}  # planned for a worker that never claims
     by_worker = {c.info.worker_id: c for c in CANDIDATES}
     waits = [grace_s(camera, CANDIDATES, rule(by_worker[w], planned, 0.0)) for w in order]
-    assert waits == [PATIENCE, PATIENCE, 2 * PATIENCE, 3 * PATIENCE, MAX_GRACE_STEPS * PATIENCE]
+    assert waits == [PATIENCE, 2 * PATIENCE, 3 * PATIENCE, 3 * PATIENCE, MAX_GRACE_STEPS * PATIENCE]
+    # the planned worker is not in line: the best ranked of the others comes first
+    planned_first = {camera.camera_id: order[0]}
+    assert grace_s(camera, CANDIDATES, rule(by_worker[order[0]], planned_first, 0.0)) == 0.0
+    assert grace_s(camera, CANDIDATES, rule(by_worker[order[1]], planned_first, 0.0)) == PATIENCE
 
 
 def test_after_the_grace_periods_workers_claim_in_rank_order_not_all_the_same_keys() -> None:
     free = offers(30)
     nobody = {offer.camera.camera_id: WorkerId("gone") for offer in free}
-    # free for one grace step: each camera is claimed by its first- and second-ranked workers only
+    # free for one grace step: each camera is claimed by its first-ranked worker only
     claimants: dict[CameraId, set[WorkerId]] = {}
     for me in CANDIDATES:
         for offer in claim_order(free, CANDIDATES, rule(me, nobody, PATIENCE)):
             claimants.setdefault(offer.camera.camera_id, set()).add(me.info.worker_id)
     assert set(claimants) == {offer.camera.camera_id for offer in free}
     for camera_id, workers in claimants.items():
-        assert workers == set(ranking(CameraSpec(camera_id), CANDIDATES)[:2])
+        assert workers == set(ranking(CameraSpec(camera_id), CANDIDATES)[:1])
     # and each worker puts the cameras it ranks higher for first
     me = CANDIDATES[2]
     ordered = claim_order(free, CANDIDATES, rule(me, nobody, 10 * PATIENCE))
@@ -107,3 +111,20 @@ def test_a_worker_never_claims_what_it_does_not_serve_or_while_draining() -> Non
     free = offers(3)
     elsewhere = {offer.camera.camera_id: WorkerId("b") for offer in free}
     assert claim_order(free, [draining, worker("b")], rule(draining, elsewhere, 100 * PATIENCE)) == []
+
+
+def test_decide_says_when_the_next_grace_period_ends() -> None:
+    free = offers(1)
+    camera = free[0].camera
+    order = ranking(camera, CANDIDATES)
+    planned = {camera.camera_id: order[0]}
+    by_worker = {c.info.worker_id: c for c in CANDIDATES}
+    second = by_worker[order[2]]  # second in line behind the planned worker: two grace steps
+    early = decide(free, CANDIDATES, rule(second, planned, 1.0))
+    assert early.due == ()
+    assert early.next_in_s == PATIENCE - 1.0  # look again after one step; the ranking is read then
+    later = decide(free, CANDIDATES, rule(second, planned, PATIENCE + 1.0))
+    assert later.due == ()
+    assert later.next_in_s == PATIENCE - 1.0  # two steps in all
+    assert decide(free, CANDIDATES, rule(second, planned, 2 * PATIENCE)).due == tuple(free)
+    assert decide(free, CANDIDATES, rule(by_worker[order[0]], planned, 0.0)).next_in_s is None

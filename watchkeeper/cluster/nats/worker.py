@@ -32,7 +32,7 @@ from watchkeeper.cluster.model import (
     WorkerInfo,
 )
 from watchkeeper.cluster.nats.bucket import BucketSettings, LeaseBucket, Revisions
-from watchkeeper.cluster.nats.claims import ClaimRule, claim_order
+from watchkeeper.cluster.nats.claims import ClaimRule, decide
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.nats.handover import Handover
 from watchkeeper.cluster.nats.view import BucketView, Observations, Offer, ViewInput, build_view
@@ -141,6 +141,7 @@ class NatsCameraLeases:
         self._full_at = 0.0
         self._force_full = True
         self._busy = False
+        self._claim_due_at: float | None = None
         self._live_at_full: frozenset[WorkerId] = frozenset()
         # Monotonic time the last successful heartbeat write was sent. Others judge this worker alive from
         # it (a lease of a worker whose heartbeat is stale is free), so no hold counts as renewed after it.
@@ -352,6 +353,8 @@ class NatsCameraLeases:
 
     def _full_scan_due(self, now: float) -> bool:
         """Whether this scan must read the leases too (else only worker heartbeats)."""
+        if self._claim_due_at is not None and now >= self._claim_due_at:
+            return True
         return self._force_full or self._busy or now - self._full_at >= self._timing.full_scan_s
 
     def _live_workers(self, records: Sequence[WorkerRecord], now: float) -> frozenset[WorkerId]:
@@ -458,9 +461,12 @@ class NatsCameraLeases:
         self._free_since = {c: self._free_since.get(c, now) for c in free_ids}
         mine = plan([offer.camera for offer in view.free], view.candidates)
         waited = {c: now - since for c, since in self._free_since.items()}
-        wanted = claim_order(
+        claims = decide(
             view.free, view.candidates, ClaimRule(info, mine, waited, 2 * self._timing.heartbeat_s)
         )
+        # read the bucket again when the next grace period ends, not up to a full-scan interval later
+        self._claim_due_at = None if claims.next_in_s is None else now + claims.next_in_s
+        wanted = claims.due
         # All at once (pipelined on the connection): one by one, claiming 50 cameras at start-up on a busy
         # host took longer than the lease timeout, and the first ones expired before their first renewal.
         results = await asyncio.gather(
