@@ -111,7 +111,7 @@ def test_a_worker_seen_by_one_reader_but_not_yet_by_another_moves_few_cameras() 
     before = plan(cams_named(1000), [worker(name, capacity=100) for name in names[:19]])
     after = plan(cams_named(1000), [worker(name, capacity=100) for name in names])
     moved = [c for c, w in after.items() if w != "w19" and before[c] != w]
-    assert len(moved) < 50  # of the 950 cameras that stay with the 19 (measured: 26)
+    assert len(moved) < 95  # under a tenth of the 950 that stay with the 19 (measured: 41; least loaded: 893)
 
 
 def test_a_pinned_camera_beyond_its_sites_quota_still_goes_to_a_worker_of_its_site() -> None:

@@ -7,8 +7,9 @@ The plan ranks the workers for each camera by rendezvous (highest-random-weight)
 worker id, so a camera's first choice does not depend on loads: workers that read the bucket at slightly
 different moments (one has already claimed its cameras, another not yet) still agree on who takes what, and
 20 workers given 1,000 free cameras at once do not all compare-and-set the same keys. A quota (the free and
-held cameras spread in proportion to capacity) keeps the spread even: a camera whose first choice is at its
-quota goes to the next in its ranking below quota, else to the best ranked one with spare capacity.
+held cameras spread in proportion to capacity, rounded down) keeps the spread even: a camera whose first
+choice is at its quota goes to the next in its ranking below quota, else to the least loaded worker with
+spare capacity.
 """
 
 from __future__ import annotations
@@ -87,33 +88,36 @@ def ranking(camera: CameraSpec, candidates: Iterable[Candidate]) -> list[WorkerI
 def quotas(free_count: int, candidates: Sequence[Candidate]) -> dict[WorkerId, int]:
     """Each non-draining worker's share of the held and ``free_count`` free cameras, by capacity.
 
-    A share is rounded up and never above the worker's capacity.
+    A share is rounded down and never above the worker's capacity (the remainder is placed least loaded).
     """
     taking = [c for c in candidates if not c.draining]
     total = free_count + sum(c.load for c in taking)
     room = sum(c.info.capacity for c in taking)
-    return {c.info.worker_id: min(c.info.capacity, math.ceil(total * c.info.capacity / room)) for c in taking}
+    return {
+        c.info.worker_id: min(c.info.capacity, math.floor(total * c.info.capacity / room)) for c in taking
+    }
 
 
 def plan(free: Sequence[CameraSpec], candidates: Sequence[Candidate]) -> dict[CameraId, WorkerId]:
     """Place ``free`` cameras (in camera id order) on ``candidates`` by rendezvous ranking and quota.
 
     Each camera goes to the best ranked worker (:func:`ranking`) still under its quota (:func:`quotas`),
-    else to the best ranked one with spare capacity. The plan depends only on the free cameras and the
-    candidates with their loads, never on the order either is given in.
+    else (the few left over by rounding, or pinned cameras whose site's workers are at quota) to the least
+    loaded one with spare capacity (:func:`best_worker`), so the spread is one the rebalancer leaves alone.
+    The plan depends only on the free cameras and the candidates with their loads, never on the order either
+    is given in.
 
     Returns:
         The worker chosen for each camera that fits somewhere; cameras no worker can take are left out.
     """
-    capacity = {c.info.worker_id: c.info.capacity for c in candidates}
     loads = {c.info.worker_id: c.load for c in candidates}
     share = quotas(len(free), candidates)
     placed: dict[CameraId, WorkerId] = {}
     for camera in sorted(free, key=lambda spec: spec.camera_id):
-        order = [w for w in ranking(camera, candidates) if loads[w] < capacity[w]]
-        if not order:
+        order = [w for w in ranking(camera, candidates) if loads[w] < share[w]]
+        chosen = order[0] if order else best_worker(camera, candidates, loads)
+        if chosen is None:
             continue
-        chosen = next((w for w in order if loads[w] < share[w]), order[0])
         placed[camera.camera_id] = chosen
         loads[chosen] += 1
     return placed

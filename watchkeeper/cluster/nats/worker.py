@@ -142,6 +142,8 @@ class NatsCameraLeases:
         self._force_full = True
         self._busy = False
         self._claim_due_at: float | None = None
+        self._placing = False
+        """Whether the last plan placed some free camera (then nothing is moved to rebalance)."""
         self._live_at_full: frozenset[WorkerId] = frozenset()
         # Monotonic time the last successful heartbeat write was sent. Others judge this worker alive from
         # it (a lease of a worker whose heartbeat is stale is free), so no hold counts as renewed after it.
@@ -460,12 +462,14 @@ class NatsCameraLeases:
         free_ids = {offer.camera.camera_id for offer in view.free}
         self._free_since = {c: self._free_since.get(c, now) for c in free_ids}
         mine = plan([offer.camera for offer in view.free], view.candidates)
+        self._placing = bool(mine)
         waited = {c: now - since for c, since in self._free_since.items()}
         claims = decide(
             view.free, view.candidates, ClaimRule(info, mine, waited, 2 * self._timing.heartbeat_s)
         )
-        # read the bucket again when the next grace period ends, not up to a full-scan interval later
-        self._claim_due_at = None if claims.next_in_s is None else now + claims.next_in_s
+        # with room, read the bucket again when the next grace period ends (not a full-scan interval later)
+        due_in = claims.next_in_s if spare > 0 else None
+        self._claim_due_at = None if due_in is None else now + due_in
         wanted = claims.due
         # All at once (pipelined on the connection): one by one, claiming 50 cameras at start-up on a busy
         # host took longer than the lease timeout, and the first ones expired before their first renewal.
@@ -527,6 +531,8 @@ class NatsCameraLeases:
             ):
                 return True
             self._handover.clear()
+        if self._placing:
+            return False  # free cameras still go to the least loaded first; moving now would only churn
         info = self._require_info()
         me = Candidate(info, len(self._held))
         move = choose_move(sorted(self._held), self._cameras, view.candidates, me, self._rebalance)
