@@ -7,6 +7,7 @@ import pytest
 from watchkeeper.cluster import CameraSpec, WorkerId, WorkerInfo
 from watchkeeper.cluster.nats.handover import Handover
 from watchkeeper.cluster.placement import Candidate, best_worker, plan, quotas, ranking, rendezvous_score
+from watchkeeper.cluster.rebalance import RebalancePolicy, choose_move
 from watchkeeper.domain import CameraId, SiteId
 
 
@@ -137,3 +138,16 @@ def test_handover_picks_the_first_camera_someone_else_can_take() -> None:
 def test_worker_info_rejects_a_capacity_below_one() -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1, got 0"):
         WorkerInfo(WorkerId("w"), "h", 0)
+
+
+@pytest.mark.parametrize("capacities", [(2, 3, 3), (10, 10, 10, 10, 10), (40, 20, 20, 5), (7, 3)])
+def test_a_cold_start_spread_leaves_nothing_for_the_rebalancer_to_move(capacities: tuple[int, ...]) -> None:
+    for count in range(1, sum(capacities) + 1):
+        candidates = [worker(f"w{n}", capacity=capacity) for n, capacity in enumerate(capacities)]
+        placed = plan(cams(count), candidates)
+        assert len(placed) == count
+        after = [Candidate(c.info, list(placed.values()).count(c.info.worker_id)) for c in candidates]
+        specs = {spec.camera_id: spec for spec in cams(count)}
+        for me in after:
+            mine = sorted(c for c, w in placed.items() if w == me.info.worker_id)
+            assert choose_move(mine, specs, after, me, RebalancePolicy()) is None, (count, me.info.worker_id)
