@@ -4,7 +4,7 @@ Every scan (half a heartbeat) the worker reads the worker heartbeats; it reads e
 of live workers changed, when it has work pending (a claim it lost, a drain, a move) and at least every
 half lease timeout. On such a full scan it claims the free cameras the shared placement plan gives it
 (rendezvous ranking with a quota, ``placement.plan``) and, after a grace period that grows with its place in
-a camera's ranking, free cameras planned for others (``claims.claim_order``); it takes cameras a draining
+a camera's ranking, free cameras planned for others (``claims.decide``); it takes cameras a draining
 worker hands to it, and notices cameras it lost. Every heartbeat it writes its own record and renews its
 leases with compare-and-set. A watchdog on the local monotonic clock drops any camera whose lease was not
 renewed for ``lease_timeout_s`` minus half a heartbeat, so the worker stops a camera before anyone else may
@@ -456,7 +456,7 @@ class NatsCameraLeases:
         spare = info.capacity - len(self._held)
         for offer in view.handed_to_me:
             if spare <= 0:
-                return False
+                break
             if await self._acquire(offer):
                 spare -= 1
         free_ids = {offer.camera.camera_id for offer in view.free}
