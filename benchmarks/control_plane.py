@@ -20,8 +20,9 @@ finished that way).
 
 Baseline printed beside the figures: the lease timeout (the least a reassignment can take) and the 10 s
 target of issue 10. Last line, one JSON object: ``{"cameras", "workers", "killed", "reassign_s_p50",
-"reassign_s_p95", "reassign_s_max", "double_assigned", "watchdog_drops", "nats_msgs_per_s", "heartbeat_s",
-"lease_timeout_s", "load_1m_start", "load_1m_end"}``.
+"reassign_s_p95", "reassign_s_max", "placed_s", "double_assigned", "watchdog_drops", "nats_msgs_per_s",
+"heartbeat_s", "lease_timeout_s", "load_1m_start", "load_1m_end"}``; ``placed_s`` is the time from starting
+the worker processes until every camera is held (process start-up included).
 """
 
 from __future__ import annotations
@@ -228,12 +229,15 @@ def start_host(args: argparse.Namespace, url: str, names: list[str], ledger: Led
     return process
 
 
-def wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``predicate`` every 50 ms; exit with ``what`` after ``timeout_s``."""
+def wait(
+    predicate: Callable[[], bool], timeout_s: float, what: str, progress: Callable[[], str] | None = None
+) -> None:
+    """Poll ``predicate`` every 50 ms; exit with ``what`` (and ``progress``) after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout_s:g} s waiting for {what}")
+            where = "" if progress is None else f" ({progress()})"
+            raise SystemExit(f"timed out after {timeout_s:g} s waiting for {what}{where}")
         time.sleep(0.05)
 
 
@@ -255,7 +259,15 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, object]:
         killed = len(groups)
         groups += [[name] for name in survivors] if args.procs == 0 else group(survivors, args.procs)
         hosts += [start_host(args, url, names, ledger) for names in groups]
-        wait(lambda: ledger.placed() == args.cameras, 300, "every camera placed")
+        began = time.monotonic()
+        wait(
+            lambda: ledger.placed() == args.cameras,
+            300,
+            "every camera placed",
+            lambda: f"{ledger.placed()} placed, {ledger.watchdog_drops} watchdog drops",
+        )
+        placed_s = time.monotonic() - began
+        drops_placing = ledger.watchdog_drops
         time.sleep(2 * args.heartbeat)
         before, started = varz_msgs(monitor), time.monotonic()
         time.sleep(args.window)
@@ -277,6 +289,8 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, object]:
             "workers": args.workers,
             "killed": args.kill,
             "orphaned": len(orphans),
+            "placed_s": round(placed_s, 1),
+            "watchdog_drops_placing": drops_placing,
             "reassign_s_p50": round(statistics.median(reassign), 2),
             "reassign_s_p95": round(reassign[max(0, math.ceil(0.95 * len(reassign)) - 1)], 2),
             "reassign_s_max": round(reassign[-1], 2),
@@ -334,9 +348,13 @@ def main(args: argparse.Namespace) -> None:
         f"NATS {summary['nats_msgs_per_s']} msgs/s; watchdog drops {summary['watchdog_drops']} "
         f"({summary['watchdog_drops_before_kill']} before the kill)"
     )
+    print(
+        f"placement: every camera held {summary['placed_s']} s after the workers started "
+        f"({summary['watchdog_drops_placing']} watchdog drops meanwhile)"
+    )
     print(f"load average (1 min): {summary['load_1m_start']} at start, {summary['load_1m_end']} at the end")
     print(f"baseline: lease timeout {args.lease_timeout:g} s (floor), target {TARGET_S:g} s")
-    del summary["orphaned"], summary["watchdog_drops_before_kill"]
+    del summary["orphaned"], summary["watchdog_drops_before_kill"], summary["watchdog_drops_placing"]
     print(json.dumps(summary))
 
 

@@ -1,12 +1,14 @@
 """``NatsCameraLeases``: one worker's camera leases in the NATS key-value bucket.
 
 Every scan (half a heartbeat) the worker reads the worker heartbeats; it reads every lease too when the set
-of live workers changed, when it has work pending (free cameras it could take, a drain) and at least every
-half lease timeout. On such a full scan it claims the free cameras the shared placement plan gives it (or
-any camera left free for two heartbeats), takes cameras a draining worker hands to it, and notices cameras
-it lost. Every heartbeat it writes its own record and renews its leases with
-compare-and-set. A watchdog on the local monotonic clock drops any camera whose lease was not renewed
-for ``lease_timeout_s`` minus half a heartbeat, so the worker stops a camera before anyone else may take it.
+of live workers changed, when it has work pending (a claim it lost, a drain, a move) and at least every
+half lease timeout. On such a full scan it claims the free cameras the shared placement plan gives it
+(rendezvous ranking with a quota, ``placement.plan``) and, after a grace period that grows with its place in
+a camera's ranking, free cameras planned for others (``claims.decide``); it takes cameras a draining
+worker hands to it, and notices cameras it lost. Every heartbeat it writes its own record and renews its
+leases with compare-and-set. A watchdog on the local monotonic clock drops any camera whose lease was not
+renewed for ``lease_timeout_s`` minus half a heartbeat, so the worker stops a camera before anyone else may
+take it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from watchkeeper.cluster.model import (
     WorkerInfo,
 )
 from watchkeeper.cluster.nats.bucket import BucketSettings, LeaseBucket, Revisions
+from watchkeeper.cluster.nats.claims import ClaimRule, decide
 from watchkeeper.cluster.nats.control import NatsClusterControl
 from watchkeeper.cluster.nats.handover import Handover
 from watchkeeper.cluster.nats.view import BucketView, Observations, Offer, ViewInput, build_view
@@ -138,6 +141,9 @@ class NatsCameraLeases:
         self._full_at = 0.0
         self._force_full = True
         self._busy = False
+        self._claim_due_at: float | None = None
+        self._placing = False
+        """Whether the last plan placed some free camera (then nothing is moved to rebalance)."""
         self._live_at_full: frozenset[WorkerId] = frozenset()
         # Monotonic time the last successful heartbeat write was sent. Others judge this worker alive from
         # it (a lease of a worker whose heartbeat is stale is free), so no hold counts as renewed after it.
@@ -339,16 +345,18 @@ class NatsCameraLeases:
             self._busy = True
             await self._drain_step(view, now)
             return
-        await self._claim(view, now)
+        contested = await self._claim(view, now)
         moving = await self._rebalance_step(view, now)
-        spare = info.capacity - len(self._held)
-        waiting = any(
-            info.serves(offer.camera) for offer in view.free if offer.camera.camera_id not in self._held
-        )
-        self._busy = bool(view.draining or view.handed_to_me or moving) or (spare > 0 and waiting)
+        # Read every scan only while this worker has something to do: a claim lost to another (its reading
+        # was stale), a drain or a move. Cameras planned for others are looked at on the regular full scans
+        # (their grace periods are longer): 20 workers re-reading 1,000 leases every second while any
+        # camera was free starved a loaded host, whose watchdogs then freed more cameras.
+        self._busy = bool(view.draining or view.handed_to_me or moving or contested)
 
     def _full_scan_due(self, now: float) -> bool:
         """Whether this scan must read the leases too (else only worker heartbeats)."""
+        if self._claim_due_at is not None and now >= self._claim_due_at:
+            return True
         return self._force_full or self._busy or now - self._full_at >= self._timing.full_scan_s
 
     def _live_workers(self, records: Sequence[WorkerRecord], now: float) -> frozenset[WorkerId]:
@@ -442,24 +450,27 @@ class NatsCameraLeases:
                     "worker %s removed the record of worker %s (silent too long)", self.worker_id, worker_id
                 )
 
-    async def _claim(self, view: BucketView, now: float) -> None:
+    async def _claim(self, view: BucketView, now: float) -> bool:
+        """Claim what is handed to this worker, then the free cameras due to it; whether a claim was lost."""
         info = self._require_info()
         spare = info.capacity - len(self._held)
         for offer in view.handed_to_me:
             if spare <= 0:
-                return
+                break
             if await self._acquire(offer):
                 spare -= 1
         free_ids = {offer.camera.camera_id for offer in view.free}
         self._free_since = {c: self._free_since.get(c, now) for c in free_ids}
         mine = plan([offer.camera for offer in view.free], view.candidates)
-        patience = 2 * self._timing.heartbeat_s
-        wanted = [
-            offer
-            for offer in view.free
-            if mine.get(offer.camera.camera_id) == info.worker_id
-            or (now - self._free_since[offer.camera.camera_id] >= patience and info.serves(offer.camera))
-        ]
+        self._placing = bool(mine)
+        waited = {c: now - since for c, since in self._free_since.items()}
+        claims = decide(
+            view.free, view.candidates, ClaimRule(info, mine, waited, 2 * self._timing.heartbeat_s)
+        )
+        # with room, read the bucket again when the next grace period ends (not a full-scan interval later)
+        due_in = claims.next_in_s if spare > 0 else None
+        self._claim_due_at = None if due_in is None else now + due_in
+        wanted = claims.due
         # All at once (pipelined on the connection): one by one, claiming 50 cameras at start-up on a busy
         # host took longer than the lease timeout, and the first ones expired before their first renewal.
         results = await asyncio.gather(
@@ -468,6 +479,7 @@ class NatsCameraLeases:
         errors = [result for result in results if isinstance(result, BaseException)]
         if errors:
             raise errors[0]
+        return False in results
 
     async def _acquire(self, offer: Offer) -> bool:
         info = self._require_info()
@@ -519,6 +531,8 @@ class NatsCameraLeases:
             ):
                 return True
             self._handover.clear()
+        if self._placing:
+            return False  # free cameras still go to the least loaded first; moving now would only churn
         info = self._require_info()
         me = Candidate(info, len(self._held))
         move = choose_move(sorted(self._held), self._cameras, view.candidates, me, self._rebalance)
