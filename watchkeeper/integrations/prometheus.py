@@ -309,6 +309,11 @@ def _outbox_metrics(outbox: OutboxSnapshot | None) -> Iterator[Metric]:
             "Files of segments refused as stale moved to the media folder's quarantine.",
             outbox.quarantined,
         ),
+        (
+            "indexed_stale",
+            "Segments refused as stale indexed anyway: nobody else recorded their seconds.",
+            outbox.indexed_stale,
+        ),
         ("duplicates", "Replayed segment rows that were already indexed.", outbox.duplicates),
         ("dropped", "Outbox rows that could not be written for another reason.", outbox.dropped),
         ("outages", "Times the shared store went away.", outbox.outages),
