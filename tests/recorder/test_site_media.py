@@ -18,9 +18,11 @@ from tests.storage.pg import migrated_store
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.cluster import ClusterConfig
 from watchkeeper.domain import CameraId, Segment, StorageTier
+from watchkeeper.integrations.prometheus import PrometheusExporter
 from watchkeeper.recorder import retention as retention_module
 from watchkeeper.recorder.retention import CameraRetention, EvictionReason, RetentionManager, RetentionPolicy
 from watchkeeper.recorder.scope import FootageScope
+from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.storage.protocols import Store
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -234,6 +236,9 @@ def test_a_site_worker_keeps_the_rows_of_hot_footage_whose_file_is_at_another_si
     assert report.absent_kept == 5
     assert "5 row(s) kept whose file is not in this node's folder" in report.summary()
     assert manager.stats.snapshot().absent_kept == 10
+    metrics = RuntimeMetrics(media_a, list, manager.stats.snapshot)
+    text = PrometheusExporter(metrics.snapshot, process_metrics=False).render().decode()
+    assert "watchkeeper_retention_absent_kept_total 10.0" in text
     # Its own footage behind them still goes: expired days, then the disk quota (the kept rows skipped).
     assert report.evicted(EvictionReason.RETAIN_DAYS).segments == 1
     assert store.segments.get(own_old.id or 0) is None

@@ -91,6 +91,7 @@ class RetentionSample:
     disk_full_events: int
     failed_files: int
     evictions: tuple[EvictionSample, ...]
+    absent_kept: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,11 @@ def _retention_metrics(retention: RetentionSample | None) -> Iterator[Metric]:
         "watchkeeper_retention_failed_files",
         "Files retention could not delete.",
         value=retention.failed_files,
+    )
+    yield CounterMetricFamily(
+        "watchkeeper_retention_absent_kept",
+        "Index rows a site worker kept because their hot file is not in its media folder (summed per pass).",
+        value=retention.absent_kept,
     )
 
 
