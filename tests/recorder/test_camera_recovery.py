@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from dataclasses import dataclass, replace
@@ -192,10 +193,11 @@ async def test_the_start_up_index_check_runs_in_the_background_per_camera_page_b
     await recovery.stop()
 
 
-async def test_the_index_check_leaves_the_rows_of_cameras_outside_its_scope(
-    crashed: Crashed, store: Store
+async def test_the_index_check_of_a_site_worker_removes_no_row_without_a_file(
+    crashed: Crashed, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # With a media folder per site, another site's files are never here: their rows must stay.
+    # With a media folder per site, another site's files are never here, and a camera moved between sites
+    # left its old footage at its old site: rows without a file here must stay (counted and logged).
     first = crashed.segments[0]
     ghost = store.segments.add(replace(first, path="cam1/2026/11/25/11/00.00.mp4", id=None))
     elsewhere = store.segments.add(
@@ -203,10 +205,12 @@ async def test_the_index_check_leaves_the_rows_of_cameras_outside_its_scope(
     )
     recovery = WorkerRecovery(store, crashed.media, None, quiet_s=0.1)
     recovery.scope = FootageScope(cameras=frozenset({CAM}), site="north")
-    recovery.check_index()
-    await asyncio.wait_for(recovery.wait_index_check(), 30)
-    assert ghost.path not in [s.path for s in store.segments.list(CAM, limit=100)]
+    with caplog.at_level(logging.INFO, logger="watchkeeper.runtime.media_recovery"):
+        recovery.check_index()
+        await asyncio.wait_for(recovery.wait_index_check(), 30)
+    assert ghost.path in [s.path for s in store.segments.list(CAM, limit=100)]
     assert elsewhere.path in [s.path for s in store.segments.list(OTHER)]
+    assert "1 hot row(s) without a file here kept" in caplog.text
     await recovery.stop()
 
 

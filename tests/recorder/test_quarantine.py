@@ -4,6 +4,7 @@ quarantined files once they are older than the longer default retention (they ar
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.recorder.test_retention import record
 from watchkeeper.domain import CameraId
 from watchkeeper.recorder.quarantine import (
     QUARANTINE,
@@ -19,7 +21,7 @@ from watchkeeper.recorder.quarantine import (
     prune_quarantine,
     quarantine,
 )
-from watchkeeper.recorder.retention import RetentionManager, RetentionPolicy
+from watchkeeper.recorder.retention import EvictionReason, RetentionManager, RetentionPolicy
 from watchkeeper.recorder.segmenter import recover_partials
 from watchkeeper.storage.factory import open_store
 from watchkeeper.storage.protocols import Store
@@ -103,3 +105,24 @@ def test_pruning_a_missing_quarantine_or_an_orphan_reason(tmp_path: Path) -> Non
     _age(reason, NOW - 30 * DAY)
     assert prune_quarantine(media, NOW - 14 * DAY) == 0
     assert not reason.exists()
+
+
+def test_a_quarantine_entry_that_cannot_be_read_does_not_stop_the_quotas(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    media = tmp_path / "media"
+    recent = quarantine(_segment_file(media, "00.10.mp4"), media, QuarantineNote("partial", "crash"))
+    aside = media / QUARANTINE
+    (aside / "taken.mp4.reason").symlink_to(aside / "gone")  # vanishes between the listing and its stat
+    (aside / "loop.mp4.reason").symlink_to(aside / "loop.mp4.reason")  # stat fails: too many links
+    footage = record(store, media, NOW - timedelta(hours=1), CAM)
+    policy = RetentionPolicy(cameras=(), max_bytes=0)
+    with caplog.at_level(logging.WARNING, logger="watchkeeper.recorder.quarantine"):
+        report = RetentionManager(store, media, policy, clock=lambda: NOW).run_once()
+    assert report.evicted(EvictionReason.QUOTA).segments == 1  # the eviction ran after the prune
+    assert store.segments.get(footage.id or 0) is None
+    assert recent.exists()
+    problems = [r.getMessage() for r in caplog.records]
+    assert len(problems) == 1
+    assert "loop.mp4.reason" in problems[0]
+    assert "\n" not in problems[0]

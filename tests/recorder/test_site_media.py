@@ -6,6 +6,7 @@ days at site A must never delete site B's index rows or files (B's files are sim
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,14 +18,19 @@ from tests.storage.pg import migrated_store
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.cluster import ClusterConfig
 from watchkeeper.domain import CameraId, Segment, StorageTier
+from watchkeeper.integrations.prometheus import PrometheusExporter
+from watchkeeper.recorder import retention as retention_module
 from watchkeeper.recorder.retention import CameraRetention, EvictionReason, RetentionManager, RetentionPolicy
 from watchkeeper.recorder.scope import FootageScope
+from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.storage.protocols import Store
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 CAM_A = CameraId("cam-a")
 CAM_B = CameraId("cam-b")
+GONE = CameraId("cam-gone")
+AWAY = CameraId("cam-away")
 SCOPE_A = FootageScope(cameras=frozenset({CAM_A}), site="a")
 SCOPE_B = FootageScope(cameras=frozenset({CAM_B}), site="b")
 
@@ -167,6 +173,84 @@ def test_scoped_repository_queries_filter_by_camera(store: Store, media_a: Path,
     assert [s.id for s in store.tiers.oldest_hot(cameras={CAM_A})] == [mine.id]
     assert [s.id for s in store.tiers.hot_ending_before(NOW, cameras=[CAM_A])] == [mine.id]
     assert len(store.tiers.hot_ending_before(NOW)) == 2
+    assert len(retention.oldest_unlocked(offset=1)) == 1
+    assert [s.id for s in retention.expired(CAM_A, NOW, with_events=False, offset=0)] == [mine.id]
+    assert retention.expired(CAM_A, NOW, with_events=False, offset=1) == []
+    # The warm-leftover sweep of a site worker walks only its own cameras' warm rows.
+    assert store.tiers.mark_warm(mine.id or 0, "k/a", "0" * 64) is not None
+    assert [s.id for s in store.tiers.warm_after(0, cameras={CAM_A})] == [mine.id]
+    assert store.tiers.warm_after(0, cameras={CAM_B}) == []
+    assert len(store.tiers.warm_after(0)) == 1
+
+
+def test_a_camera_removed_from_the_configuration_still_expires_where_its_folder_is(
+    store: Store, media_a: Path, media_b: Path
+) -> None:
+    pinned = ClusterConfig(leases="nats", site="a", pin_cameras_to_sites=True)
+    scope = FootageScope.of(pinned, [_camera("cam-a", "a"), _camera("cam-b", "b")])
+    old_gone = record(store, media_a, NOW - 30 * DAY, GONE)  # removed from the config: its folder is here
+    recent_gone = record(store, media_a, NOW - 1 * DAY, GONE)
+    old_away = record(store, media_b, NOW - 30 * DAY, AWAY)  # removed too, but its footage is at site B
+    assert scope.resolved(store.retention, media_a).cameras == frozenset({CAM_A, GONE})
+    assert scope.resolved(store.retention, media_b).cameras == frozenset({CAM_A, AWAY})
+    assert FootageScope().resolved(store.retention, media_a).everything
+
+    report = _manager(store, media_a, scope).run_once()  # the default day rules apply
+    assert report.evicted(EvictionReason.RETAIN_DAYS).segments == 1
+    assert store.segments.get(old_gone.id or 0) is None
+    assert not (media_a / old_gone.path).exists()
+    assert store.segments.get(recent_gone.id or 0) is not None
+    assert store.segments.get(old_away.id or 0) is not None
+    assert (media_b / old_away.path).is_file()
+    # The quotas count it and evict it.
+    quota = _manager(store, media_a, scope, max_bytes=0).run_once()
+    assert quota.evicted(EvictionReason.QUOTA).segments == 1
+    assert store.segments.get(recent_gone.id or 0) is None
+    assert store.segments.get(old_away.id or 0) is not None
+    scope_b = FootageScope.of(
+        pinned.model_copy(update={"site": "b"}), [_camera("cam-a", "a"), _camera("cam-b", "b")]
+    )
+    assert _manager(store, media_b, scope_b).run_once().total_segments == 1  # site B's worker expires it
+    assert store.segments.get(old_away.id or 0) is None
+
+
+def test_a_site_worker_keeps_the_rows_of_hot_footage_whose_file_is_at_another_site(
+    store: Store,
+    media_a: Path,
+    media_b: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # cam-a moved from site B to site A: its old footage stays in B's folder, its rows in the shared index.
+    monkeypatch.setattr(retention_module, "BATCH", 2)  # the kept rows fill whole pages
+    moved = [record(store, media_b, NOW - timedelta(days=20, hours=5 - i), CAM_A) for i in range(5)]
+    own_old = record(store, media_a, NOW - 10 * DAY, CAM_A)
+    own = [record(store, media_a, NOW - timedelta(hours=3 - i), CAM_A) for i in range(3)]
+    manager = _manager(store, media_a, SCOPE_A, min_free_bytes=2**62)
+
+    with caplog.at_level(logging.WARNING, logger="watchkeeper.recorder.retention"):
+        report = manager.run_once()
+        manager.run_once()
+    assert [store.segments.get(s.id or 0) is not None for s in moved] == [True] * 5
+    assert _files(media_b, moved) == [True] * 5
+    assert report.absent_kept == 5
+    assert "5 row(s) kept whose file is not in this node's folder" in report.summary()
+    assert manager.stats.snapshot().absent_kept == 10
+    metrics = RuntimeMetrics(media_a, list, manager.stats.snapshot)
+    text = PrometheusExporter(metrics.snapshot, process_metrics=False).render().decode()
+    assert "watchkeeper_retention_absent_kept_total 10.0" in text
+    # Its own footage behind them still goes: expired days, then the disk quota (the kept rows skipped).
+    assert report.evicted(EvictionReason.RETAIN_DAYS).segments == 1
+    assert store.segments.get(own_old.id or 0) is None
+    assert report.evicted(EvictionReason.QUOTA).segments == 3
+    assert _files(media_a, own) == [False] * 3
+    notes = [r for r in caplog.records if "has indexed footage whose files are not in" in r.getMessage()]
+    assert len(notes) == 1  # once per camera
+    # The row of a segment whose file vanished after it was chosen stays too.
+    assert store.retention.delete_unlocked([moved[0].id or 0], manager._remove_file) == []
+    # One box, or one shared folder: a row without its file is removed as before.
+    assert _manager(store, media_a, FootageScope()).run_once().total_segments == 5
+    assert store.segments.list(CAM_A) == []
 
 
 def _camera(camera_id: str, site: str) -> CameraConfig:

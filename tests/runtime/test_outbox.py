@@ -21,7 +21,7 @@ from tests.support.tcp_link import TcpLink
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
 from watchkeeper.integrations.prometheus import PrometheusExporter
-from watchkeeper.recorder.quarantine import QUARANTINE, FencedSegmentQuarantine
+from watchkeeper.recorder.quarantine import QUARANTINE, FencedSegmentQuarantine, uncovered
 from watchkeeper.runtime.metrics import RuntimeMetrics
 from watchkeeper.runtime.outbox import OutboxHooks, RetryPolicy, StoreOutbox
 from watchkeeper.runtime.outbox_journal import (
@@ -211,29 +211,37 @@ def _write_files(media: Path, *segments: Segment) -> None:
         path.write_bytes(b"WKENC1 sealed bytes of " + item.path.encode())  # encrypted originals stay sealed
 
 
-def test_the_file_of_a_refused_segment_goes_to_the_quarantine_with_its_reason(
+def _owners(number: int, rendition: Rendition = Rendition.ORIGINAL, *, shift_s: float = 0.0) -> Segment:
+    """The new owner's segment over the seconds of ``segment(number)`` (its own file, ``shift_s`` later)."""
+    item = segment(number, rendition)
+    moved = timedelta(seconds=shift_s)
+    path = item.path.replace(f"{CAM}/", f"{CAM}/owner{shift_s:+.1f}/")
+    return replace(item, path=path, start=item.start + moved, end=item.end + moved)
+
+
+def _refused_outbox(tmp_path: Path, store: Store, media: Path, *refused: Segment) -> StoreOutbox:
+    path = tmp_path / "outbox" / "w1.sqlite"
+    journal = OutboxJournal(path)
+    for item in refused:
+        journal.append(NewEntry.of_segment(item, 5, published=False))
+    journal.close()
+    hook = FencedSegmentQuarantine(media, store.retention, store.segments)
+    return StoreOutbox(OutboxJournal(path), store.fences, Bus().publish, FAST, OutboxHooks(quarantine=hook))
+
+
+def test_the_file_of_a_refused_segment_the_new_owner_recorded_too_goes_to_the_quarantine(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     media = tmp_path / "media"
     original, protected, indexed = segment(0), segment(0, Rendition.PROTECTED), segment(2)
     _write_files(media, original, protected, indexed)
-    path = tmp_path / "outbox" / "w1.sqlite"
-    journal = OutboxJournal(path)
-    for item in (original, protected, indexed):
-        journal.append(NewEntry.of_segment(item, 5, published=False))
-    journal.append(NewEntry.of_segment(segment(3), 5, published=False))  # its file is gone already
-    journal.close()
-    # Meanwhile the camera's new owner (token 6) indexed a segment of its own and, in its recovery, the
-    # cut-off worker's quiet file segment(2): that file is indexed and must stay where it is.
-    assert store.fences.add_segment(segment(1), 6) is not None
-    assert store.fences.add_segment(indexed, 6) is not None
-    outbox = StoreOutbox(
-        OutboxJournal(path),
-        store.fences,
-        Bus().publish,
-        FAST,
-        OutboxHooks(quarantine=FencedSegmentQuarantine(media, store.retention)),
-    )
+    # Meanwhile the camera's new owner (token 6) recorded the same seconds in both renditions (its segments
+    # meet 0.2 s late: a frame at the boundary) and, in its recovery, indexed the cut-off worker's quiet file
+    # segment(2): that file is indexed and must stay where it is.
+    for item in (_owners(0, shift_s=-1), _owners(0, shift_s=1.2), _owners(0, Rendition.PROTECTED), indexed):
+        assert store.fences.add_segment(item, 6) is not None
+    before = sorted(_paths(store))
+    outbox = _refused_outbox(tmp_path, store, media, original, protected, indexed, segment(3))  # 3: no file
     metrics = RuntimeMetrics(tmp_path, list, outbox=outbox.snapshot)
     with caplog.at_level(logging.WARNING, logger="watchkeeper.runtime.outbox"):
         outbox.start()
@@ -241,7 +249,7 @@ def test_the_file_of_a_refused_segment_goes_to_the_quarantine_with_its_reason(
         stats = outbox.snapshot()
         text = PrometheusExporter(metrics.snapshot, process_metrics=False).render().decode()
         outbox.close()
-    assert (stats.refused, stats.quarantined) == (4, 2)
+    assert (stats.refused, stats.quarantined, stats.indexed_stale) == (4, 2, 0)
     assert "watchkeeper_outbox_quarantined_total 2.0" in text
     assert not (media / original.path).exists()
     assert not (media / protected.path).exists()
@@ -251,13 +259,68 @@ def test_the_file_of_a_refused_segment_goes_to_the_quarantine_with_its_reason(
         assert (aside / flat).read_bytes() == b"WKENC1 sealed bytes of " + item.path.encode()
         reason = json.loads((aside / f"{flat}.reason").read_text())
         assert (reason["reason"], reason["camera"], reason["token"]) == ("fenced", CAM, 5)
-    assert sorted(_paths(store)) == sorted([segment(1).path, indexed.path])  # the index is untouched
+    assert sorted(_paths(store)) == before  # the index is untouched
     refusals = [r.getMessage() for r in caplog.records if "fencing token 5 is stale" in r.getMessage()]
     assert len(refusals) == 4  # one line per refused row, saying what became of its file
     assert "quarantined as gate-north_000000.mp4" in refusals[0]
     assert "quarantined as gate-north_protected_000000.mp4" in refusals[1]
     assert refusals[2].endswith("its file was not moved")
     assert refusals[3].endswith("its file was not moved")
+
+
+def test_a_refused_segment_with_seconds_nobody_else_recorded_is_indexed_anyway(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The cut-off worker recorded on until its watchdog stopped the camera; the new owner started a lease
+    # timeout later: 0 is before it began, 1 overlaps its start by half, and the new owner recorded only the
+    # originals of 2 (the protected copy of 2 exists nowhere else).
+    media = tmp_path / "media"
+    first, straddling, covered, protected = (
+        segment(0),
+        segment(1),
+        segment(2),
+        segment(2, Rendition.PROTECTED),
+    )
+    _write_files(media, first, straddling, covered, protected)
+    for item in (_owners(1, shift_s=1), _owners(2, shift_s=1), _owners(3, shift_s=1)):
+        assert store.fences.add_segment(item, 6) is not None
+    outbox = _refused_outbox(tmp_path, store, media, first, straddling, covered, protected)
+    metrics = RuntimeMetrics(tmp_path, list, outbox=outbox.snapshot)
+    with caplog.at_level(logging.WARNING):
+        outbox.start()
+        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+        stats = outbox.snapshot()
+        text = PrometheusExporter(metrics.snapshot, process_metrics=False).render().decode()
+        outbox.close()
+    assert (stats.refused, stats.quarantined, stats.indexed_stale) == (4, 1, 3)
+    assert "watchkeeper_outbox_indexed_stale_total 3.0" in text
+    indexed = {item.path for item in store.segments.list(CAM, limit=100, rendition=None)}
+    assert {first.path, straddling.path, protected.path} <= indexed  # rows added without the fence
+    assert covered.path not in indexed
+    for item in (first, straddling, protected):
+        assert (media / item.path).is_file()  # indexed where they are: playback and retention see them
+    assert not (media / covered.path).exists()
+    assert (media / QUARANTINE / "gate-north_000002.mp4").is_file()
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("indexed the stale owner's segment: nobody else recorded" in line for line in lines) == 3
+    assert f"nobody else recorded {first.start.isoformat()}-{first.end.isoformat()}" in "\n".join(lines)
+    refusals = [line for line in lines if "fencing token 5 is stale" in line]
+    assert [line.endswith("indexed anyway (nobody else recorded its seconds)") for line in refusals] == [
+        True,
+        True,
+        False,
+        True,
+    ]
+
+
+def test_coverage_counts_only_gaps_longer_than_a_frame_or_two() -> None:
+    refused = segment(0)  # [0 s, 2 s)
+    assert not uncovered(refused, [_owners(0, shift_s=-0.5), _owners(0, shift_s=1.9)])
+    assert not uncovered(refused, [_owners(0, shift_s=0.3)])  # 0.3 s late: within the slack
+    assert uncovered(refused, [_owners(0, shift_s=0.8)])  # its first 0.8 s exist nowhere else
+    assert uncovered(refused, [_owners(0, shift_s=-1.5)])  # its last 1.5 s
+    assert uncovered(refused, [_owners(0, shift_s=-1.5), _owners(0, shift_s=1.5)])  # 1 s hole in the middle
+    assert uncovered(refused, [])
 
 
 def test_rows_left_by_a_stopped_worker_are_replayed_at_its_next_start(tmp_path: Path) -> None:

@@ -73,3 +73,22 @@ def test_a_site_worker_moves_its_own_footage_past_another_sites_older_rows(
         assert not (media_a / segment.path).exists()
     assert {s.tier for s in shared_store.segments.list(CAM_B)} == {StorageTier.HOT}
     assert all((media_b / s.path).is_file() for s in site_b)
+
+
+def test_a_camera_removed_from_the_configuration_is_still_tiered_where_its_folder_is(
+    shared_store: Store, tmp_path: Path, bucket: S3ObjectStore
+) -> None:
+    media_a, media_b = tmp_path / "site-a", tmp_path / "site-b"
+    gone, away = CameraId("cam-gone"), CameraId("cam-away")
+    here = [_segment(shared_store, media_a, gone, minute) for minute in range(2)]  # no longer configured
+    elsewhere = _segment(shared_store, media_b, away, 5)  # no longer configured, its footage at site B
+
+    tiering = manager(shared_store, media_a, bucket, batch=10)
+    tiering.scope = FootageScope(cameras=frozenset({CAM_A}), site="a", configured=frozenset({CAM_A, CAM_B}))
+    report = tiering.run_once()
+
+    assert (report.moved, report.failed) == (2, 0)
+    assert all(not (media_a / segment.path).exists() for segment in here)
+    assert {s.tier for s in shared_store.segments.list(gone)} == {StorageTier.WARM}
+    assert [s.tier for s in shared_store.segments.list(away)] == [StorageTier.HOT]
+    assert (media_b / elsewhere.path).is_file()

@@ -21,6 +21,7 @@ class OutboxSnapshot:
         outages: Times the store went away.
         last_catch_up_rows: Rows replayed in the last catch-up (from the store's return to an empty outbox).
         last_catch_up_s: Seconds that catch-up took.
+        indexed_stale: Refused segment rows indexed anyway because nobody else recorded their seconds.
     """
 
     depth: int
@@ -34,3 +35,4 @@ class OutboxSnapshot:
     outages: int
     last_catch_up_rows: int
     last_catch_up_s: float
+    indexed_stale: int = 0

@@ -91,6 +91,7 @@ class RetentionSample:
     disk_full_events: int
     failed_files: int
     evictions: tuple[EvictionSample, ...]
+    absent_kept: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,11 @@ def _retention_metrics(retention: RetentionSample | None) -> Iterator[Metric]:
         "Files retention could not delete.",
         value=retention.failed_files,
     )
+    yield CounterMetricFamily(
+        "watchkeeper_retention_absent_kept",
+        "Index rows a site worker kept because their hot file is not in its media folder (summed per pass).",
+        value=retention.absent_kept,
+    )
 
 
 def _tiering_metrics(tiering: TieringSample | None) -> Iterator[Metric]:
@@ -308,6 +314,11 @@ def _outbox_metrics(outbox: OutboxSnapshot | None) -> Iterator[Metric]:
             "quarantined",
             "Files of segments refused as stale moved to the media folder's quarantine.",
             outbox.quarantined,
+        ),
+        (
+            "indexed_stale",
+            "Segments refused as stale indexed anyway: nobody else recorded their seconds.",
+            outbox.indexed_stale,
         ),
         ("duplicates", "Replayed segment rows that were already indexed.", outbox.duplicates),
         ("dropped", "Outbox rows that could not be written for another reason.", outbox.dropped),

@@ -219,20 +219,29 @@ def remove_rows_without_files(store: Store, media_root: Path) -> int:
     return removed
 
 
-def remove_camera_rows_without_files(store: Store, media_root: Path, camera_id: CameraId) -> int:
+def remove_camera_rows_without_files(
+    store: Store, media_root: Path, camera_id: CameraId, *, remove: bool = True
+) -> int:
     """:func:`remove_rows_without_files` for one camera, a page at a time; returns how many were deleted.
 
     Reads ``PAGE`` rows of the camera at a time (in start order) and deletes that page's rows without a file
-    before reading the next: memory stays bounded by a page, whatever the size of the index.
+    before reading the next: memory stays bounded by a page, whatever the size of the index. With ``remove``
+    false nothing is deleted: it returns how many hot rows have no file here (a media folder per site, where
+    an absent file may be another site's footage).
     """
     removed = 0
     after: Segment | None = None
     while page := store.retention.camera_page(camera_id, after, PAGE):
         after = page[-1]
         missing = [s.id for s in page if s.id is not None and _hot_without_file(s, media_root)]
+        if not remove:
+            removed += len(missing)
+            continue
         still = _still_missing(store, media_root, missing)
         if still:
             removed += store.retention.delete(still)
+    if not remove:
+        return removed
     if removed:
         log.warning("recovery: removed %d index row(s) of camera %s without a file", removed, camera_id)
     return removed

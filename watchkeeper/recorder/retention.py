@@ -11,17 +11,22 @@ inside one write transaction that also serialises with new evidence locks (see
 recovery removes. Evidence-locked footage is kept in both tiers.
 
 A manager acts only on the footage of its ``scope`` (a site worker with its own media folder: its site's
-cameras; see ``recorder.scope``); the quotas count only that footage, and it never deletes the row of a
-camera outside its scope, even when the file is absent here.
+cameras, and cameras no longer configured whose folder is here; see ``recorder.scope``); the quotas count only
+that footage, and it never deletes the row of a camera outside its scope, even when the file is absent here.
+With a per-site scope it also keeps the row of a hot segment whose file is simply absent from its folder (a
+camera moved between sites: its old footage stays at the old site, whose worker deletes it): logged once
+per camera, counted (``absent_kept``), and skipped. Only the everything-scope (one box, one shared folder)
+deletes the rows of files found missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -130,6 +135,8 @@ class RetentionReport:
     unmet_bytes: int = 0
     quarantine_deleted: int = 0
     """Quarantined files (``<root>/.quarantine/``) deleted because they were older than the retention."""
+    absent_kept: int = 0
+    """Hot segments whose file is not in this node's folder (per-site scope): their rows were kept."""
 
     def evicted(self, reason: EvictionReason) -> Eviction:
         """What was deleted for ``reason``."""
@@ -162,6 +169,8 @@ class RetentionReport:
             text += f", {self.unmet_bytes} bytes still over quota (the rest is evidence-locked)"
         if self.quarantine_deleted:
             text += f", {self.quarantine_deleted} quarantined file(s) deleted"
+        if self.absent_kept:
+            text += f", {self.absent_kept} row(s) kept whose file is not in this node's folder"
         return text
 
 
@@ -175,6 +184,8 @@ class RetentionSnapshot:
     evictions: tuple[Eviction, ...]
     last_run_at: datetime | None
     last_duration_s: float
+    absent_kept: int = 0
+    """Rows kept because their file is not in this node's folder, summed over the passes."""
 
     def evicted(self, reason: EvictionReason) -> Eviction:
         """Totals for ``reason``."""
@@ -195,6 +206,7 @@ class RetentionStats:
         self._runs = 0
         self._disk_full = 0
         self._failed = 0
+        self._absent_kept = 0
         self._last_run_at: datetime | None = None
         self._last_duration_s = 0.0
 
@@ -205,6 +217,7 @@ class RetentionStats:
                 self._segments[eviction.reason] += eviction.segments
                 self._bytes[eviction.reason] += eviction.bytes
             self._failed += report.failed_files
+            self._absent_kept += report.absent_kept
             if disk_full:
                 self._disk_full += 1
             else:
@@ -222,6 +235,7 @@ class RetentionStats:
                 evictions=tuple(Eviction(r, self._segments[r], self._bytes[r]) for r in EvictionReason),
                 last_run_at=self._last_run_at,
                 last_duration_s=self._last_duration_s,
+                absent_kept=self._absent_kept,
             )
 
 
@@ -234,6 +248,7 @@ class _Tally:
     failed_files: int = 0
     unmet_bytes: int = 0
     quarantine_deleted: int = 0
+    absent: set[int] = field(default_factory=set)
 
     def add(self, reason: EvictionReason, evicted: Sequence[Segment]) -> None:
         self.segments[reason] = self.segments.get(reason, 0) + len(evicted)
@@ -247,6 +262,7 @@ class _Tally:
             failed_files=self.failed_files,
             unmet_bytes=self.unmet_bytes,
             quarantine_deleted=self.quarantine_deleted,
+            absent_kept=len(self.absent),
         )
 
 
@@ -266,6 +282,9 @@ class RetentionManager:
         """The warm tier's bucket: evicting a warm segment deletes its object there too."""
         self.scope = FootageScope()
         """The cameras whose footage this manager keeps and deletes (default: every camera)."""
+        self._pass_scope: FootageScope | None = None
+        """``scope`` resolved for the pass under way (with the unconfigured cameras whose folder is here)."""
+        self._absent_logged: set[CameraId] = set()
         self._store = store
         self._root = media_root
         self.policy = policy
@@ -275,7 +294,7 @@ class RetentionManager:
 
     def run_once(self) -> RetentionReport:
         """One pass: every camera's day rules, then the quotas. Logs and counts the outcome."""
-        with self._lock:
+        with self._lock, self._resolved_scope():
             now = self._clock()
             tally = _Tally(started_at=now)
             snapshot_cutoffs: list[tuple[CameraId, datetime]] = []
@@ -288,7 +307,10 @@ class RetentionManager:
                 snapshot_cutoffs.append((camera_id, events))
             # event snapshots go with their footage
             prune_event_snapshots(self._store, self._root, snapshot_cutoffs)
-            tally.quarantine_deleted = prune_quarantine(self._root, now - self.policy.quarantine_keep)
+            try:
+                tally.quarantine_deleted = prune_quarantine(self._root, now - self.policy.quarantine_keep)
+            except OSError as err:  # the quarantine is no reason to skip the quotas
+                log.warning("retention: the quarantine could not be pruned: %s", err)
             disk_need = self._disk_over_quota()  # local volume: only hot segments free it
             if disk_need > 0:
                 freed = self._evict_oldest(disk_need, EvictionReason.QUOTA, tally, self._local_tier())
@@ -306,7 +328,7 @@ class RetentionManager:
 
     def free_space(self) -> RetentionReport:
         """Disk-full eviction: delete the oldest unlocked footage until ``min_free_bytes`` are free."""
-        with self._lock:
+        with self._lock, self._resolved_scope():
             tally = _Tally(started_at=self._clock())
             target = max(self.policy.min_free_bytes, EMERGENCY_MIN_FREE_BYTES)
             free = self._free_bytes()
@@ -321,22 +343,40 @@ class RetentionManager:
 
     # -- internals -------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _resolved_scope(self) -> Iterator[None]:
+        """Resolve ``scope`` for one pass (the unconfigured cameras whose folder is here join it)."""
+        self._pass_scope = self.scope.resolved(self._store.retention, self._root)
+        try:
+            yield
+        finally:
+            self._pass_scope = None
+
+    @property
+    def _scope(self) -> FootageScope:
+        return self.scope if self._pass_scope is None else self._pass_scope
+
     def _camera_ids(self) -> list[CameraId]:
         configured = [camera.camera_id for camera in self.policy.cameras]
         indexed = self._store.retention.camera_ids()
-        scope = self.scope
+        scope = self._scope
         return [camera_id for camera_id in dict.fromkeys([*configured, *indexed]) if scope.covers(camera_id)]
 
     def _evict_expired(
         self, camera_id: CameraId, before: datetime, reason: EvictionReason, tally: _Tally
     ) -> None:
         with_events = reason is EvictionReason.EVENT_RETAIN_DAYS
+        skipped = 0  # rows kept because their file is not here: the next page starts after them
         while True:
-            batch = self._store.retention.expired(camera_id, before, with_events=with_events, limit=BATCH)
+            batch = self._store.retention.expired(
+                camera_id, before, with_events=with_events, limit=BATCH, offset=skipped
+            )
             if not batch:
                 return
-            evicted = self._evict(batch, reason, tally)
-            if len(evicted) < len(batch) or len(batch) < BATCH:
+            here = self._here(batch, tally)
+            skipped += len(batch) - len(here)
+            evicted = self._evict(here, reason, tally) if here else here
+            if len(evicted) < len(here) or len(batch) < BATCH:
                 return
 
     def _local_tier(self) -> StorageTier | None:
@@ -346,12 +386,18 @@ class RetentionManager:
     def _evict_oldest(
         self, need: int, reason: EvictionReason, tally: _Tally, tier: StorageTier | None
     ) -> int:
-        freed = 0
+        freed = skipped = 0
         while freed < need:
-            batch = self._store.retention.oldest_unlocked(limit=BATCH, tier=tier, cameras=self.scope.cameras)
-            chosen = _prefix_covering(batch, need - freed)
-            if not chosen:
+            batch = self._store.retention.oldest_unlocked(
+                limit=BATCH, tier=tier, cameras=self._scope.cameras, offset=skipped
+            )
+            if not batch:
                 break
+            here = self._here(batch, tally)
+            skipped += len(batch) - len(here)
+            chosen = _prefix_covering(here, need - freed)
+            if not chosen:
+                continue  # a page of rows whose files are not here
             evicted = self._evict(chosen, reason, tally)
             freed += sum(s.size_bytes for s in evicted)
             if len(evicted) < len(chosen):
@@ -365,9 +411,48 @@ class RetentionManager:
         tally.failed_files += len(batch) - len(evicted)
         return evicted
 
+    def _here(self, batch: Sequence[Segment], tally: _Tally) -> list[Segment]:
+        """The segments of ``batch`` this node may evict; the others (rows kept) are logged and counted.
+
+        With a per-site scope, a hot segment whose file is not in this node's folder is another site's
+        footage (a camera moved between sites): its row stays for that site's worker.
+        """
+        if self._scope.everything:
+            return list(batch)
+        here: list[Segment] = []
+        for segment in batch:
+            if self._absent(segment):
+                tally.absent.add(segment.id or 0)
+                self._note_absent(segment.camera_id)
+            else:
+                here.append(segment)
+        return here
+
+    def _absent(self, segment: Segment) -> bool:
+        """True for a hot segment whose file is not in this node's folder (per-site scope only)."""
+        if self._scope.everything or segment.tier is not StorageTier.HOT:
+            return False
+        relative = PurePosixPath(segment.path)
+        return (
+            not relative.is_absolute()
+            and ".." not in relative.parts
+            and not (self._root / relative).is_file()
+        )
+
+    def _note_absent(self, camera_id: CameraId) -> None:
+        if camera_id in self._absent_logged:
+            return
+        self._absent_logged.add(camera_id)
+        log.warning(
+            "retention: camera %s has indexed footage whose files are not in %s: its rows are kept (the "
+            "footage of another site's folder, e.g. a camera moved between sites; that site deletes it)",
+            camera_id,
+            self._root,
+        )
+
     def _remove_file(self, segment: Segment) -> bool:
         """Delete a segment's file in either tier (true when it is gone) and prune emptied folders."""
-        if not self.scope.covers(segment.camera_id):  # another site's footage: its file is not ours to judge
+        if not self._scope.covers(segment.camera_id):  # another site's footage: its file is not ours to judge
             log.error(
                 "refusing to delete segment %s: camera %s is not in this node's scope",
                 segment.id,
@@ -390,6 +475,9 @@ class RetentionManager:
             log.error("refusing to delete %s: not a path inside the media folder", segment.path)
             return False
         path = self._root / relative
+        if self._absent(segment):  # gone since it was chosen, or another site's: the row stays
+            self._note_absent(segment.camera_id)
+            return False
         try:
             path.unlink(missing_ok=True)
         except OSError as err:
@@ -408,7 +496,7 @@ class RetentionManager:
     def _index_over_quota(self) -> int:
         if self.policy.max_bytes is None:
             return 0
-        return self._store.retention.total_bytes(cameras=self.scope.cameras) - self.policy.max_bytes
+        return self._store.retention.total_bytes(cameras=self._scope.cameras) - self.policy.max_bytes
 
     def _disk_over_quota(self) -> int:
         policy = self.policy

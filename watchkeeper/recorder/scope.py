@@ -4,24 +4,34 @@ One box, or workers sharing one media folder (the same NFS path everywhere), hol
 With several sites (``cluster.site`` and ``cluster.pin_cameras_to_sites``), each site's workers have their
 own media folder holding only the footage of that site's cameras: retention and tiering on such a worker
 must neither evict nor walk the index rows of another site's footage, whose files are simply not here.
+
+A camera removed from the configuration belongs to no site any more; its footage still expires where it is:
+:meth:`FootageScope.resolved` adds each indexed camera that is not configured and whose folder
+``<media_root>/<camera_id>/`` exists on this node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from watchkeeper.config.cameras import CameraConfig
 from watchkeeper.config.cluster import ClusterConfig
 from watchkeeper.domain import CameraId
+from watchkeeper.storage.protocols import RetentionRepository
 
 
 @dataclass(frozen=True, slots=True)
 class FootageScope:
-    """The cameras whose footage this node is responsible for (``cameras`` None: every camera)."""
+    """The cameras whose footage this node is responsible for (``cameras`` None: every camera).
+
+    ``configured``: every camera of the configuration, of any site (a camera outside it is no site's).
+    """
 
     cameras: frozenset[CameraId] | None = None
     site: str | None = None
+    configured: frozenset[CameraId] = frozenset()
 
     @classmethod
     def of(cls, cluster: ClusterConfig, cameras: Iterable[CameraConfig]) -> FootageScope:
@@ -33,8 +43,30 @@ class FootageScope:
         """
         if cluster.leases != "nats" or not cluster.pin_cameras_to_sites:
             return cls()
-        own = frozenset(CameraId(camera.id) for camera in cameras if camera.site == cluster.site)
-        return cls(cameras=own, site=cluster.site)
+        listed = list(cameras)
+        own = frozenset(CameraId(camera.id) for camera in listed if camera.site == cluster.site)
+        return cls(cameras=own, site=cluster.site, configured=frozenset(CameraId(c.id) for c in listed))
+
+    def resolved(self, index: RetentionRepository, media_root: Path) -> FootageScope:
+        """This scope plus the indexed cameras no longer configured whose footage is here (for one pass).
+
+        Such a camera is covered when its folder ``<media_root>/<camera_id>/`` exists on this node: its day
+        rules (the defaults), the quotas and tiering go on for it. The everything-scope is returned as it is
+        (without reading the index).
+
+        Raises:
+            WatchkeeperError: If the index cannot be read.
+        """
+        if self.cameras is None:
+            return self
+        extra = {
+            camera_id
+            for camera_id in index.camera_ids()
+            if camera_id not in self.configured
+            and camera_id not in self.cameras
+            and _own_folder(media_root, camera_id)
+        }
+        return replace(self, cameras=self.cameras | extra) if extra else self
 
     @property
     def everything(self) -> bool:
@@ -50,3 +82,14 @@ class FootageScope:
         if self.cameras is None:
             return "every camera"
         return f"the {len(self.cameras)} camera(s) of site {self.site or '(none)'}"
+
+
+def _own_folder(media_root: Path, camera_id: CameraId) -> bool:
+    """True when ``<media_root>/<camera_id>/`` is a folder here (never for names that are not one level)."""
+    name = str(camera_id)
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        return False
+    try:
+        return (media_root / name).is_dir()
+    except OSError:
+        return False

@@ -224,11 +224,12 @@ class TieringManager:
         """One pass: the segments old enough, then (while the disk is short of space) the oldest others."""
         with self._lock:
             state = _Pass()
-            if self._leftovers_due:
-                state.leftovers = self._leftovers.sweep().removed  # the index unreadable: the next pass
+            cameras = self.scope.resolved(self._store.retention, self._root).cameras
+            if self._leftovers_due:  # the index unreadable: the next pass
+                state.leftovers = self._leftovers.sweep(cameras).removed
                 self._leftovers_due = False
             cutoff = self._clock() - timedelta(seconds=self.policy.warm_after_s)
-            tiers, batch, cameras = self._store.tiers, self.policy.batch, self.scope.cameras
+            tiers, batch = self._store.tiers, self.policy.batch
             self._drain(lambda offset: tiers.hot_ending_before(cutoff, batch, offset, cameras=cameras), state)
             if self._short_of_space():
                 self._drain(lambda offset: tiers.oldest_hot(batch, offset, cameras=cameras), state, True)

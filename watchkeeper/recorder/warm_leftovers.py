@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from watchkeeper.domain import Segment, WatchkeeperError
+from watchkeeper.domain import CameraId, Segment, WatchkeeperError
 from watchkeeper.media.protocol import ObjectMissingError, ObjectStore, ObjectStoreError
 from watchkeeper.recorder.retention import prune_empty_folders
 from watchkeeper.storage.protocols import Store
@@ -60,15 +61,17 @@ class WarmLeftovers:
         self._root = media_root
         self._warm = warm
 
-    def sweep(self) -> LeftoverReport:
-        """One walk over every warm row; logs what it removed and kept.
+    def sweep(self, cameras: Collection[CameraId] | None = None) -> LeftoverReport:
+        """One walk over the warm rows (only those of ``cameras`` when given); logs what it removed and kept.
+
+        A site worker passes its scope's cameras: another site's warm rows have no local copy here.
 
         Raises:
             WatchkeeperError: If the index cannot be read (``StorageUnavailableError``).
         """
         removed = removed_bytes = kept = 0
         after = 0
-        while page := self._store.tiers.warm_after(after, PAGE):
+        while page := self._store.tiers.warm_after(after, PAGE, cameras=cameras):
             after = page[-1].id or after
             for segment in page:
                 local = self._local(segment)

@@ -1,6 +1,7 @@
 """Crash recovery of the media folder on a worker that shares it with other workers.
 
-At start the worker removes index rows whose file is gone (as the single box does), in the background:
+At start the worker removes index rows whose file is gone (as the single box does), in the background (with
+a media folder per site it only counts them: a camera moved between sites left its old footage there):
 camera after camera, a page at a time, once the store answers, so joining the leasing never waits for a
 read of the whole index. Each time it takes a camera's lease it notes that camera's leftover files *before*
 starting the camera, and ``quiet_s`` later quarantines the ``.part`` files and indexes the complete files
@@ -17,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from watchkeeper.domain import CameraId, WatchkeeperError, utcnow
@@ -78,16 +80,28 @@ class WorkerRecovery:
             log.error("recovery: cannot check the index for missing files: %s", err)  # noqa: TRY400
             return
         cameras = [camera_id for camera_id in indexed if self.scope.covers(camera_id)]
-        removed = 0
+        remove = self.scope.everything  # a folder per site: an absent file may be at the camera's old site
+        found = 0
         for camera_id in cameras:
             try:
-                removed += await asyncio.to_thread(
-                    remove_camera_rows_without_files, store, media_root, camera_id
+                found += await asyncio.to_thread(
+                    partial(remove_camera_rows_without_files, remove=remove), store, media_root, camera_id
                 )
             except WatchkeeperError as err:
                 log.error("recovery: cannot check the index of camera %s: %s", camera_id, err)  # noqa: TRY400
-        log.info(
-            "recovery: index of %d camera(s) checked, %d row(s) without a file removed", len(cameras), removed
+        if remove:
+            log.info(
+                "recovery: index of %d camera(s) checked, %d row(s) without a file removed",
+                len(cameras),
+                found,
+            )
+            return
+        log.log(
+            logging.WARNING if found else logging.INFO,
+            "recovery: index of %d camera(s) checked, %d hot row(s) without a file here kept (a media folder "
+            "per site: their footage may be at another site)",
+            len(cameras),
+            found,
         )
 
     async def _store_answers(self, what: str) -> None:

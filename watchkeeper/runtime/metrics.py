@@ -89,7 +89,9 @@ def retention_sample(snapshot: RetentionSnapshot | None) -> RetentionSample | No
     if snapshot is None:
         return None
     evictions = tuple(EvictionSample(e.reason.value, e.segments, e.bytes) for e in snapshot.evictions)
-    return RetentionSample(snapshot.runs, snapshot.disk_full_events, snapshot.failed_files, evictions)
+    return RetentionSample(
+        snapshot.runs, snapshot.disk_full_events, snapshot.failed_files, evictions, snapshot.absent_kept
+    )
 
 
 def storage_sample(media_root: Path) -> StorageSample | None:

@@ -11,8 +11,9 @@ Replay is idempotent: a segment row already indexed (a write whose commit reache
 did not) is refused by the unique ``path`` and counted as a duplicate; an event is an upsert by its id.
 Replay respects fencing: a row whose token another worker's takeover has superseded is refused by
 ``store.fences``, logged with its camera and counted, never merged. The file of a refused segment row is
-handed to the ``quarantine`` hook (``FencedSegmentQuarantine``: moved to ``<media>/.quarantine/``), so that
-no file stays in the media folder that nobody indexes.
+handed to the ``quarantine`` hook (``FencedSegmentQuarantine``): moved to ``<media>/.quarantine/`` when the
+new owner's segments cover its seconds, else indexed anyway (the only copy of those seconds), so that no
+file stays in the media folder that nobody indexes.
 
 Alarms do not wait for the store: event changes and segments that wait because the store is away go out on
 the bus at once (marked ``published``, so that their replay writes only the row): incidents are raised and
@@ -29,7 +30,6 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
@@ -41,6 +41,7 @@ from watchkeeper.domain import (
 )
 from watchkeeper.domain.custody import DataKeyRecord
 from watchkeeper.domain.outbox import OutboxSnapshot
+from watchkeeper.recorder.quarantine import SetAside, SetAsideKind
 from watchkeeper.runtime.outbox_journal import (
     EntryKind,
     NewEntry,
@@ -58,8 +59,8 @@ log = logging.getLogger(__name__)
 Publish = Callable[[BusMessage], None]
 """Hands a message to the bus without waiting (``ThreadBridge.publish``)."""
 
-Quarantine = Callable[[Segment, int], Path | None]
-"""Moves the file of a segment refused under a stale token aside; its new path, or None when it stays."""
+Quarantine = Callable[[Segment, int], SetAside]
+"""Sets aside the file of a segment refused under a stale token: quarantined, indexed anyway, or kept."""
 T = TypeVar("T")
 
 BATCH = 100
@@ -94,6 +95,7 @@ class _Counters:
     replayed: int = 0
     refused: int = 0
     quarantined: int = 0
+    indexed_stale: int = 0
     duplicates: int = 0
     dropped: int = 0
     outages: int = 0
@@ -229,6 +231,7 @@ class StoreOutbox:
             replayed=counters.replayed,
             refused=counters.refused,
             quarantined=counters.quarantined,
+            indexed_stale=counters.indexed_stale,
             duplicates=counters.duplicates,
             dropped=counters.dropped,
             outages=counters.outages,
@@ -431,18 +434,19 @@ class StoreOutbox:
         )
 
     def _set_aside(self, entry: OutboxEntry) -> str:
-        """Quarantine the file of a refused segment row; what became of it, for the refusal's log line."""
+        """Set aside the file of a refused segment row; what became of it, for the refusal's log line."""
         if entry.kind is not EntryKind.SEGMENT or self._quarantine is None:
             return ""
         try:
             segment = entry.segment()
         except WatchkeeperError:
             return ""
-        moved = self._quarantine(segment, entry.token)
-        if moved is None:
-            return "; its file was not moved"
-        self._counters.quarantined += 1
-        return f"; its file was quarantined as {moved.name}"
+        outcome = self._quarantine(segment, entry.token)
+        if outcome.kind is SetAsideKind.QUARANTINED:
+            self._counters.quarantined += 1
+        elif outcome.kind is SetAsideKind.INDEXED:
+            self._counters.indexed_stale += 1
+        return outcome.describe()
 
     def _announce_waiting(self) -> None:
         """Announce every waiting write not yet on the bus (the store is away): alarms must not wait."""

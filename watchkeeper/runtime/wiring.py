@@ -396,7 +396,7 @@ def _camera_side(
     ready = runtime.gate.ready if runtime.gate is not None else None
     store = runtime.store
     hooks = OutboxHooks(
-        quarantine=FencedSegmentQuarantine(media_root, store.retention),
+        quarantine=FencedSegmentQuarantine(media_root, store.retention, store.segments),
         store_ready=ready,
         data_keys=store.data_keys,
     )

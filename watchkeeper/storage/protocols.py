@@ -148,9 +148,11 @@ class RetentionRepository(Protocol):
     """The recording index as retention and start-up recovery see it."""
 
     def expired(
-        self, camera_id: CameraId, before: datetime, *, with_events: bool, limit: int = 500
+        self, camera_id: CameraId, before: datetime, *, with_events: bool, limit: int = 500, offset: int = 0
     ) -> Sequence[Segment]:
         """Segments of a camera ending at or before ``before``, oldest first, never evidence-locked ones.
+
+        The first ``offset`` of them are skipped (rows a site worker keeps because their file is elsewhere).
 
         With ``with_events`` false only segments overlapping no event; with it true only those overlapping
         an event (an event still going on overlaps everything after its start).
@@ -163,8 +165,12 @@ class RetentionRepository(Protocol):
         *,
         tier: StorageTier | None = None,
         cameras: Collection[CameraId] | None = None,
+        offset: int = 0,
     ) -> Sequence[Segment]:
-        """The oldest segments (by start), never evidence-locked ones; only of ``tier`` and ``cameras``."""
+        """The oldest segments (by start), never evidence-locked ones; only of ``tier`` and ``cameras``.
+
+        The first ``offset`` of them are skipped.
+        """
         ...
 
     def delete_unlocked(
@@ -227,8 +233,13 @@ class TierRepository(Protocol):
         """The oldest hot segments of every camera, or of ``cameras`` (by start; skipping ``offset``)."""
         ...
 
-    def warm_after(self, after_id: int, limit: int = 500) -> Sequence[Segment]:
-        """Warm segments with an id above ``after_id``, by id (a page of a walk over the warm tier)."""
+    def warm_after(
+        self, after_id: int, limit: int = 500, *, cameras: Collection[CameraId] | None = None
+    ) -> Sequence[Segment]:
+        """Warm segments with an id above ``after_id``, by id (a page of a walk over the warm tier).
+
+        Only those of ``cameras`` when given.
+        """
         ...
 
     def mark_warm(self, segment_id: int, object_key: str, sha256: str) -> Segment | None:

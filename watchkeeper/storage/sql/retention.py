@@ -146,14 +146,15 @@ class SqlRetentionRepository:
         self._db = database
 
     def expired(
-        self, camera_id: CameraId, before: datetime, *, with_events: bool, limit: int = 500
+        self, camera_id: CameraId, before: datetime, *, with_events: bool, limit: int = 500, offset: int = 0
     ) -> Sequence[Segment]:
-        """Unlocked segments of a camera ending at or before ``before``, oldest first.
+        """Unlocked segments of a camera ending at or before ``before``, oldest first (skipping ``offset``).
 
         Raises:
-            ValueError: If ``before`` is naive or ``limit`` is negative.
+            ValueError: If ``before`` is naive or ``limit`` or ``offset`` is negative.
         """
         _check_limit(limit)
+        _check_limit(offset)
         query = (
             select(SegmentRow)
             .where(
@@ -163,6 +164,7 @@ class SqlRetentionRepository:
                 _has_event() if with_events else ~_has_event(),
             )
             .order_by(SegmentRow.start, SegmentRow.id)
+            .offset(offset)
             .limit(limit)
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
@@ -173,19 +175,23 @@ class SqlRetentionRepository:
         *,
         tier: StorageTier | None = None,
         cameras: Collection[CameraId] | None = None,
+        offset: int = 0,
     ) -> Sequence[Segment]:
         """The oldest unlocked segments by start (only of ``tier`` and of ``cameras`` when given).
 
+        The first ``offset`` of them are skipped.
+
         Raises:
-            ValueError: If ``limit`` is negative.
+            ValueError: If ``limit`` or ``offset`` is negative.
         """
         _check_limit(limit)
+        _check_limit(offset)
         query = select(SegmentRow).where(~_locked())
         if tier is not None:
             query = query.where(SegmentRow.tier == tier.value)
         if cameras is not None:
             query = query.where(SegmentRow.camera_id.in_(sorted(cameras)))
-        query = query.order_by(SegmentRow.start, SegmentRow.id).limit(limit)
+        query = query.order_by(SegmentRow.start, SegmentRow.id).offset(offset).limit(limit)
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
     def delete_unlocked(

@@ -77,8 +77,12 @@ class SqlTierRepository:
         )
         return self._db.read(lambda session: [segment_from_row(row) for row in session.scalars(query)])
 
-    def warm_after(self, after_id: int, limit: int = 500) -> Sequence[Segment]:
+    def warm_after(
+        self, after_id: int, limit: int = 500, *, cameras: Collection[CameraId] | None = None
+    ) -> Sequence[Segment]:
         """Warm segments with an id above ``after_id``, by id (a page of a walk over the warm tier).
+
+        Only those of ``cameras`` when given (a site worker's own cameras).
 
         Raises:
             ValueError: If ``limit`` is negative.
@@ -86,7 +90,7 @@ class SqlTierRepository:
         _check_limit(limit)
         query = (
             select(SegmentRow)
-            .where(SegmentRow.tier == StorageTier.WARM.value, SegmentRow.id > after_id)
+            .where(SegmentRow.tier == StorageTier.WARM.value, SegmentRow.id > after_id, *_of(cameras))
             .order_by(SegmentRow.id)
             .limit(limit)
         )
