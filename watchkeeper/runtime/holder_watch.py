@@ -12,8 +12,6 @@ camera and it streams.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -22,12 +20,13 @@ from datetime import datetime, timedelta
 
 from watchkeeper.bus.messages import CameraStatusMessage
 from watchkeeper.bus.protocol import Bus
-from watchkeeper.cluster.errors import ClusterError
 from watchkeeper.cluster.holders import HolderTracker, Unheld
+from watchkeeper.cluster.model import ClusterStatus
 from watchkeeper.cluster.protocol import ClusterControl
 from watchkeeper.config.root import WatchkeeperConfig
 from watchkeeper.config.storage import NatsBusConfig
 from watchkeeper.domain import CameraId, CameraState, CameraStatus, WatchkeeperError, utcnow
+from watchkeeper.runtime.lease_poller import LeasePoller, PollerSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,14 @@ class HolderWatch:
         ``current_since`` gives the ``since`` of the status this node shows now: the offline status is never
         older, so the board takes it.
         """
-        self._open_control = open_control
         self._bus = bus
         self._tracker = HolderTracker(cameras, timing.lease_timeout_s)
-        self._timing = timing
         self._current_since = current_since
-        self._control: ClusterControl | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._outage_logged = False
+        self._poller = LeasePoller(
+            open_control,
+            self._observe,
+            PollerSettings(timing.poll_s, "holder-watch", "camera holders not checked"),
+        )
         self._sites_away: set[str] = set()
 
     def set_cameras(self, cameras: Iterable[CameraId], domains: Mapping[CameraId, str] | None = None) -> None:
@@ -79,38 +78,13 @@ class HolderWatch:
 
     async def start(self) -> None:
         """Start watching (the lease server is connected in the background: never fails)."""
-        self._task = asyncio.create_task(self._run(), name="holder-watch")
+        await self._poller.start()
 
     async def stop(self) -> None:
         """Stop watching and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._control is not None:
-            with contextlib.suppress(WatchkeeperError):
-                await self._control.close()
-            self._control = None
+        await self._poller.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await self._check()
-            await asyncio.sleep(self._timing.poll_s)
-
-    async def _check(self) -> None:
-        try:
-            if self._control is None:
-                self._control = await self._open_control()
-            status = await self._control.status()
-        except ClusterError as err:
-            if not self._outage_logged:
-                log.warning("cannot read the camera leases: %s (camera holders not checked)", err)
-                self._outage_logged = True
-            return
-        if self._outage_logged:
-            log.info("camera leases readable again")
-            self._outage_logged = False
+    async def _observe(self, status: ClusterStatus) -> None:
         away = {site.domain for site in status.unreachable}
         if away != self._sites_away:
             if away - self._sites_away:

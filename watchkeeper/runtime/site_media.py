@@ -9,8 +9,6 @@ timeout, and hands :class:`~watchkeeper.media.protocol.SegmentFiles` a store for
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -19,13 +17,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from watchkeeper.cluster.errors import ClusterError
 from watchkeeper.cluster.model import ClusterStatus
 from watchkeeper.cluster.protocol import ClusterControl
 from watchkeeper.config.root import WatchkeeperConfig
-from watchkeeper.domain import CameraId, Segment, WatchkeeperError
+from watchkeeper.domain import CameraId, Segment
 from watchkeeper.media.protocol import SiteUnavailableError
 from watchkeeper.media.remote import SiteSegmentStore, WorkerSegmentStore
+from watchkeeper.runtime.lease_poller import LeasePoller, PollerSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +61,14 @@ class SiteDirectory:
         self._sites = {CameraId(camera.id): camera.site for camera in config.cameras}
         self._poll_s = config.cluster.lease_timeout_s / 2
         self._stale_s = config.cluster.lease_timeout_s * 3
-        self._open_control = open_control
         self._client = client if client is not None else httpx.Client(timeout=FETCH_TIMEOUT_S)
         self._lock = threading.Lock()
         self._seen: _Seen | None = None
-        self._control: ClusterControl | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._outage_logged = False
+        self._poller = LeasePoller(
+            open_control,
+            self._take,
+            PollerSettings(self._poll_s, "site-directory", "other sites' hot footage may not play"),
+        )
 
     def set_cameras(self, config: WatchkeeperConfig) -> None:
         """Take the cameras' sites of an edited configuration (a camera added, or moved to another site)."""
@@ -79,40 +78,20 @@ class SiteDirectory:
 
     async def start(self) -> None:
         """Start reading the lease bucket (in the background: never fails)."""
-        self._task = asyncio.create_task(self._run(), name="site-directory")
+        await self._poller.start()
 
     async def stop(self) -> None:
         """Stop reading and close the connections."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._control is not None:
-            with contextlib.suppress(WatchkeeperError):
-                await self._control.close()
-            self._control = None
+        await self._poller.stop()
         self._client.close()
 
     async def refresh(self) -> None:
         """Read the lease bucket once (a failure keeps the last list until it goes stale)."""
-        try:
-            if self._control is None:
-                self._control = await self._open_control()
-            status = await self._control.status()
-        except ClusterError as err:
-            if not self._outage_logged:
-                log.warning("cannot read the worker list: %s (other sites' hot footage may not play)", err)
-                self._outage_logged = True
-            return
-        self._outage_logged = False
+        await self._poller.read_once()
+
+    async def _take(self, status: ClusterStatus) -> None:
         with self._lock:
             self._seen = _Seen(status, time.monotonic())
-
-    async def _run(self) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(self._poll_s)
 
     def store_for(self, segment: Segment) -> SiteSegmentStore:
         """The media folders of the live workers that may hold ``segment`` (its lease holder first).
