@@ -11,6 +11,7 @@ from tests.custody.conftest import CAM, record_segments
 from watchkeeper.domain import Rendition
 from watchkeeper.privacy.crypto import SegmentSealer, is_encrypted
 from watchkeeper.privacy.keys import FileKeyProvider, SegmentKeys
+from watchkeeper.recorder.quarantine import REASON_SUFFIX
 from watchkeeper.recorder.recovery import (
     UnreadableSegmentError,
     UnverifiableSegmentError,
@@ -48,7 +49,9 @@ def test_complete_encrypted_originals_are_indexed_damaged_ones_quarantined(
         assert recovered.size_bytes == (media / original.path).stat().st_size
     assert not flipped.exists()
     assert not cut.exists()
-    assert len(list((media / ".quarantine").iterdir())) == 2
+    moved = sorted(path.name for path in (media / ".quarantine").iterdir())
+    assert len([name for name in moved if not name.endswith(REASON_SUFFIX)]) == 2
+    assert len([name for name in moved if name.endswith(REASON_SUFFIX)]) == 2  # each with its reason
     assert "failed authentication" in caplog.text
     assert not recover_media(store, media, lambda path: open_verified(keys, path)).repaired
 

@@ -180,6 +180,9 @@ class Runtime:
         loop = self._loop
         if loop is None or loop.is_closed():
             raise WatchkeeperError("the node is not running: the change applies when it starts")
+        if _running_loop() is loop:
+            # Waiting here would block the loop that applies it: the route must call from a worker thread.
+            raise WatchkeeperError("internal: a configuration edit was applied from the event loop")
         future = asyncio.run_coroutine_threadsafe(self._apply_and_announce(config, camera_id), loop)
         try:
             future.result(self.apply_timeout_s)
@@ -267,6 +270,14 @@ class Runtime:
         """Close the bus and the store (after :meth:`stop`)."""
         await self.bus.close()
         self.store.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def _stop_quietly(integration: Integration, timeout_s: float = 10.0) -> None:

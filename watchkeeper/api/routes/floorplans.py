@@ -8,6 +8,7 @@ of the sites they may see (a site grant, or any camera of the site).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -189,7 +190,9 @@ async def upload_floor_plan(  # noqa: PLR0913 - path, corners and the placement 
     path.write_bytes(data)
     values = {"id": floor_id, "name": name, "image": image, "south": south, "west": west, "north": north}
     try:
-        return _edit(
+        # In a worker thread: applying the edit live waits for the event loop this route runs on.
+        return await asyncio.to_thread(
+            _edit,
             request,
             admin,
             f"floor {floor_id} of site {site_id} uploaded",
