@@ -20,6 +20,7 @@ from tests.storage.pg import PG_PORT, fresh_pg_database, migrated_store
 from tests.support.tcp_link import TcpLink
 from watchkeeper.bus.messages import BusMessage, EventMessage, SegmentMessage
 from watchkeeper.domain import CameraId, Event, EventKind, Rendition, Segment
+from watchkeeper.domain.outbox import OutboxSnapshot
 from watchkeeper.integrations.prometheus import PrometheusExporter
 from watchkeeper.recorder.quarantine import QUARANTINE, FencedSegmentQuarantine, uncovered
 from watchkeeper.runtime.metrics import RuntimeMetrics
@@ -93,6 +94,15 @@ def _outbox(tmp_path: Path, store: Store, bus: Bus) -> StoreOutbox:
     return StoreOutbox(OutboxJournal(tmp_path / "outbox" / "w1.sqlite"), store.fences, bus.publish, FAST)
 
 
+def _replayed(outbox: StoreOutbox) -> OutboxSnapshot:
+    """Start ``outbox``, wait until its journal is empty, close it; its counters then."""
+    outbox.start()
+    wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
+    stats = outbox.snapshot()
+    outbox.close()
+    return stats
+
+
 def _paths(store: Store) -> list[str]:
     return [item.path for item in store.segments.list(CAM, limit=1000, rendition=None)]
 
@@ -164,11 +174,7 @@ def test_a_replayed_segment_already_indexed_is_not_indexed_twice(store: Store, t
     journal.append(NewEntry.of_event(motion(0), "started", 4, published=False))
     journal.append(NewEntry.of_event(motion(0), "started", 4, published=False))
     bus = Bus()
-    outbox = StoreOutbox(journal, store.fences, bus.publish, FAST)
-    outbox.start()
-    wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
-    stats = outbox.snapshot()
-    outbox.close()
+    stats = _replayed(StoreOutbox(journal, store.fences, bus.publish, FAST))
     assert stats.duplicates == 1
     assert stats.replayed == 2
     assert _paths(store) == [segment(0).path]
@@ -189,10 +195,7 @@ def test_replay_refuses_rows_of_a_superseded_fencing_token(
     bus = Bus()
     outbox = StoreOutbox(OutboxJournal(path), store.fences, bus.publish, FAST)
     with caplog.at_level(logging.WARNING, logger="watchkeeper.runtime.outbox"):
-        outbox.start()
-        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
-        stats = outbox.snapshot()
-        outbox.close()
+        stats = _replayed(outbox)
     assert stats.refused == 2
     assert stats.replayed == 0
     assert _paths(store) == [segment(1).path]
@@ -392,11 +395,7 @@ def test_a_row_postgresql_rejects_is_dropped_alone(tmp_path: Path) -> None:
         journal.append(NewEntry.of_segment(too_long, 1, published=False))
         journal.append(NewEntry.of_event(motion(2), "started", 1, published=False))
         bus = Bus()
-        outbox = StoreOutbox(journal, store.fences, bus.publish, FAST)
-        outbox.start()
-        wait_for(lambda: outbox.snapshot().depth == 0, 10, "the replay")
-        stats = outbox.snapshot()
-        outbox.close()
+        stats = _replayed(StoreOutbox(journal, store.fences, bus.publish, FAST))
         assert stats.dropped == 1
         assert stats.replayed == 2
         assert _paths(store) == [segment(1).path]

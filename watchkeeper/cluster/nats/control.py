@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from watchkeeper.cluster.errors import UnknownWorkerError
 from watchkeeper.cluster.model import ClusterStatus, WorkerId
@@ -58,18 +59,29 @@ class NatsClusterControl:
         Raises:
             TimeoutError: when it still holds cameras after ``timeout_s``.
         """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            status = await self.status()
-            worker = status.worker(worker_id)
-            if worker is None or not worker.alive or not worker.cameras:
-                return status
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"worker {worker_id!r} still holds {len(worker.cameras)} camera(s) after {timeout_s:g} s"
-                )
-            await asyncio.sleep(self._poll_s)
+        return await wait_until_drained(self.status, worker_id, timeout_s, self._poll_s)
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
         await self._bucket.close()
+
+
+async def wait_until_drained(
+    read: Callable[[], Awaitable[ClusterStatus]], worker_id: WorkerId, timeout_s: float, poll_s: float
+) -> ClusterStatus:
+    """Read the status with ``read`` every ``poll_s`` until ``worker_id`` holds no camera or is gone.
+
+    Raises:
+        TimeoutError: when it still holds cameras after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = await read()
+        worker = status.worker(worker_id)
+        if worker is None or not worker.alive or not worker.cameras:
+            return status
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"worker {worker_id!r} still holds {len(worker.cameras)} camera(s) after {timeout_s:g} s"
+            )
+        await asyncio.sleep(poll_s)

@@ -14,13 +14,12 @@ key-value records on ``$KV.<bucket>.<key>``, which has no domain-prefixed form).
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 
 from watchkeeper.cluster.errors import ClusterError, ClusterUnavailableError, UnknownWorkerError
 from watchkeeper.cluster.model import ClusterStatus, UnreachableSite, WorkerId
 from watchkeeper.cluster.nats.bucket import BucketSettings
-from watchkeeper.cluster.nats.control import NatsClusterControl
+from watchkeeper.cluster.nats.control import NatsClusterControl, wait_until_drained
 
 
 @dataclass(slots=True)
@@ -146,17 +145,7 @@ class SitesClusterControl:
         Raises:
             TimeoutError: when it still holds cameras after ``timeout_s``.
         """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            status = await self.status()
-            worker = status.worker(worker_id)
-            if worker is None or not worker.alive or not worker.cameras:
-                return status
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"worker {worker_id!r} still holds {len(worker.cameras)} camera(s) after {timeout_s:g} s"
-                )
-            await asyncio.sleep(self._poll_s)
+        return await wait_until_drained(self.status, worker_id, timeout_s, self._poll_s)
 
     async def close(self) -> None:
         """Close every site's connection (idempotent)."""
